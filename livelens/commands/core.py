@@ -1,0 +1,55 @@
+"""Core commands: worker, infra (embedded broker + Redis), config."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+
+import typer
+
+from streams.settings import Settings
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def worker(
+        processors: str = typer.Option(None, help="Comma-separated processors (default: LIVELENS_PROCESSORS)"),
+        metrics_port: int = typer.Option(None, help="Prometheus port (0 disables)"),
+        loglevel: str = typer.Option("warning"),
+    ) -> None:
+        """Run a faust worker with the configured processors (needs LIVELENS_KAFKA_BOOTSTRAP, LIVELENS_REDIS_URL)."""
+        from livelens.worker import run_worker
+
+        settings = Settings()
+        if processors:
+            settings.processors = [p.strip() for p in processors.split(",") if p.strip()]
+        if metrics_port is not None:
+            settings.metrics_port = metrics_port
+        if not settings.kafka_bootstrap or not settings.redis_url:
+            raise typer.BadParameter(
+                "a worker needs LIVELENS_KAFKA_BOOTSTRAP and LIVELENS_REDIS_URL; "
+                "`livelens infra` starts embedded ones, `livelens demo` does everything")
+        run_worker(settings, settings.kafka_bootstrap, settings.redis_url.get_secret_value(), loglevel)
+
+    @app.command()
+    def infra() -> None:
+        """Start the embedded broker (Tansu) and Redis (Valkey) on loopback and print their addresses."""
+        from streams.embedded import infrastructure
+
+        settings = Settings()
+        with infrastructure(None, None, log_dir=settings.data_dir / "logs") as inf:
+            typer.echo(f"export LIVELENS_KAFKA_BOOTSTRAP={inf.kafka_bootstrap}")
+            typer.echo(f"export LIVELENS_REDIS_URL={inf.redis_url}")
+            typer.echo("# running; Ctrl-C stops both", err=True)
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            try:
+                stop.wait()
+            except KeyboardInterrupt:
+                pass
+
+    @app.command()
+    def config() -> None:
+        """Print the effective settings (secrets masked)."""
+        typer.echo(json.dumps(Settings().redacted(), indent=2, default=str))

@@ -1,0 +1,45 @@
+"""``livelens worker``: one faust worker process running the configured processors and sinks."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+
+from streams.app import AppContext, create_app
+from streams.kafka import ensure_topics, faust_internal_topics
+from streams.observability import serve_metrics
+from streams.settings import Settings
+from streams.topics import TopicNames
+
+log = logging.getLogger(__name__)
+
+
+def build_context(settings: Settings, bootstrap: str, redis_url: str) -> AppContext:
+    app = create_app(settings, bootstrap)
+    ctx = AppContext(app=app, settings=settings, topics=TopicNames(settings.topic_prefix), redis_url=redis_url)
+    for name in settings.processors:
+        importlib.import_module(f"processors.{name}").register(ctx)
+    for name in settings.sinks:
+        importlib.import_module(f"sinks.{name}").register(ctx)
+    return ctx
+
+
+async def prepare_topics(settings: Settings, bootstrap: str, ctx: AppContext) -> None:
+    names = ctx.topics.all() + faust_internal_topics(settings, ctx.tables)
+    await ensure_topics(settings, bootstrap, names)
+
+
+def run_worker(settings: Settings, bootstrap: str, redis_url: str, loglevel: str = "warning") -> None:
+    """Blocks until the worker stops (SIGTERM/SIGINT)."""
+    from faust.worker import Worker
+
+    ctx = build_context(settings, bootstrap, redis_url)
+    asyncio.run(prepare_topics(settings, bootstrap, ctx))
+    if settings.metrics_port:
+        serve_metrics(settings.bind_host, settings.metrics_port)
+        log.info("Prometheus metrics on http://%s:%d/metrics", settings.bind_host, settings.metrics_port)
+    log.info("worker %s: processors=%s sinks=%s broker=%s", settings.app_id, settings.processors,
+             settings.sinks, bootstrap)
+    worker = Worker(ctx.app, loglevel=loglevel, quiet=True, redirect_stdouts=False, override_logging=False)
+    worker.execute_from_commandline()

@@ -1,0 +1,59 @@
+"""What every processor shares: decode-or-dead-letter, emit-with-latency, nothing else.
+
+A processor stays thin: topic in, model call, state in a faust table, event out.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from streams.app import AppContext
+from streams.observability import (
+    BUDGET_BREACHES, DEAD_LETTERS, EVENTS_IN, EVENTS_OUT, LATENCY, reason_label,
+)
+from streams.schemas import DecodeError, Event, OutputEvent, dead_letter, decode_event
+
+log = logging.getLogger(__name__)
+
+
+class Processor:
+    """Helpers bound to one processor name (used as the metrics label)."""
+
+    def __init__(self, ctx: AppContext, name: str, budget_ms: float | None = None):
+        self.ctx = ctx
+        self.name = name
+        self.budget_ms = budget_ms
+        self._topics: dict[str, object] = {}
+
+    def _topic(self, name: str):
+        if name not in self._topics:
+            self._topics[name] = self.ctx.topic(name)
+        return self._topics[name]
+
+    async def decode(self, raw: bytes, source_topic: str, allowed: tuple[type[Event], ...]) -> Event | None:
+        """The event, or None after sending the input to the dead-letter topic with the reason."""
+        try:
+            event = decode_event(raw, allowed=allowed, max_bytes=self.ctx.settings.max_event_bytes)
+        except DecodeError as exc:
+            await self.reject(raw, exc.reason, source_topic, exc.room_id)
+            return None
+        EVENTS_IN.labels(self.name, getattr(event, "kind", "?")).inc()
+        return event
+
+    async def reject(self, raw: bytes, reason: str, source_topic: str, room_id: str = "unknown") -> None:
+        DEAD_LETTERS.labels(source_topic, reason_label(reason)).inc()
+        log.warning("%s: dead-lettered input from %s: %s", self.name, source_topic, reason)
+        dl = dead_letter(raw or b"", reason, source_topic, room_id, processor=self.name)
+        await self._topic("dead_letters").send(key=dl.key, value=dl.to_bytes())
+
+    async def emit(self, topic: str, event: OutputEvent) -> None:
+        """Stamp ``emitted_at``, send keyed by room, record latency against the budget."""
+        event.processor = self.name
+        event.emitted_at = time.time()
+        await self._topic(topic).send(key=event.key, value=event.to_bytes())
+        latency_s = event.emitted_at - event.ingested_at
+        LATENCY.labels(self.name).observe(max(latency_s, 0.0))
+        EVENTS_OUT.labels(self.name, getattr(event, "kind", "?")).inc()
+        if self.budget_ms is not None and latency_s * 1000.0 > self.budget_ms:
+            BUDGET_BREACHES.labels(self.name).inc()

@@ -1,0 +1,84 @@
+"""Room metrics: chat + commerce in, tumbling-window metrics out (topic ``room_metrics``).
+
+State per room lives in the faust table ``room_metrics`` (restored from its changelog after a
+crash); the windowing itself is the pure :class:`models.room_metrics.TumblingRoomMetrics`.
+Output event ids are deterministic (room + window), so a re-emission after a crash is
+deduplicated by the sinks.
+"""
+
+from __future__ import annotations
+
+import time
+
+from models.room_metrics import TumblingRoomMetrics
+from processors.base import Processor
+from streams.app import AppContext
+from streams.observability import DUPLICATES, LATE_EVENTS
+from streams.schemas import ChatMessage, CommerceEvent, RoomMetrics, StreamMarker
+
+NAME = "metrics"
+TABLE = "room_metrics"
+SOURCES = ("chat", "commerce")
+
+
+def register(ctx: AppContext) -> None:
+    proc = Processor(ctx, NAME, ctx.settings.budgets.metrics)
+    window_ms = ctx.settings.metrics_window_ms
+    table = ctx.app.Table(TABLE, default=None, partitions=ctx.settings.partitions)
+    ctx.tables.append(TABLE)
+    source = ctx.app.topic(ctx.topics.chat, ctx.topics.commerce, key_type=bytes, value_type=bytes,
+                           key_serializer="raw", value_serializer="raw")
+    last_seen_wall: dict[str, float] = {}  # room -> wall clock of its last input (idle flush)
+    name_of = {ctx.topics.chat: "chat", ctx.topics.commerce: "commerce"}
+
+    async def emit(room_id: str, windows: list[dict], ingested_at: float) -> None:
+        for w in windows:
+            await proc.emit("room_metrics", RoomMetrics(
+                room_id=room_id, event_id=f"{room_id}:metrics:{w.pop('window_index')}",
+                stream_ms=w["window_start_ms"] + w["window_ms"], ingested_at=ingested_at, **w,
+            ))
+
+    @ctx.app.agent(source, name=f"{ctx.settings.app_id}.metrics")
+    async def metrics_agent(stream):
+        async for event in stream.events():
+            topic_name = name_of.get(event.message.topic, event.message.topic)
+            ev = await proc.decode(event.value, topic_name, (ChatMessage, CommerceEvent, StreamMarker))
+            if ev is None:
+                continue
+            room = ev.room_id
+            model = TumblingRoomMetrics(window_ms, SOURCES, state=table.get(room))
+            late_before = model.late_events
+            if isinstance(ev, StreamMarker):
+                if ev.marker == "end":
+                    closed = model.end_of_input(topic_name)
+                    last_seen_wall.pop(room, None)
+                elif ev.marker == "flush":
+                    closed = model.flush(final=False)
+                else:  # start / watermark
+                    closed = model.observe_watermark(topic_name, ev.stream_ms)
+                    last_seen_wall[room] = time.time()
+            elif model.is_duplicate(ev.event_id):
+                DUPLICATES.labels(NAME).inc()
+                continue
+            else:
+                if isinstance(ev, ChatMessage):
+                    closed = model.observe_chat(topic_name, ev.event_id, ev.stream_ms, ev.user_id)
+                else:
+                    closed = model.observe_commerce(topic_name, ev.event_id, ev.stream_ms, ev.type,
+                                                    ev.count, ev.amount)
+                last_seen_wall[room] = time.time()
+            if model.late_events > late_before:
+                LATE_EVENTS.labels(NAME).inc()
+            table[room] = model.state
+            await emit(room, closed, ev.ingested_at)
+
+    @ctx.app.timer(interval=1.0)
+    async def idle_flush():
+        # Tables may only change inside stream processing, so the timer sends a "flush"
+        # marker through the room's own partition instead of touching the table here.
+        now = time.time()
+        for room, seen in list(last_seen_wall.items()):
+            if now - seen > ctx.settings.idle_flush_s:
+                last_seen_wall.pop(room, None)
+                marker = StreamMarker(room_id=room, stream_ms=0, marker="flush", source="idle")
+                await ctx.topic("chat").send(key=marker.key, value=marker.to_bytes())

@@ -1,0 +1,126 @@
+"""Redis sink: room state hashes, capped streams per output kind, pub/sub. Idempotent.
+
+Keys (``{room}`` is a Redis Cluster hash tag, so one room's keys share a slot and the
+write script may touch them together):
+
+* ``livelens:{room}:state``            hash: latest value per field (see :func:`state_fields`)
+* ``livelens:{room}:stream:<kind>``    capped stream, one entry per event (field ``event`` = JSON)
+* ``livelens:{room}:seen:<event_id>``  dedup marker with a TTL: a redelivered event writes nothing
+* ``livelens:rooms``                   set of room ids
+* pub/sub: ``livelens:{room}:events`` and ``livelens:events`` carry each new event's JSON
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from streams.observability import SINK_WRITES
+from streams.schemas import Event
+
+log = logging.getLogger(__name__)
+
+PREFIX = "livelens"
+SEEN_TTL_S = 24 * 3600
+
+# Atomic: dedup marker, stream append, state update and publish happen together or not at all.
+_WRITE_SCRIPT = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[3])
+  for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+  redis.call('PUBLISH', ARGV[4], ARGV[3])
+  redis.call('PUBLISH', ARGV[5], ARGV[3])
+  return 1
+end
+return 0
+"""
+
+
+def room_key(room_id: str, *parts: str) -> str:
+    return ":".join([PREFIX, "{" + room_id + "}", *parts])
+
+
+def state_fields(event: Event) -> dict[str, str]:
+    """Fields of the room-state hash that an event sets (values as strings)."""
+    kind = getattr(event, "kind", "event")
+    fields: dict[str, Any] = {f"last:{kind}": event.model_dump_json(), f"last:{kind}:stream_ms": event.stream_ms}
+    if kind == "room_metrics":
+        m = event
+        fields.update({
+            "total_messages": m.total_messages, "total_orders": m.total_orders,
+            "total_gmv": round(m.total_gmv, 2), "messages_per_s": m.messages_per_s,
+            "orders_per_min": m.orders_per_min, "unique_chatters": m.unique_chatters,
+            "window_start_ms": m.window_start_ms,
+        })
+        if m.viewers is not None:
+            fields["viewers"] = m.viewers
+        if m.final:
+            fields["ended"] = 1
+    elif kind == "alert":
+        fields[f"alert:{event.dedup_key}"] = event.state
+    return {k: str(v) for k, v in fields.items()}
+
+
+class RedisSink:
+    def __init__(self, url: str, stream_maxlen: int = 10_000):
+        self.client = aioredis.from_url(url, decode_responses=True, health_check_interval=10,
+                                        socket_keepalive=True, retry_on_timeout=True)
+        self.stream_maxlen = stream_maxlen
+        self._script = self.client.register_script(_WRITE_SCRIPT)
+
+    async def write(self, event: Event) -> bool:
+        """Write one event; False if it was already written (same ``event_id``)."""
+        room = event.room_id
+        kind = getattr(event, "kind", "event")
+        payload = event.model_dump_json()
+        flat: list[str] = []
+        for k, v in state_fields(event).items():
+            flat += [k, v]
+        written = await self._script(
+            keys=[room_key(room, "seen", event.event_id), room_key(room, "stream", kind), room_key(room, "state")],
+            args=[SEEN_TTL_S, self.stream_maxlen, payload, room_key(room, "events"), f"{PREFIX}:events", *flat],
+        )
+        if written:
+            await self.client.sadd(f"{PREFIX}:rooms", room)
+        SINK_WRITES.labels("redis", "written" if written else "duplicate").inc()
+        return bool(written)
+
+    # ---- reads (API, dashboard, tests) -----------------------------------------------
+
+    async def rooms(self) -> list[str]:
+        return sorted(await self.client.smembers(f"{PREFIX}:rooms"))
+
+    async def state(self, room_id: str) -> dict[str, str]:
+        return await self.client.hgetall(room_key(room_id, "state"))
+
+    async def events(self, room_id: str, kind: str, count: int = 1000, latest_first: bool = False) -> list[dict]:
+        key = room_key(room_id, "stream", kind)
+        rows = (await self.client.xrevrange(key, count=count)) if latest_first else (await self.client.xrange(key, count=count))
+        return [json.loads(fields["event"]) for _id, fields in rows]
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def register(ctx) -> None:
+    """Worker wiring: every output topic -> Redis (state hash, streams, pub/sub)."""
+    from streams.schemas import DecodeError, decode_event
+    from streams.topics import OUTPUT_TOPICS
+
+    sink = RedisSink(ctx.redis_url, ctx.settings.redis_stream_maxlen)
+    source = ctx.app.topic(*[ctx.topics.full(n) for n in OUTPUT_TOPICS], key_type=bytes, value_type=bytes,
+                           key_serializer="raw", value_serializer="raw")
+
+    @ctx.app.agent(source, name=f"{ctx.settings.app_id}.sink-redis")
+    async def redis_sink(stream):
+        async for raw in stream:
+            try:
+                event = decode_event(raw, max_bytes=ctx.settings.max_event_bytes * 4)
+            except DecodeError as exc:  # outputs are ours; a bad one is a bug, never a crash
+                log.error("redis sink: undecodable output event: %s", exc.reason)
+                SINK_WRITES.labels("redis", "rejected").inc()
+                continue
+            await sink.write(event)

@@ -1,0 +1,80 @@
+"""The faust application: one per worker process, configured from :class:`Settings`.
+
+Processors (``processors/*.py``) each define ``register(ctx: AppContext)`` that adds their
+agents, tables and timers to ``ctx.app``. The worker picks processors by name
+(``LIVELENS_PROCESSORS``), so CPU-heavy stages can run in their own worker pool.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+import streams.kafka  # noqa: F401  (registers the livelens:// transport)
+from streams.settings import Settings
+from streams.topics import TopicNames
+
+
+def create_app(settings: Settings, bootstrap: str, *, app_id: str | None = None) -> faust.App:
+    app_id = app_id or settings.app_id
+    hosts = ";".join(f"livelens://{h.strip()}" for h in bootstrap.split(",") if h.strip())
+    credentials: Any = None
+    if settings.kafka_security_protocol.startswith("SASL"):
+        credentials = faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None,
+            mechanism=settings.kafka_sasl_mechanism or "PLAIN",
+            ssl_context=ssl.create_default_context(
+                cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None)
+            if settings.kafka_security_protocol == "SASL_SSL" else None,
+        )
+    elif settings.kafka_security_protocol == "SSL":
+        credentials = faust.SSLCredentials(ssl.create_default_context(
+            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None))
+    app = faust.App(
+        app_id,
+        broker=hosts,
+        broker_credentials=credentials,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        # Broker quirks (streams/kafka.py): short session timeout for fast first joins on Tansu.
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.heartbeat_interval_s,
+        broker_commit_interval=settings.commit_interval_s,
+        consumer_auto_offset_reset="earliest",
+        producer_linger_ms=2,
+        # at-least-once; exactly-once needs the idempotent producer Tansu lacks.
+        processing_guarantee="at_least_once",
+        store="memory://",  # tables restore from their changelog topics
+        # faust's web server binds 0.0.0.0:6066 by default; metrics are served by
+        # prometheus_client on bind_host instead, so faust's own web stays off.
+        web_enabled=False,
+        web_bind=settings.bind_host,
+        web_port=settings.worker_web_port,
+        table_cleanup_interval=30.0,
+        stream_wait_empty=False,
+    )
+    app.livelens_fetch_max_wait_ms = settings.fetch_max_wait_ms  # read by LivelensTransport
+    return app
+
+
+@dataclass
+class AppContext:
+    """What a processor's ``register`` gets: the app, settings, topic names and shared sinks."""
+
+    app: faust.App
+    settings: Settings
+    topics: TopicNames
+    redis_url: str
+    extras: dict[str, Any] = field(default_factory=dict)
+    #: table names created by processors (the worker pre-creates their changelog topics)
+    tables: list[str] = field(default_factory=list)
+
+    def topic(self, name: str) -> faust.TopicT:
+        """A faust topic of raw bytes: processors decode (and dead-letter) themselves."""
+        return self.app.topic(self.topics.full(name), key_type=bytes, value_type=bytes,
+                              key_serializer="raw", value_serializer="raw",
+                              partitions=self.settings.partitions)

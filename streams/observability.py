@@ -1,0 +1,37 @@
+"""Prometheus metrics shared by processors, sinks and ingest (one registry per process).
+
+Latency = emitted_at − ingested_at of each output event, per processor: the same fields the
+benchmarks read.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+
+EVENTS_IN = Counter("livelens_events_in_total", "Input events read by processors", ["processor", "kind"])
+EVENTS_OUT = Counter("livelens_events_out_total", "Output events emitted", ["processor", "kind"])
+LATENCY = Histogram("livelens_latency_seconds", "emitted_at - ingested_at per output event",
+                    ["processor"], buckets=LATENCY_BUCKETS)
+BUDGET_BREACHES = Counter("livelens_budget_breaches_total", "Output events over their stage budget", ["processor"])
+DEAD_LETTERS = Counter("livelens_dead_letters_total", "Inputs rejected to the dead-letter topic",
+                       ["source", "reason"])
+DUPLICATES = Counter("livelens_duplicates_total", "Redelivered inputs skipped (at-least-once)", ["processor"])
+LATE_EVENTS = Counter("livelens_late_events_total", "Inputs for an already closed window", ["processor"])
+SINK_WRITES = Counter("livelens_sink_writes_total", "Sink writes", ["sink", "result"])
+INGEST_EVENTS = Counter("livelens_ingest_events_total", "Events published by ingest", ["topic"])
+STAGE_DEGRADED = Gauge("livelens_stage_degraded", "Degradation level of a stage (0 = full quality)",
+                       ["processor", "room_id"])
+DROPPED = Counter("livelens_dropped_total", "Work skipped to stay within budget", ["processor", "what"])
+
+
+def reason_label(reason: str) -> str:
+    """A low-cardinality label from a dead-letter reason ("schema: ..." -> "schema")."""
+    head = reason.split(":", 1)[0].strip().lower()
+    return head[:32] or "unknown"
+
+
+def serve_metrics(host: str, port: int) -> None:
+    """Expose /metrics (bind 127.0.0.1 by default: Settings.bind_host)."""
+    start_http_server(port, addr=host)

@@ -1,0 +1,487 @@
+"""Every event livelens reads or writes, in one module (the public interface).
+
+Wire format: one JSON object per Kafka message, UTF-8, key = ``room_id``.
+Each event names its ``kind`` (the discriminator) and the schema ``version``.
+
+Times:
+* ``stream_ms``   – milliseconds since the room's stream start (stream time; replays reuse it).
+* ``ingested_at`` – wall clock (Unix seconds, float) when the input entered Kafka. Output events
+  carry the ``ingested_at`` of the input that caused them, plus their own ``emitted_at``:
+  latency = emitted_at − ingested_at, the figure every processor histogram and benchmark reads.
+
+Binary payloads (PCM audio, JPEG frames) travel base64-encoded inside the JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import time
+import uuid
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+
+SCHEMA_VERSION = 1
+
+#: Stream time may not exceed one week: anything larger is a corrupt or unit-confused clock.
+MAX_STREAM_MS = 7 * 24 * 3600 * 1000
+#: How far ``ingested_at``/``emitted_at`` may lie in the future before an event is rejected.
+MAX_CLOCK_SKEW_S = 300.0
+
+RoomId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+
+
+def _b64decode(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return base64.b64decode(value, validate=True)
+    raise ValueError("expected base64 text")
+
+
+#: bytes on the Python side, base64 text in JSON.
+B64Bytes = Annotated[
+    bytes,
+    PlainSerializer(lambda b: base64.b64encode(b).decode("ascii"), return_type=str, when_used="json"),
+]
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+def now() -> float:
+    return time.time()
+
+
+class Event(BaseModel):
+    """Fields every event carries."""
+
+    # Unknown fields are ignored (forward compatible); NaN/inf are rejected everywhere.
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False, frozen=False)
+
+    version: Literal[1] = SCHEMA_VERSION
+    room_id: RoomId
+    event_id: str = Field(default_factory=new_event_id, min_length=1, max_length=128)
+    stream_ms: int = Field(ge=0, le=MAX_STREAM_MS)
+    ingested_at: float = Field(default_factory=now, gt=0)
+
+    @field_validator("ingested_at")
+    @classmethod
+    def _not_far_future(cls, v: float) -> float:
+        if v > time.time() + MAX_CLOCK_SKEW_S:
+            raise ValueError("timestamp is in the far future")
+        return v
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode("utf-8")
+
+    @property
+    def key(self) -> bytes:
+        return self.room_id.encode("utf-8")
+
+
+class OutputEvent(Event):
+    """An event a processor emitted. ``ingested_at`` is the causing input's."""
+
+    emitted_at: float = Field(default_factory=now, gt=0)
+    processor: str = ""
+
+    @property
+    def latency_ms(self) -> float:
+        return (self.emitted_at - self.ingested_at) * 1000.0
+
+
+# ---------------------------------------------------------------- inputs
+
+
+class AudioChunk(Event):
+    """Host audio: PCM16 little-endian, mono, 16 kHz by contract (200–500 ms per chunk)."""
+
+    kind: Literal["audio"] = "audio"
+    seq: int = Field(ge=0)
+    duration_ms: int = Field(gt=0, le=10_000)
+    sample_rate: int = Field(default=16_000, gt=0, le=192_000)
+    channels: int = Field(default=1, ge=1, le=8)
+    pcm: B64Bytes
+
+    _decode_pcm = field_validator("pcm", mode="before")(lambda cls, v: _b64decode(v))
+
+
+class VideoFrame(Event):
+    """A downscaled frame sampled at ~1–2 fps, JPEG-encoded."""
+
+    kind: Literal["frame"] = "frame"
+    seq: int = Field(ge=0)
+    width: int = Field(gt=0, le=4096)
+    height: int = Field(gt=0, le=4096)
+    jpeg: B64Bytes
+
+    _decode_jpeg = field_validator("jpeg", mode="before")(lambda cls, v: _b64decode(v))
+
+
+class SegmentRef(Event):
+    """A rolling media segment written to the segment store (keyframe first)."""
+
+    kind: Literal["segment"] = "segment"
+    seq: int = Field(ge=0)
+    duration_ms: int = Field(gt=0)
+    uri: str = Field(min_length=1, max_length=1024)
+    has_audio: bool = True
+    has_video: bool = True
+
+
+class ChatMessage(Event):
+    """One danmaku / chat message. ``text`` is untrusted: never render it raw."""
+
+    kind: Literal["chat"] = "chat"
+    user_id: str = Field(min_length=1, max_length=128)
+    user_name: str = Field(default="", max_length=128)
+    text: str = Field(max_length=16_384)
+
+
+CommerceType = Literal["order", "cart", "viewers", "like", "gift", "payment_failed", "stock"]
+
+
+class CommerceEvent(Event):
+    """Orders, carts, viewer counts, likes, gifts, failed payments and stock levels.
+
+    ``count`` is the quantity for order/cart/gift, the current viewer count for ``viewers``,
+    the number of likes for ``like`` and units left for ``stock``.
+    """
+
+    kind: Literal["commerce"] = "commerce"
+    type: CommerceType
+    user_id: str = Field(default="", max_length=128)
+    product_id: str = Field(default="", max_length=128)
+    count: int = Field(default=1, ge=0, le=100_000_000)
+    amount: float = Field(default=0.0, ge=0, le=1e9)  # money, in the room's currency
+
+
+class StreamMarker(Event):
+    """Punctuation sent by ingest on every input topic of a room.
+
+    ``start`` and ``end`` of the stream, and a ``watermark`` at least every second of stream
+    time: "nothing older than ``stream_ms`` will follow on this topic for this room". Order
+    is guaranteed within a partition, not across topics, so a processor reading several
+    topics closes a window only when every topic's watermark has passed it.
+    """
+
+    kind: Literal["marker"] = "marker"
+    #: "flush" is sent by a worker's idle timer to itself, through the log, so the window
+    #: state it closes is changed inside stream processing (faust tables require that).
+    marker: Literal["start", "watermark", "end", "flush"]
+    source: str = Field(default="", max_length=1024)
+
+
+# ---------------------------------------------------------------- outputs
+
+
+class Word(BaseModel):
+    model_config = ConfigDict(allow_inf_nan=False)
+    start_ms: int = Field(ge=0)
+    end_ms: int = Field(ge=0)
+    text: str
+    probability: float = Field(default=1.0, ge=0, le=1)
+
+
+class Transcript(OutputEvent):
+    """Host speech. Partials may still change; a final with a ``segment_id`` never changes."""
+
+    kind: Literal["transcript"] = "transcript"
+    segment_id: str
+    is_final: bool
+    start_ms: int = Field(ge=0)
+    end_ms: int = Field(ge=0)
+    text: str
+    language: str = ""
+    words: list[Word] = Field(default_factory=list)
+
+
+class Prosody(OutputEvent):
+    """Host-voice prosody over one window."""
+
+    kind: Literal["prosody"] = "prosody"
+    start_ms: int = Field(ge=0)
+    end_ms: int = Field(ge=0)
+    energy_db: float
+    pitch_hz: float = 0.0
+    pitch_std_hz: float = 0.0
+    voiced_ratio: float = Field(default=0.0, ge=0, le=1)
+    speaking_rate: float = 0.0  # syllables (or words) per second
+
+
+class VisionFeatures(OutputEvent):
+    """Per sampled frame: host presence, face box, motion, cues and health flags."""
+
+    kind: Literal["vision"] = "vision"
+    frame_seq: int = Field(ge=0)
+    faces: int = 0
+    persons: int = 0
+    face_box: list[float] | None = None  # x, y, w, h as fractions of the frame
+    motion: float = 0.0
+    scene_cut: bool = False
+    closeup: float = 0.0
+    black: bool = False
+    frozen: bool = False
+    price_text: list[str] = Field(default_factory=list)
+    cost_ms: float = 0.0
+
+
+class SellingPoint(OutputEvent):
+    """A run of consecutive transcript sentences of one class, with its stream-time span."""
+
+    kind: Literal["selling_point"] = "selling_point"
+    segment_id: str
+    category: str
+    label: str
+    label_zh: str = ""
+    label_en: str = ""
+    start_ms: int = Field(ge=0)
+    end_ms: int = Field(ge=0)
+    text: str
+    confidence: float = Field(ge=0, le=1)
+    evidence: list[str] = Field(default_factory=list)
+    closed: bool = True
+    words: list[Word] = Field(default_factory=list)
+
+
+class ChatInsight(OutputEvent):
+    """Per chat message: sentiment, emotion and live-commerce intent."""
+
+    kind: Literal["chat_insight"] = "chat_insight"
+    message_id: str
+    user_id: str = ""
+    text: str = ""
+    sentiment: Literal["positive", "neutral", "negative"]
+    emotion: str
+    intent: str
+    confidence: float = Field(ge=0, le=1)
+
+
+class ChatWindow(OutputEvent):
+    """Per-room chat aggregates over one window."""
+
+    kind: Literal["chat_window"] = "chat_window"
+    start_ms: int = Field(ge=0)
+    end_ms: int = Field(ge=0)
+    messages: int = 0
+    sentiment_mix: dict[str, float] = Field(default_factory=dict)
+    emotion_mix: dict[str, float] = Field(default_factory=dict)
+    intent_counts: dict[str, int] = Field(default_factory=dict)
+    top_questions: list[str] = Field(default_factory=list)
+
+
+class RoomMetrics(OutputEvent):
+    """Chat and commerce metrics over one tumbling window of stream time."""
+
+    kind: Literal["room_metrics"] = "room_metrics"
+    window_start_ms: int = Field(ge=0)
+    window_ms: int = Field(gt=0)
+    messages: int = 0
+    messages_per_s: float = 0.0
+    unique_chatters: int = 0
+    orders: int = 0
+    orders_per_min: float = 0.0
+    order_units: int = 0
+    gmv: float = 0.0
+    carts: int = 0
+    likes: int = 0
+    gifts: int = 0
+    payment_failures: int = 0
+    viewers: int | None = None  # last viewer count seen in the window, None if none reported
+    stock: int | None = None
+    late_events: int = 0
+    # running totals since the stream start (set, not incremented, by the Redis sink)
+    total_messages: int = 0
+    total_orders: int = 0
+    total_gmv: float = 0.0
+    final: bool = False  # the room's stream ended with this window
+
+
+class FusedWindow(OutputEvent):
+    """Attention fusion over one sliding window of all modalities."""
+
+    kind: Literal["fused_window"] = "fused_window"
+    start_ms: int = Field(ge=0)
+    end_ms: int = Field(ge=0)
+    highlight_score: float = Field(ge=0, le=1)
+    conversion_forecast: float = Field(ge=0)
+    attention: dict[str, float] = Field(default_factory=dict)
+    modalities: list[str] = Field(default_factory=list)
+    learned: bool = False
+
+
+class Clip(OutputEvent):
+    """A cut clip for clip editors (or the reason it was skipped)."""
+
+    kind: Literal["clip"] = "clip"
+    clip_id: str
+    status: Literal["ready", "shortened", "skipped"]
+    reason: str = ""
+    start_ms: int = Field(ge=0)
+    end_ms: int = Field(ge=0)
+    category: str = ""
+    label: str = ""
+    title: str = ""
+    transcript: str = ""
+    score: float = 0.0
+    files: dict[str, str] = Field(default_factory=dict)  # role -> path/URI (mp4, vertical, srt, vtt, thumb, meta)
+
+
+class Alert(OutputEvent):
+    """An anomaly alert with a lifecycle: open → updated → resolved."""
+
+    kind: Literal["alert"] = "alert"
+    alert_type: str
+    state: Literal["open", "updated", "resolved"]
+    severity: Literal["info", "warning", "critical"]
+    dedup_key: str
+    message: str
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+class Recommendation(OutputEvent):
+    """A next-best action for the host or operators."""
+
+    kind: Literal["recommendation"] = "recommendation"
+    rec_type: str
+    message_zh: str
+    message_en: str
+    reason: str
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    priority: int = Field(ge=0, le=100)
+    expires_ms: int = Field(ge=0)  # stream time after which it no longer applies
+    dedup_key: str
+
+
+class DeadLetter(OutputEvent):
+    """Input that could not be processed, with the reason. ``room_id`` is "unknown" if unreadable."""
+
+    kind: Literal["dead_letter"] = "dead_letter"
+    source_topic: str
+    reason: str
+    payload: str = ""  # the raw input (truncated); base64 if it was not valid UTF-8
+    payload_bytes: int = 0
+
+
+InputEvent = Annotated[
+    Union[AudioChunk, VideoFrame, SegmentRef, ChatMessage, CommerceEvent, StreamMarker],
+    Field(discriminator="kind"),
+]
+AnyOutput = Annotated[
+    Union[
+        Transcript, Prosody, VisionFeatures, SellingPoint, ChatInsight, ChatWindow, RoomMetrics,
+        FusedWindow, Clip, Alert, Recommendation, DeadLetter,
+    ],
+    Field(discriminator="kind"),
+]
+AnyEvent = Annotated[Union[InputEvent, AnyOutput], Field(discriminator="kind")]
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.model_fields["kind"].default: cls
+    for cls in (
+        AudioChunk, VideoFrame, SegmentRef, ChatMessage, CommerceEvent, StreamMarker,
+        Transcript, Prosody, VisionFeatures, SellingPoint, ChatInsight, ChatWindow, RoomMetrics,
+        FusedWindow, Clip, Alert, Recommendation, DeadLetter,
+    )
+}
+
+_any_event = TypeAdapter(AnyEvent)
+
+
+class DecodeError(ValueError):
+    """Raised by :func:`decode_event` with a short, loggable reason (never the payload)."""
+
+    def __init__(self, reason: str, room_id: str = "unknown"):
+        super().__init__(reason)
+        self.reason = reason
+        self.room_id = room_id
+
+
+def decode_event(
+    raw: bytes | str,
+    *,
+    allowed: tuple[type[Event], ...] | None = None,
+    max_bytes: int = 1_048_576,
+) -> Event:
+    """Parse and validate one event. Raise :class:`DecodeError` with the reason otherwise.
+
+    Checks, in order: size, UTF-8, JSON object, known ``kind``, ``version``, the schema
+    (types, ranges, NaN, far-future clocks), and that the kind is one the caller accepts.
+    """
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", errors="surrogatepass")
+    if raw is None or len(raw) == 0:
+        raise DecodeError("empty message")
+    if len(raw) > max_bytes:
+        raise DecodeError(f"oversized: {len(raw)} bytes > {max_bytes}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"invalid UTF-8 at byte {exc.start}") from None
+    try:
+        obj = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise DecodeError(f"bad JSON: {str(exc)[:120]}") from None
+    if not isinstance(obj, dict):
+        raise DecodeError("not a JSON object")
+    room = obj.get("room_id")
+    room_id = room if isinstance(room, str) and 0 < len(room) <= 128 else "unknown"
+    kind = obj.get("kind")
+    if kind not in EVENT_TYPES:
+        raise DecodeError(f"unknown kind: {str(kind)[:40]!r}", room_id)
+    if obj.get("version", SCHEMA_VERSION) != SCHEMA_VERSION:
+        raise DecodeError(f"unsupported version: {str(obj.get('version'))[:20]}", room_id)
+    try:
+        event = _any_event.validate_python(obj)
+    except ValidationError as exc:
+        raise DecodeError(f"schema: {_short_errors(exc)}", room_id) from None
+    if allowed is not None and not isinstance(event, allowed):
+        raise DecodeError(f"unexpected kind {kind!r} on this topic", room_id)
+    return event
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _short_errors(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)[:300]
+
+
+def dead_letter(raw: bytes, reason: str, source_topic: str, room_id: str = "unknown",
+                processor: str = "", keep_bytes: int = 4096) -> DeadLetter:
+    """Wrap unreadable input so it is kept, with its reason, on the dead-letter topic."""
+    head = raw[:keep_bytes] if raw else b""
+    try:
+        payload = head.decode("utf-8")
+    except UnicodeDecodeError:
+        payload = "base64:" + base64.b64encode(head).decode("ascii")
+    if room_id != "unknown":
+        try:
+            TypeAdapter(RoomId).validate_python(room_id)
+        except ValidationError:
+            room_id = "unknown"
+    return DeadLetter(
+        room_id=room_id, stream_ms=0, ingested_at=now(), processor=processor,
+        source_topic=source_topic, reason=reason[:500], payload=payload, payload_bytes=len(raw or b""),
+    )
+
+
+def is_finite(x: float) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)

@@ -1,0 +1,172 @@
+"""One settings object for all of livelens.
+
+Every field is an environment variable ``LIVELENS_<FIELD>`` (nested sections use a double
+underscore: ``LIVELENS_ASR__MODEL=base``), optionally from a ``.env`` file in the working
+directory. ``livelens config`` prints the effective values (secrets masked).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LatencyBudgets(BaseModel):
+    """Per-stage latency budgets in ms (emitted − ingested). A breach is a metric and an alert."""
+
+    metrics: float = 300
+    asr: float = 1500  # final transcript after the utterance's last audio
+    understanding: float = 100
+    chat: float = 100
+    vision: float = 300
+    fusion: float = 300
+    clips: float = 3000
+    anomaly: float = 300
+    recommend: float = 300
+
+
+class AsrSettings(BaseModel):
+    #: "tiny.en" / "base" (packaged, offline), or any faster-whisper model id or local path.
+    model_en: str = "tiny.en"
+    model_multi: str = "base"
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    compute_type: str = "int8"
+    beam_size: int = 1
+    threads: int = 2
+    #: Language per room when the room does not say: zh, en or auto.
+    language: Literal["zh", "en", "auto"] = "en"
+    #: Per-room override, e.g. {"room-zh": "zh"} (JSON in the env var).
+    room_languages: dict[str, str] = Field(default_factory=dict)
+    #: Seconds between partial updates when keeping up with real time.
+    update_interval_s: float = 1.0
+    #: Where the assembled multilingual model lives (built by ``livelens setup-models``).
+    model_dir: Path = Path("var/models")
+
+
+class UnderstandingSettings(BaseModel):
+    category: str = "apparel"
+    #: "use-multilingual" (packaged, offline), "minilm" (packaged), or any transformers path / hub id.
+    encoder: str = "use-multilingual"
+    taxonomy_dir: Path | None = None  # None -> the taxonomies shipped in models/taxonomy
+    chat_window_ms: int = 10_000
+
+
+class VisionSettings(BaseModel):
+    ocr: bool = False  # on-screen price text via rapidocr (pip install livelens[ocr])
+    max_frame_ms: float = 300.0
+
+
+class FusionSettings(BaseModel):
+    window_ms: int = 4_000
+    hop_ms: int = 2_000
+    checkpoint_dir: Path = Path("var/fusion")
+    learning_rate: float = 1e-3
+
+
+class ClipSettings(BaseModel):
+    out_dir: Path = Path("var/clips")
+    mode: Literal["reencode", "copy"] = "reencode"
+    min_s: float = 3.0
+    max_s: float = 60.0
+    pad_s: float = 0.3
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+
+
+class AnomalySettings(BaseModel):
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    cooldown_s: float = 30.0
+
+
+class RecommendSettings(BaseModel):
+    rules_file: Path | None = None  # None -> models/recommend rules shipped with the package
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LIVELENS_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
+
+    # --- broker -------------------------------------------------------------------------
+    #: Kafka bootstrap servers ("host:port,host:port"). Unset -> the embedded Tansu broker.
+    kafka_bootstrap: str | None = None
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None  # PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    topic_prefix: str = "livelens"
+    #: Partitions per topic; rooms spread over them by key. All topics share it (co-partitioning).
+    partitions: int = 8
+    replication_factor: int = 1
+    app_id: str = "livelens"
+    #: Consumer fetch wait. Tansu never answers a fetch early and faust hard-codes 1500 ms,
+    #: which costs ~370 ms per hop; 10 ms gives ~12 ms per hop (DESIGN.md).
+    fetch_max_wait_ms: int = 10
+    #: A new consumer group's first join waits session_timeout/2 on Tansu: keep it short.
+    session_timeout_s: float = 6.0
+    heartbeat_interval_s: float = 1.0
+    commit_interval_s: float = 1.0
+
+    # --- worker -------------------------------------------------------------------------
+    #: Processors this worker runs (processors/<name>.py); split CPU-heavy ones into their own pool.
+    processors: list[str] = Field(default_factory=lambda: ["metrics"])
+    #: Sinks this worker runs (sinks/<name>.py with a register(ctx)).
+    sinks: list[str] = Field(default_factory=lambda: ["redis"])
+    metrics_port: int = 9464  # Prometheus /metrics of the worker (on bind_host)
+
+    # --- redis --------------------------------------------------------------------------
+    #: Redis URL (redis://, rediss:// with TLS, user:password@ for auth). Unset -> embedded Valkey.
+    redis_url: SecretStr | None = None
+    redis_stream_maxlen: int = 10_000
+
+    # --- limits -------------------------------------------------------------------------
+    max_event_bytes: int = 512 * 1024
+    metrics_window_ms: int = 5_000
+    #: A room with no chat/commerce for this long (wall clock) has its open window flushed.
+    idle_flush_s: float = 10.0
+
+    # --- storage ------------------------------------------------------------------------
+    data_dir: Path = Path("var")
+    segment_store: str = "var/segments"  # local folder, or s3://bucket/prefix
+    segment_s: float = 2.0
+    segment_retention_s: float = 1800.0
+
+    # --- ingest -------------------------------------------------------------------------
+    audio_chunk_ms: int = 250
+    frame_fps: float = 1.0
+    frame_width: int = 320
+
+    # --- web / http ---------------------------------------------------------------------
+    bind_host: str = "127.0.0.1"
+    api_port: int = 8088
+    worker_web_port: int = 6066
+    #: Token for HTTP ingest, the API and the dashboard. Unset -> generated into data_dir/api-token.
+    api_token: SecretStr | None = None
+    http_max_body_bytes: int = 256 * 1024
+    http_rate_per_s: float = 200.0
+
+    budgets: LatencyBudgets = Field(default_factory=LatencyBudgets)
+    asr: AsrSettings = Field(default_factory=AsrSettings)
+    understanding: UnderstandingSettings = Field(default_factory=UnderstandingSettings)
+    vision: VisionSettings = Field(default_factory=VisionSettings)
+    fusion: FusionSettings = Field(default_factory=FusionSettings)
+    clips: ClipSettings = Field(default_factory=ClipSettings)
+    anomaly: AnomalySettings = Field(default_factory=AnomalySettings)
+    recommend: RecommendSettings = Field(default_factory=RecommendSettings)
+
+    def redacted(self) -> dict:
+        """The effective settings with every secret masked (safe to log)."""
+        return self.model_dump(mode="json")  # SecretStr dumps as "**********"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
