@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
+import time
 
 from streams.app import AppContext, create_app
 from streams.kafka import ensure_topics, faust_internal_topics
@@ -22,7 +24,23 @@ def build_context(settings: Settings, bootstrap: str, redis_url: str) -> AppCont
         importlib.import_module(f"processors.{name}").register(ctx)
     for name in settings.sinks:
         importlib.import_module(f"sinks.{name}").register(ctx)
+
+    @app.on_rebalance_complete.connect
+    async def _announce_ready(sender, **_kwargs) -> None:
+        # Readiness for demos, tests and health checks: this worker has its partitions.
+        import redis.asyncio as aioredis
+
+        client = aioredis.from_url(redis_url)
+        try:
+            await client.set(ready_key(settings.app_id, os.getpid()), str(time.time()), ex=3600)
+        finally:
+            await client.aclose()
+
     return ctx
+
+
+def ready_key(app_id: str, pid: int | str = "*") -> str:
+    return f"livelens:worker:{app_id}:{pid}:ready"
 
 
 async def prepare_topics(settings: Settings, bootstrap: str, ctx: AppContext) -> None:

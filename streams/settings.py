@@ -45,6 +45,13 @@ class AsrSettings(BaseModel):
     update_interval_s: float = 1.0
     #: Where the assembled multilingual model lives (built by ``livelens setup-models``).
     model_dir: Path = Path("var/models")
+    #: Streaming policy: "vad" (VAD-bounded utterances, measured better) or "local_agreement".
+    policy: Literal["vad", "local_agreement"] = "vad"
+    #: Silence that closes an utterance; final latency ≈ this + one decode.
+    end_silence_ms: int = 500
+    max_utterance_s: float = 15.0
+    #: Lag (audio waiting + compute) above which a session degrades; an alert condition.
+    lag_budget_ms: float = 1000.0
 
 
 class UnderstandingSettings(BaseModel):
@@ -81,6 +88,8 @@ class AnomalySettings(BaseModel):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     cooldown_s: float = 30.0
+    #: an open alert that stays breached is re-sent as "updated" at most this often
+    update_interval_s: float = 10.0
 
 
 class RecommendSettings(BaseModel):

@@ -53,3 +53,22 @@ def register(app: typer.Typer) -> None:
     def config() -> None:
         """Print the effective settings (secrets masked)."""
         typer.echo(json.dumps(Settings().redacted(), indent=2, default=str))
+
+    @app.command()
+    def demo(
+        lang: str = typer.Option("en", help="Sample room language(s): en, zh or both"),
+        speed: float = typer.Option(4.0, help="Pace ingest at this multiple of real time"),
+        full_speed: bool = typer.Option(False, "--full-speed", help="No pacing: as fast as ingest goes"),
+        sample_dir: str = typer.Option(None, help="Where sample rooms live (default: var/sample_room)"),
+    ) -> None:
+        """Run the whole pipeline on the embedded default with the sample room; print a summary."""
+        import asyncio
+        from pathlib import Path
+
+        from livelens.demo import run_demo
+
+        settings = Settings()
+        langs = ["en", "zh"] if lang == "both" else [lang]
+        out = Path(sample_dir) if sample_dir else settings.data_dir / "sample_room"
+        code = asyncio.run(run_demo(settings, langs, speed, not full_speed, out))
+        raise typer.Exit(code)

@@ -1,0 +1,239 @@
+"""``livelens demo``: the whole pipeline on the embedded default, with a live view and a summary.
+
+1. broker + Redis: the configured ones, or embedded Tansu + Valkey on free loopback ports;
+2. the sample room(s) generated if missing (``livelens sample-room``);
+3. a worker process (``livelens worker``) with every configured processor;
+4. ingest of each sample room (media + chat/commerce replay), paced at ``speed`` × real time;
+5. a consumer on every output topic that measures latency (emitted_at − ingested_at);
+6. a summary: events per topic, latency p50/p99 per processor, what landed in Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaConsumer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from sinks.redis import RedisSink
+from streams.embedded import infrastructure
+from streams.ingest.publisher import Publisher
+from streams.kafka import ensure_topics, security_config, start_producer
+from streams.schemas import DecodeError, decode_event
+from streams.settings import Settings
+from streams.topics import OUTPUT_TOPICS, TopicNames
+
+console = Console(stderr=True)
+
+
+@dataclass
+class OutputWatch:
+    """Everything seen on the output topics."""
+
+    counts: Counter = field(default_factory=Counter)
+    latencies_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    final_rooms: set[str] = field(default_factory=set)
+    last_event_at: float = 0.0
+
+    def add(self, event) -> None:
+        self.counts[event.kind] += 1
+        self.last_event_at = time.time()
+        if hasattr(event, "emitted_at") and event.kind != "dead_letter":
+            self.latencies_ms[event.processor or event.kind].append(event.latency_ms)
+        if event.kind == "room_metrics" and event.final:
+            self.final_rooms.add(event.room_id)
+
+    def latency_table(self) -> Table:
+        t = Table(title="latency per processor (emitted − ingested, ms)")
+        for col in ("processor", "events", "p50", "p95", "p99", "max"):
+            t.add_column(col, justify="right" if col != "processor" else "left")
+        for proc, values in sorted(self.latencies_ms.items()):
+            a = np.asarray(values)
+            t.add_row(proc, str(len(a)), *(f"{np.percentile(a, q):.1f}" for q in (50, 95, 99)), f"{a.max():.1f}")
+        return t
+
+
+def _worker_env(settings: Settings, bootstrap: str, redis_url: str, app_id: str) -> dict[str, str]:
+    return {**os.environ, "LIVELENS_KAFKA_BOOTSTRAP": bootstrap, "LIVELENS_REDIS_URL": redis_url,
+            "LIVELENS_APP_ID": app_id, "LIVELENS_TOPIC_PREFIX": settings.topic_prefix,
+            "LIVELENS_PROCESSORS": json.dumps(settings.processors)}
+
+
+async def _wait_worker_ready(redis_url: str, app_id: str, proc: subprocess.Popen, timeout: float = 90) -> float:
+    from livelens.worker import ready_key
+
+    client = aioredis.from_url(redis_url)
+    start = time.time()
+    try:
+        while time.time() - start < timeout:
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker exited with code {proc.returncode} (see its log)")
+            if await client.keys(ready_key(app_id)):
+                return time.time() - start
+            await asyncio.sleep(0.2)
+    finally:
+        await client.aclose()
+    raise TimeoutError(f"worker not ready within {timeout:.0f} s")
+
+
+async def _watch_outputs(settings: Settings, bootstrap: str, topics: TopicNames, watch: OutputWatch,
+                         stop: asyncio.Event) -> None:
+    consumer = AIOKafkaConsumer(
+        *[topics.full(n) for n in OUTPUT_TOPICS], bootstrap_servers=bootstrap,
+        group_id=f"livelens-demo-watch-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest",
+        fetch_max_wait_ms=settings.fetch_max_wait_ms, enable_auto_commit=False, **security_config(settings))
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for rec in records:
+                    try:
+                        watch.add(decode_event(rec.value, max_bytes=settings.max_event_bytes * 4))
+                    except DecodeError:
+                        watch.counts["undecodable"] += 1
+    finally:
+        await consumer.stop()
+
+
+async def run_demo(settings: Settings, langs: list[str], speed: float, realtime: bool,
+                   sample_dir: Path, timeout_s: float = 600) -> int:
+    from livelens.sample_room import ensure_sample_room
+    from livelens.worker import build_context
+    from streams.ingest.runner import run_ingest
+    from streams.kafka import faust_internal_topics
+
+    rooms = {}
+    for lang in langs:
+        with console.status(f"preparing the sample room ({lang}) …"):
+            rooms[f"sample-{lang}"] = ensure_sample_room(sample_dir, lang)
+    log_dir = settings.data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    redis_cfg = settings.redis_url.get_secret_value() if settings.redis_url else None
+    with infrastructure(settings.kafka_bootstrap, redis_cfg, log_dir=log_dir) as infra:
+        where = "embedded" if infra.embedded else "configured"
+        console.print(f"[bold]broker[/] {infra.kafka_bootstrap}  [bold]redis[/] {infra.redis_url.split('@')[-1]}  ({where})")
+        app_id = f"{settings.app_id}-demo-{uuid.uuid4().hex[:6]}"  # fresh group + changelogs per run
+        settings = settings.model_copy(update={"app_id": app_id})
+        topics = TopicNames(settings.topic_prefix)
+        ctx = build_context(settings, infra.kafka_bootstrap, infra.redis_url)  # to learn its tables
+        await ensure_topics(settings, infra.kafka_bootstrap, topics.all() + faust_internal_topics(settings, ctx.tables))
+        worker_log = open(log_dir / "worker.log", "ab")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "livelens.cli", "worker", "--metrics-port", "0"],
+            env=_worker_env(settings, infra.kafka_bootstrap, infra.redis_url, app_id),
+            stdout=worker_log, stderr=subprocess.STDOUT)
+        try:
+            with console.status("starting the worker (joins the consumer group) …"):
+                ready_s = await _wait_worker_ready(infra.redis_url, app_id, worker)
+            console.print(f"worker ready in {ready_s:.1f} s (processors: {', '.join(settings.processors)}; log {log_dir/'worker.log'})")
+            return await _stream_rooms(settings, infra, topics, rooms, speed, realtime, run_ingest, timeout_s)
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+            worker_log.close()
+
+
+async def _stream_rooms(settings, infra, topics, rooms, speed, realtime, run_ingest, timeout_s) -> int:
+    watch = OutputWatch()
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(_watch_outputs(settings, infra.kafka_bootstrap, topics, watch, stop))
+    producer = await start_producer(settings, infra.kafka_bootstrap)
+    publisher = Publisher(producer, topics)
+    progress: dict[str, int] = {room: 0 for room in rooms}
+    durations = {room: _duration_ms(path) for room, path in rooms.items()}
+
+    def view():
+        t = Table(title=f"livelens demo — {len(rooms)} room(s) at {'real time' if realtime else 'full speed'}"
+                        f"{f' ×{speed:g}' if realtime and speed != 1 else ''}")
+        t.add_column("room")
+        t.add_column("stream time", justify="right")
+        for room in rooms:
+            t.add_row(room, f"{progress[room]/1000:6.1f} / {durations[room]/1000:.1f} s")
+        io = Table(title="events")
+        io.add_column("topic")
+        io.add_column("count", justify="right")
+        for topic, n in sorted(publisher.counts.items()):
+            io.add_row(f"in  {topic}", str(n))
+        for kind, n in sorted(watch.counts.items()):
+            io.add_row(f"out {kind}", str(n))
+        return Group(t, io, watch.latency_table())
+
+    def on_progress(room):
+        def update(stats):
+            progress[room] = stats.last_stream_ms
+        return update
+
+    t0 = time.time()
+    with Live(view(), console=console, refresh_per_second=4) as live:
+        async def refresh():
+            while not stop.is_set():
+                live.update(view())
+                await asyncio.sleep(0.25)
+        refresher = asyncio.create_task(refresh())
+        await asyncio.gather(*[
+            run_ingest(str(path / "room.mp4"), room, settings, publisher.publish,
+                       replay=[path / "chat.jsonl", path / "commerce.jsonl"],
+                       realtime=realtime, speed=speed, on_progress=on_progress(room))
+            for room, path in rooms.items()])
+        await publisher.flush()
+        ingest_s = time.time() - t0
+        # drain: every room's final metrics window, then outputs quiet for a moment
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            quiet = time.time() - watch.last_event_at > 3.0
+            if watch.final_rooms >= set(rooms) and quiet:
+                break
+            await asyncio.sleep(0.2)
+        stop.set()
+        await refresher
+        live.update(view())
+    await watcher
+    await producer.stop()
+    return await _summary(settings, infra, rooms, publisher, watch, ingest_s)
+
+
+def _duration_ms(room_dir: Path) -> int:
+    manifest = room_dir / "manifest.json"
+    if manifest.exists():
+        return int(float(json.loads(manifest.read_text()).get("duration_s", 0)) * 1000)
+    return 0
+
+
+async def _summary(settings, infra, rooms, publisher, watch, ingest_s) -> int:
+    sink = RedisSink(infra.redis_url)
+    console.rule("summary")
+    console.print(f"ingest took {ingest_s:.1f} s for {len(rooms)} room(s)")
+    t = Table(title="what landed in Redis")
+    for col in ("room", "state", "streams (entries)"):
+        t.add_column(col)
+    for room in rooms:
+        st = await sink.state(room)
+        shown = {k: v for k, v in sorted(st.items()) if not k.startswith("last:") and not k.startswith("alert:")}
+        keys = await sink.client.keys(f"livelens:{{{room}}}:stream:*")
+        lens = {k.rsplit(":", 1)[-1]: await sink.client.xlen(k) for k in sorted(keys)}
+        t.add_row(room, "\n".join(f"{k}={v}" for k, v in shown.items()), "\n".join(f"{k}: {n}" for k, n in lens.items()))
+    await sink.close()
+    console.print(t)
+    missing = set(rooms) - watch.final_rooms
+    if missing:
+        console.print(f"[red]no final metrics window for {sorted(missing)}[/]")
+        return 1
+    console.print("[green]all rooms streamed through the pipeline[/]")
+    return 0

@@ -1,0 +1,91 @@
+"""Tokens, webhook signatures and rate limits: the small security pieces shared by HTTP parts."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+SIGNATURE_HEADER = "X-Livelens-Signature"
+TIMESTAMP_HEADER = "X-Livelens-Timestamp"
+
+
+def load_or_create_token(configured: str | None, data_dir: Path) -> str:
+    """The configured API token, or one generated once into ``data_dir/api-token`` (mode 0600).
+
+    The token itself is never logged; only the file path is.
+    """
+    if configured:
+        return configured
+    path = data_dir / "api-token"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    path.touch(mode=0o600)
+    path.write_text(token)
+    return token
+
+
+def token_matches(presented: str | None, expected: str) -> bool:
+    return bool(presented) and hmac.compare_digest(presented.encode(), expected.encode())
+
+
+def sign(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
+    """Headers for a signed webhook: HMAC-SHA256 over ``"{timestamp}.{body}"``."""
+    ts = int(timestamp if timestamp is not None else time.time())
+    mac = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    return {TIMESTAMP_HEADER: str(ts), SIGNATURE_HEADER: f"sha256={mac}"}
+
+
+class SignatureVerifier:
+    """Receiver side: checks the MAC, the timestamp window and replays (seen signatures)."""
+
+    def __init__(self, secret: str, tolerance_s: int = 300, remember: int = 10_000):
+        self.secret = secret
+        self.tolerance_s = tolerance_s
+        self._seen: OrderedDict[str, int] = OrderedDict()
+        self._remember = remember
+
+    def verify(self, body: bytes, headers: dict[str, str], now: float | None = None) -> str | None:
+        """None if valid, else the reason."""
+        now = time.time() if now is None else now
+        ts_text = headers.get(TIMESTAMP_HEADER, "")
+        sig = headers.get(SIGNATURE_HEADER, "")
+        if not ts_text.isdigit() or not sig.startswith("sha256="):
+            return "missing or malformed signature headers"
+        ts = int(ts_text)
+        if abs(now - ts) > self.tolerance_s:
+            return "timestamp outside the tolerance window"
+        expected = sign(body, self.secret, ts)[SIGNATURE_HEADER]
+        if not hmac.compare_digest(expected, sig):
+            return "bad signature"
+        if sig in self._seen:
+            return "replayed request"
+        self._seen[sig] = ts
+        while len(self._seen) > self._remember:
+            self._seen.popitem(last=False)
+        return None
+
+
+class RateLimiter:
+    """Token bucket per key (client address, room): ``rate`` per second, burst ``2*rate``."""
+
+    def __init__(self, rate_per_s: float, max_keys: int = 10_000):
+        self.rate = rate_per_s
+        self.burst = max(1.0, 2 * rate_per_s)
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._max_keys = max_keys
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        tokens, last = self._buckets.pop(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        allowed = tokens >= 1.0
+        self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
+        while len(self._buckets) > self._max_keys:
+            self._buckets.popitem(last=False)
+        return allowed

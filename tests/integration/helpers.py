@@ -1,0 +1,53 @@
+"""Small helpers for integration tests: wait on Redis, compute what a JSONL replay implies."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+
+
+async def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2, what: str = "condition"):
+    """Await ``predicate()`` (sync or async) until truthy; fail with ``what`` on timeout."""
+    deadline = time.time() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.time() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+def expected_metrics(chat_jsonl: Path, commerce_jsonl: Path, window_ms: int) -> dict:
+    """What the replay files imply, computed independently of the processor's code."""
+    per_window: dict[int, dict] = defaultdict(lambda: {"messages": 0, "orders": 0, "chatters": set(), "gmv": 0.0})
+    totals = {"messages": 0, "orders": 0, "gmv": 0.0, "viewers": None}
+    last_viewers_t = -1.0
+    for line in chat_jsonl.read_text().splitlines():
+        row = json.loads(line)
+        w = per_window[int(row["t"] * 1000) // window_ms]
+        w["messages"] += 1
+        w["chatters"].add(row["user_id"])
+        totals["messages"] += 1
+    for line in commerce_jsonl.read_text().splitlines():
+        row = json.loads(line)
+        w = per_window[int(row["t"] * 1000) // window_ms]
+        if row["type"] == "order":
+            w["orders"] += 1
+            w["gmv"] += row.get("amount", 0.0)
+            totals["orders"] += 1
+            totals["gmv"] += row.get("amount", 0.0)
+        elif row["type"] == "viewers" and row["t"] >= last_viewers_t:
+            last_viewers_t = row["t"]
+            totals["viewers"] = row["count"]
+    return {"windows": dict(per_window), "totals": totals}
+
+
+async def metrics_windows(redis_client, room: str) -> list[dict]:
+    rows = await redis_client.xrange(f"livelens:{{{room}}}:stream:room_metrics")
+    return [json.loads(fields["event"]) for _id, fields in rows]
