@@ -50,6 +50,22 @@ def register(app: typer.Typer) -> None:
                 pass
 
     @app.command()
+    def topics() -> None:
+        """Create every topic (inputs, outputs, table changelogs) with the configured partition count."""
+        import asyncio
+
+        from livelens.worker import build_context, prepare_topics
+
+        settings = Settings()
+        if not settings.kafka_bootstrap:
+            raise typer.BadParameter("set LIVELENS_KAFKA_BOOTSTRAP")
+        redis_url = settings.redis_url.get_secret_value() if settings.redis_url else ""
+        ctx = build_context(settings, settings.kafka_bootstrap, redis_url)
+        asyncio.run(prepare_topics(settings, settings.kafka_bootstrap, ctx))
+        typer.echo(f"{len(ctx.topics.all())} topics + {len(ctx.tables)} changelogs ready "
+                   f"with {settings.partitions} partitions")
+
+    @app.command()
     def config() -> None:
         """Print the effective settings (secrets masked)."""
         typer.echo(json.dumps(Settings().redacted(), indent=2, default=str))
