@@ -66,6 +66,16 @@ def register(app: typer.Typer) -> None:
                    f"with {settings.partitions} partitions")
 
     @app.command()
+    def docs(out: str = typer.Option("docs/EVENTS.md", help="Where to write")) -> None:
+        """Regenerate the topic and event reference (docs/EVENTS.md) from the schema module."""
+        from pathlib import Path
+
+        from livelens.docs import render
+
+        Path(out).write_text(render(), encoding="utf-8")
+        typer.echo(f"wrote {out}")
+
+    @app.command()
     def config() -> None:
         """Print the effective settings (secrets masked)."""
         typer.echo(json.dumps(Settings().redacted(), indent=2, default=str))

@@ -95,11 +95,23 @@ async def run_ingest(
     merged = paced(merge_by_stream_time(*sources), Pacer(realtime, speed))
     last_progress = 0.0
     publish_failed = False
+    errors_lettered = 0
+
+    async def letter_media_errors() -> None:
+        # corrupt media: each decode error goes to the dead-letter topic with its reason
+        nonlocal errors_lettered
+        for err in media.errors[errors_lettered:]:
+            await send("dead_letters", dead_letter(b"", f"media: {err.reason} at {err.stream_ms} ms",
+                                                   source_topic="media", room_id=room_id, processor="ingest"))
+        errors_lettered = len(media.errors)
+
     try:
         async for event in merged:
             stats.last_stream_ms = max(stats.last_stream_ms, event.stream_ms)
             try:
                 await send(TOPIC_FOR_KIND[event.kind], event)
+                if len(media.errors) > errors_lettered:
+                    await letter_media_errors()
             except BaseException:
                 publish_failed = True
                 raise
@@ -114,6 +126,10 @@ async def run_ingest(
             await it.aclose()
         stats.media_errors = len(media.errors)
         if not publish_failed:
+            try:
+                await letter_media_errors()
+            except Exception:  # noqa: BLE001
+                log.exception("could not dead-letter media errors for room %s", room_id)
             for topic in INPUT_TOPICS:
                 try:
                     await send(topic, StreamMarker(room_id=room_id, stream_ms=stats.last_stream_ms,

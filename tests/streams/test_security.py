@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import stat
+
+from streams.security import RateLimiter, SignatureVerifier, load_or_create_token, sign, token_matches
+
+
+def test_generated_token_is_private_stable_and_long(tmp_path):
+    token = load_or_create_token(None, tmp_path)
+    assert len(token) >= 32
+    assert load_or_create_token(None, tmp_path) == token
+    assert stat.S_IMODE((tmp_path / "api-token").stat().st_mode) == 0o600
+    assert load_or_create_token("configured", tmp_path) == "configured"
+
+
+def test_token_comparison():
+    assert token_matches("abc", "abc")
+    assert not token_matches("abd", "abc")
+    assert not token_matches(None, "abc") and not token_matches("", "abc")
+
+
+def test_signed_webhook_verifies_once_then_is_a_replay():
+    body = b'{"kind":"alert"}'
+    headers = sign(body, "s3cret", timestamp=1_000_000)
+    v = SignatureVerifier("s3cret")
+    assert v.verify(body, headers, now=1_000_010) is None
+    assert v.verify(body, headers, now=1_000_010) == "replayed request"
+
+
+def test_signature_rejects_tampering_wrong_secret_and_stale_timestamps():
+    body = b'{"kind":"alert"}'
+    headers = sign(body, "s3cret", timestamp=1_000_000)
+    assert SignatureVerifier("s3cret").verify(body + b" ", headers, now=1_000_000) == "bad signature"
+    assert SignatureVerifier("other").verify(body, headers, now=1_000_000) == "bad signature"
+    assert SignatureVerifier("s3cret").verify(body, headers, now=1_000_000 + 3600) == "timestamp outside the tolerance window"
+    assert SignatureVerifier("s3cret").verify(body, {}, now=1_000_000) == "missing or malformed signature headers"
+
+
+def test_rate_limiter_allows_a_burst_then_refills():
+    rl = RateLimiter(rate_per_s=5)
+    allowed = sum(rl.allow("k", now=0.0) for _ in range(20))
+    assert allowed == 10  # burst = 2 x rate
+    assert not rl.allow("k", now=0.0)
+    assert rl.allow("k", now=1.0)  # refilled
+    assert rl.allow("other", now=0.0)  # per key
