@@ -94,6 +94,10 @@ class AnomalySettings(BaseModel):
 
 class RecommendSettings(BaseModel):
     rules_file: Path | None = None  # None -> models/recommend rules shipped with the package
+    #: per-brand / per-room overrides: YAML {brands: {name: {...}}, rooms: {room_id: {...}}}
+    overrides_file: Path | None = None
+    #: room -> brand, for brand overrides (JSON in the env var)
+    room_brands: dict[str, str] = Field(default_factory=dict)
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
 

@@ -1,0 +1,155 @@
+"""Anomaly alerts: stream health, engagement, commerce and pipeline signals → ``alerts``.
+
+Inputs: audio chunks (silence, ingest gaps, timestamp jumps, ingest lag), frames (black,
+frozen, gaps), room metrics (viewers, chat rate, orders, payment failures), chat windows
+(negative-sentiment share), and the latency of outputs (transcripts, recommendations, clips)
+and dead letters for pipeline health. The detectors are :class:`models.anomaly.RoomAnomalyMonitor`.
+
+Detector state is per worker, in memory: after a failover a room's detectors warm up again
+(their windows are seconds to minutes long); alerts already open stay open in Redis until the
+new worker resolves them. Wall-clock detectors (ingest gaps) are driven by a 250 ms timer.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from prometheus_client import Counter, Gauge
+
+from models.anomaly import AlertPolicy, AnomalyConfig, RoomAnomalyMonitor
+from models.anomaly.frames import gray_thumbnail, luma_and_diff
+from models.anomaly.monitor import rms_dbfs
+from processors.base import Processor
+from streams.app import AppContext
+from streams.schemas import (
+    MAX_STREAM_MS, Alert, AudioChunk, ChatWindow, Clip, DeadLetter, Event, Recommendation, RoomMetrics, StreamMarker,
+    Transcript, VideoFrame,
+)
+
+NAME = "anomaly"
+ALERTS = Counter("livelens_alerts_total", "Alert lifecycle changes", ["alert_type", "state", "severity"])
+ALERTS_OPEN = Gauge("livelens_alerts_open", "Alerts open now (this worker)", ["alert_type"])
+
+#: topics this processor reads, and which event kinds may arrive on each
+INPUTS = {
+    "audio": (AudioChunk, StreamMarker), "frames": (VideoFrame, StreamMarker),
+    "room_metrics": (RoomMetrics,), "chat_windows": (ChatWindow,), "transcripts": (Transcript,),
+    "recommendations": (Recommendation,), "clips": (Clip,), "dead_letters": (DeadLetter,),
+}
+
+
+class RoomWatch:
+    """What the processor keeps per room beside the monitor."""
+
+    def __init__(self, room_id: str, config: AnomalyConfig):
+        self.monitor = RoomAnomalyMonitor(room_id, config)
+        self.last_gray: np.ndarray | None = None
+        self.lag_offset_ms: float | None = None  # min(wall − stream) seen: the room's start
+        self.last_ingested_at = 0.0
+        self.ended = set()
+
+
+def register(ctx: AppContext) -> None:
+    s = ctx.settings
+    proc = Processor(ctx, NAME, s.budgets.anomaly)
+    config = AnomalyConfig(
+        policy=AlertPolicy(int(s.anomaly.cooldown_s * 1000), int(s.anomaly.update_interval_s * 1000)),
+        stage_budgets_ms=s.budgets.model_dump())
+    rooms: dict[str, RoomWatch] = {}
+    last_stream_ms: dict[str, int] = {}
+    topic_of = {ctx.topics.full(n): n for n in INPUTS}
+    source = ctx.app.topic(*topic_of, key_type=bytes, value_type=bytes, key_serializer="raw",
+                           value_serializer="raw")
+    webhook = None
+    if s.anomaly.webhook_url:
+        from sinks.webhook import WebhookSender  # noqa: PLC0415 - optional delivery
+
+        secret = s.anomaly.webhook_secret.get_secret_value() if s.anomaly.webhook_secret else None
+        webhook = WebhookSender(s.anomaly.webhook_url, secret, "alerts")
+
+    async def publish(room_id: str, changes, cause: Event | None) -> None:
+        for ch in changes:
+            # arrival/pipeline detectors run on the wall clock: stamp those with the room's stream time
+            stream_ms = int(ch.t_ms) if 0 <= ch.t_ms <= MAX_STREAM_MS else last_stream_ms.get(room_id, 0)
+            alert = Alert(
+                room_id=room_id, event_id=f"{room_id}:alert:{ch.dedup_key}:{ch.state}:{ch.t_ms}",
+                stream_ms=stream_ms,
+                ingested_at=cause.ingested_at if cause is not None else time.time(),
+                alert_type=ch.alert_type, state=ch.state, severity=ch.severity, dedup_key=ch.dedup_key,
+                message=ch.message, evidence=ch.evidence)
+            await proc.emit("alerts", alert)
+            ALERTS.labels(ch.alert_type, ch.state, ch.severity).inc()
+            if ch.state == "open":
+                ALERTS_OPEN.labels(ch.alert_type).inc()
+            elif ch.state == "resolved":
+                ALERTS_OPEN.labels(ch.alert_type).dec()
+            if webhook is not None:
+                webhook.submit(alert.to_bytes())
+
+    def watch(room_id: str) -> RoomWatch:
+        if room_id not in rooms:
+            rooms[room_id] = RoomWatch(room_id, config)
+        return rooms[room_id]
+
+    def observe(ev: Event, topic: str) -> list:
+        w = watch(ev.room_id)
+        m = w.monitor
+        w.last_ingested_at = ev.ingested_at
+        if ev.stream_ms > last_stream_ms.get(ev.room_id, -1):
+            last_stream_ms[ev.room_id] = ev.stream_ms
+        wall_ms = int(time.time() * 1000)
+        out: list = []
+        if isinstance(ev, StreamMarker):
+            if ev.marker == "end":
+                w.ended.add(topic)
+                if {"audio", "frames"} <= w.ended:
+                    out += m.end(ev.stream_ms)
+                    rooms.pop(ev.room_id, None)
+            return out
+        if isinstance(ev, (AudioChunk, VideoFrame)):
+            offset = ev.ingested_at * 1000 - ev.stream_ms
+            w.lag_offset_ms = offset if w.lag_offset_ms is None else min(w.lag_offset_ms, offset)
+            out += m.observe("ingest_lag_ms", ev.stream_ms, offset - w.lag_offset_ms)
+        if isinstance(ev, AudioChunk):
+            pcm = np.frombuffer(ev.pcm[: len(ev.pcm) // 2 * 2], dtype="<i2")
+            out += m.observe("audio_rms_db", ev.stream_ms, rms_dbfs(pcm))
+            out += m.observe("audio_arrival", wall_ms, ev.stream_ms)
+        elif isinstance(ev, VideoFrame):
+            gray = gray_thumbnail(ev.jpeg)
+            if gray is not None:
+                luma, diff = luma_and_diff(w.last_gray, gray)
+                w.last_gray = gray
+                out += m.observe("video_luma", ev.stream_ms, luma)
+                if diff is not None:
+                    out += m.observe("video_frame_diff", ev.stream_ms, diff)
+            out += m.observe("video_arrival", wall_ms, ev.stream_ms)
+        elif isinstance(ev, RoomMetrics):
+            t = ev.window_start_ms + ev.window_ms
+            if ev.viewers is not None:
+                out += m.observe("viewers", t, ev.viewers)
+            out += m.observe("chat_messages", t, ev.messages)
+            out += m.observe("orders", t, ev.orders)
+            out += m.observe("payment_failures", t, ev.payment_failures)
+        elif isinstance(ev, ChatWindow):
+            out += m.observe_chat_sentiment(ev.end_ms, ev.sentiment_mix.get("negative", 0.0), ev.messages)
+        elif isinstance(ev, DeadLetter):
+            out += m.observe("dead_letters", wall_ms, 1)
+        else:  # an output of another stage: its latency
+            out += m.observe(f"stage_latency_ms:{ev.processor or ev.kind}", wall_ms, ev.latency_ms)
+        return out
+
+    @ctx.app.agent(source, name=f"{s.app_id}.anomaly")
+    async def anomaly_agent(stream):
+        async for event in stream.events():
+            topic = topic_of.get(event.message.topic, event.message.topic)
+            ev = await proc.decode(event.value, topic, INPUTS.get(topic, ()))
+            if ev is None or ev.room_id == "unknown":
+                continue
+            await publish(ev.room_id, observe(ev, topic), ev)
+
+    @ctx.app.timer(interval=0.25)
+    async def tick():
+        now_ms = int(time.time() * 1000)
+        for room_id, w in list(rooms.items()):
+            await publish(room_id, w.monitor.tick(now_ms), None)
