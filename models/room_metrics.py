@@ -7,7 +7,10 @@ An event for an already closed window is counted as late and dropped.
 
 State is a JSON-safe dict so a processor can keep it in a faust table (and get it back from
 the changelog after a crash). Redelivered events (at-least-once) are recognised by their
-event id, for the open windows and the last closed one, and are not counted twice.
+position in their source (the Kafka offset: a room always lives on one partition per topic):
+the state remembers the last position applied per source, so a replay after a crash is
+skipped exactly, with O(1) state. (The same input *produced* twice has two positions; an
+idempotent producer on real Kafka prevents that.)
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ ENDED = 2**62  # watermark of a source that said "end"
 
 def _empty_window(index: int) -> dict[str, Any]:
     return {"index": index, **{k: 0 for k in _COUNTS}, "gmv": 0.0,
-            "chatters": [], "viewers": None, "stock": None, "seen": []}
+            "chatters": [], "viewers": None, "stock": None}
 
 
 class TumblingRoomMetrics:
@@ -36,7 +39,7 @@ class TumblingRoomMetrics:
         self.state: dict[str, Any] = state or {
             "open": {},               # str(index) -> window
             "closed_through": -1,     # highest window index already emitted
-            "seen_closed": [],        # event ids of the last closed window (redelivery check)
+            "positions": {},          # source -> last applied position (Kafka offset)
             "watermarks": {},         # source -> stream ms
             "totals": {"messages": 0, "orders": 0, "gmv": 0.0},
             "last_viewers": None, "last_stock": None, "late": 0,
@@ -44,16 +47,29 @@ class TumblingRoomMetrics:
 
     # ------------------------------------------------------------------ input
 
-    def is_duplicate(self, event_id: str) -> bool:
-        return event_id in self.state["seen_closed"] or any(
-            event_id in w["seen"] for w in self.state["open"].values())
+    def is_duplicate(self, source: str, position: int) -> bool:
+        """Was the input at this position of ``source`` already applied (a redelivery)?"""
+        return position <= self.state["positions"].get(source, -1)
 
-    def observe_chat(self, source: str, event_id: str, stream_ms: int, user_id: str) -> list[dict[str, Any]]:
-        return self._observe(source, event_id, stream_ms, "chat", user_id=user_id)
+    def _applied(self, source: str, position: int | None) -> bool:
+        """Record ``position`` as applied; False if it already was."""
+        if position is None:
+            return True
+        if self.is_duplicate(source, position):
+            return False
+        self.state["positions"][source] = position
+        return True
 
-    def observe_commerce(self, source: str, event_id: str, stream_ms: int, type_: str, count: int = 1,
+    def observe_chat(self, source: str, position: int | None, stream_ms: int, user_id: str) -> list[dict[str, Any]]:
+        if not self._applied(source, position):
+            return []
+        return self._observe(source, stream_ms, "chat", user_id=user_id)
+
+    def observe_commerce(self, source: str, position: int | None, stream_ms: int, type_: str, count: int = 1,
                          amount: float = 0.0) -> list[dict[str, Any]]:
-        return self._observe(source, event_id, stream_ms, type_, count=count, amount=amount)
+        if not self._applied(source, position):
+            return []
+        return self._observe(source, stream_ms, type_, count=count, amount=amount)
 
     def observe_watermark(self, source: str, stream_ms: int) -> list[dict[str, Any]]:
         self._advance(source, stream_ms)
@@ -84,17 +100,14 @@ class TumblingRoomMetrics:
         wm = self.state["watermarks"]
         wm[source] = max(wm.get(source, -1), stream_ms)
 
-    def _observe(self, source: str, event_id: str, stream_ms: int, what: str, *, user_id: str = "",
+    def _observe(self, source: str, stream_ms: int, what: str, *, user_id: str = "",
                  count: int = 1, amount: float = 0.0) -> list[dict[str, Any]]:
-        if self.is_duplicate(event_id):
-            return []
         self._advance(source, stream_ms)
         index = stream_ms // self.window_ms
         if index <= self.state["closed_through"]:
             self.state["late"] += 1
             return self._close_ready()
         w = self.state["open"].setdefault(str(index), _empty_window(index))
-        w["seen"].append(event_id)
         totals = self.state["totals"]
         if what == "chat":
             w["messages"] += 1
@@ -139,7 +152,6 @@ class TumblingRoomMetrics:
         w = self.state["open"].pop(str(idx))
         out.append(self._summary(w, final))
         self.state["closed_through"] = idx
-        self.state["seen_closed"] = w["seen"]
         return out
 
     def _summary(self, w: dict[str, Any], final: bool) -> dict[str, Any]:

@@ -57,14 +57,15 @@ def register(ctx: AppContext) -> None:
                 else:  # start / watermark
                     closed = model.observe_watermark(topic_name, ev.stream_ms)
                     last_seen_wall[room] = time.time()
-            elif model.is_duplicate(ev.event_id):
-                DUPLICATES.labels(NAME).inc()
+            elif model.is_duplicate(topic_name, event.message.offset):
+                DUPLICATES.labels(NAME).inc()  # redelivered after a crash: already in the state
                 continue
             else:
+                offset = event.message.offset
                 if isinstance(ev, ChatMessage):
-                    closed = model.observe_chat(topic_name, ev.event_id, ev.stream_ms, ev.user_id)
+                    closed = model.observe_chat(topic_name, offset, ev.stream_ms, ev.user_id)
                 else:
-                    closed = model.observe_commerce(topic_name, ev.event_id, ev.stream_ms, ev.type,
+                    closed = model.observe_commerce(topic_name, offset, ev.stream_ms, ev.type,
                                                     ev.count, ev.amount)
                 last_seen_wall[room] = time.time()
             if model.late_events > late_before:

@@ -60,8 +60,9 @@ def security_config(settings: Settings) -> dict[str, Any]:
 def producer_config(settings: Settings, bootstrap: str) -> dict[str, Any]:
     return {
         "bootstrap_servers": bootstrap,
-        "enable_idempotence": False,  # quirk 2: Tansu rejects InitProducerId v0
-        "acks": 1,
+        # quirk 2: Tansu rejects InitProducerId v0, so idempotence is opt-in (real Kafka only)
+        "enable_idempotence": settings.kafka_idempotent_producer,
+        "acks": "all" if settings.kafka_idempotent_producer else 1,
         "linger_ms": 2,  # a short linger batches bursts without adding visible latency
         "max_request_size": max(settings.max_event_bytes * 2, 1_048_576),
         **security_config(settings),

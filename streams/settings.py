@@ -82,6 +82,19 @@ class ClipSettings(BaseModel):
     pad_s: float = 0.3
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    #: Also write a 9:16 vertical variant (cropped on the host's face when vision saw one).
+    vertical: bool = True
+    vertical_max_height: int = 1280
+    #: libx264 preset/CRF for re-encoded clips (veryfast: ~1 s per 5 s of 720p here).
+    preset: str = "veryfast"
+    crf: int = 23
+    #: Cuts running at once per worker (they share the CPU with ASR and vision).
+    concurrency: int = 1
+    #: How long to wait for the segment store to cover a closed selling point's end
+    #: (its last segment is still being written); None -> segment_s + 1 s.
+    max_wait_s: float | None = None
+    #: Selling points kept per room for merging neighbours, and how far back (stream ms).
+    history_ms: int = 120_000
 
 
 class AnomalySettings(BaseModel):
@@ -115,6 +128,9 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
+    #: Idempotent producer: off for Tansu (it rejects InitProducerId v0); turn on for real Kafka
+    #: so producer retries cannot duplicate input.
+    kafka_idempotent_producer: bool = False
     topic_prefix: str = "livelens"
     #: Partitions per topic; rooms spread over them by key. All topics share it (co-partitioning).
     partitions: int = 8
