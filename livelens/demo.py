@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -66,10 +67,22 @@ class OutputWatch:
         return t
 
 
-def _worker_env(settings: Settings, bootstrap: str, redis_url: str, app_id: str) -> dict[str, str]:
+#: CPU-heavy stages get their own worker process (as in production: docker-compose's worker-heavy)
+HEAVY = ("asr", "vision")
+
+
+def worker_pools(processors: list[str]) -> dict[str, list[str]]:
+    """Split the processors into a light pool (with the Redis sink) and a heavy pool."""
+    pools = {"light": [p for p in processors if p not in HEAVY], "heavy": [p for p in processors if p in HEAVY]}
+    return {name: procs for name, procs in pools.items() if procs}
+
+
+def _worker_env(settings: Settings, bootstrap: str, redis_url: str, app_id: str,
+                processors: list[str], sinks: list[str]) -> dict[str, str]:
     return {**os.environ, "LIVELENS_KAFKA_BOOTSTRAP": bootstrap, "LIVELENS_REDIS_URL": redis_url,
             "LIVELENS_APP_ID": app_id, "LIVELENS_TOPIC_PREFIX": settings.topic_prefix,
-            "LIVELENS_PROCESSORS": json.dumps(settings.processors)}
+            "LIVELENS_PROCESSORS": json.dumps(processors), "LIVELENS_SINKS": json.dumps(sinks),
+            "LIVELENS_DATA_DIR": str(settings.data_dir), "LIVELENS_SEGMENT_STORE": settings.segment_store}
 
 
 async def _wait_worker_ready(redis_url: str, app_id: str, proc: subprocess.Popen, timeout: float = 90) -> float:
@@ -123,31 +136,44 @@ async def run_demo(settings: Settings, langs: list[str], speed: float, realtime:
     log_dir = settings.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     redis_cfg = settings.redis_url.get_secret_value() if settings.redis_url else None
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)  # group-join chatter would bury the live view
     with infrastructure(settings.kafka_bootstrap, redis_cfg, log_dir=log_dir) as infra:
         where = "embedded" if infra.embedded else "configured"
         console.print(f"[bold]broker[/] {infra.kafka_bootstrap}  [bold]redis[/] {infra.redis_url.split('@')[-1]}  ({where})")
-        app_id = f"{settings.app_id}-demo-{uuid.uuid4().hex[:6]}"  # fresh group + changelogs per run
-        settings = settings.model_copy(update={"app_id": app_id})
+        run = uuid.uuid4().hex[:6]  # fresh consumer groups + changelogs per run
         topics = TopicNames(settings.topic_prefix)
-        ctx = build_context(settings, infra.kafka_bootstrap, infra.redis_url)  # to learn its tables
-        await ensure_topics(settings, infra.kafka_bootstrap, topics.all() + faust_internal_topics(settings, ctx.tables))
-        worker_log = open(log_dir / "worker.log", "ab")
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "livelens.cli", "worker", "--metrics-port", "0"],
-            env=_worker_env(settings, infra.kafka_bootstrap, infra.redis_url, app_id),
-            stdout=worker_log, stderr=subprocess.STDOUT)
+        pools = worker_pools(settings.processors)
+        workers: list[tuple[str, subprocess.Popen, object]] = []
         try:
-            with console.status("starting the worker (joins the consumer group) …"):
-                ready_s = await _wait_worker_ready(infra.redis_url, app_id, worker)
-            console.print(f"worker ready in {ready_s:.1f} s (processors: {', '.join(settings.processors)}; log {log_dir/'worker.log'})")
+            for i, (pool, procs) in enumerate(pools.items()):
+                app_id = f"{settings.app_id}-demo-{run}-{pool}"
+                pool_settings = settings.model_copy(update={"app_id": app_id, "processors": procs,
+                                                            "sinks": settings.sinks if i == 0 else []})
+                ctx = build_context(pool_settings, infra.kafka_bootstrap, infra.redis_url)  # learns its tables
+                await ensure_topics(pool_settings, infra.kafka_bootstrap,
+                                    topics.all() + faust_internal_topics(pool_settings, ctx.tables))
+                log = open(log_dir / f"worker-{pool}.log", "ab")
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "livelens.cli", "worker", "--metrics-port", "0"],
+                    env=_worker_env(settings, infra.kafka_bootstrap, infra.redis_url, app_id, procs,
+                                    pool_settings.sinks),
+                    stdout=log, stderr=subprocess.STDOUT)
+                workers.append((pool, proc, log))
+            with console.status("starting the workers (each joins its consumer group) …"):
+                for pool, proc, _log in workers:
+                    ready_s = await _wait_worker_ready(infra.redis_url, f"{settings.app_id}-demo-{run}-{pool}", proc)
+                    console.print(f"worker [bold]{pool}[/] ready in {ready_s:.1f} s: {', '.join(pools[pool])} "
+                                  f"(log {log_dir / f'worker-{pool}.log'})")
             return await _stream_rooms(settings, infra, topics, rooms, speed, realtime, run_ingest, timeout_s)
         finally:
-            worker.terminate()
-            try:
-                worker.wait(15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-            worker_log.close()
+            for _pool, proc, log in workers:
+                proc.terminate()
+            for _pool, proc, log in workers:
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                log.close()
 
 
 async def _stream_rooms(settings, infra, topics, rooms, speed, realtime, run_ingest, timeout_s) -> int:
@@ -212,7 +238,7 @@ async def _stream_rooms(settings, infra, topics, rooms, speed, realtime, run_ing
 def _duration_ms(room_dir: Path) -> int:
     manifest = room_dir / "manifest.json"
     if manifest.exists():
-        return int(float(json.loads(manifest.read_text()).get("duration_s", 0)) * 1000)
+        return int(float(json.loads(manifest.read_text()).get("duration", 0)) * 1000)
     return 0
 
 

@@ -67,7 +67,7 @@ class UnderstandingSettings(BaseModel):
 class VisionSettings(BaseModel):
     ocr: bool = False  # on-screen price text via rapidocr (pip install livelens[ocr])
     max_frame_ms: float = 300.0
-    person_every: int = 5  # HOG people detector every Nth frame (~10x a face pass); 0 = never
+    person_every: int = 5  # HOG people detector every Nth frame (~5-10 ms at 320 px); 0 = never
 
 
 class FusionSettings(BaseModel):
@@ -154,7 +154,7 @@ class Settings(BaseSettings):
 
     # --- worker -------------------------------------------------------------------------
     #: Processors this worker runs (processors/<name>.py); split CPU-heavy ones into their own pool.
-    processors: list[str] = Field(default_factory=lambda: ["metrics"])
+    processors: list[str] = Field(default_factory=lambda: ["metrics", "asr", "anomaly", "recommender"])
     #: Sinks this worker runs (sinks/<name>.py with a register(ctx)).
     sinks: list[str] = Field(default_factory=lambda: ["redis"])
     metrics_port: int = 9464  # Prometheus /metrics of the worker (on bind_host)

@@ -83,7 +83,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
         lang: str = typer.Option("en", help="Sample room language(s): en, zh or both"),
-        speed: float = typer.Option(4.0, help="Pace ingest at this multiple of real time"),
+        speed: float = typer.Option(1.0, help="Pace ingest at this multiple of real time (ASR needs ~1 on 2 cores)"),
         full_speed: bool = typer.Option(False, "--full-speed", help="No pacing: as fast as ingest goes"),
         sample_dir: str = typer.Option(None, help="Where sample rooms live (default: var/sample_room)"),
     ) -> None:
