@@ -57,3 +57,22 @@ def test_env_vars_in_compose_are_real_settings():
             if key.startswith("LIVELENS_"):
                 top = key[len("LIVELENS_"):].split("__")[0].lower()
                 assert top in fields, f"{key} is not a setting"
+
+
+def test_grafana_dashboard_queries_metrics_the_code_exports():
+    import json
+    import re
+
+    import processors.anomaly  # noqa: F401  (registers the alert metrics)
+    import processors.asr  # noqa: F401
+    from prometheus_client import REGISTRY
+
+    exported = {m.name for m in REGISTRY.collect()}
+    dashboard = json.loads((REPO / "deploy" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert exprs
+    for expr in exprs:
+        for name in re.findall(r"livelens_[a-z_]+", expr):
+            base = re.sub(r"_(bucket|total|count|sum)$", "", name)
+            assert base in exported or name in exported, f"{name} is not exported by the code"
+    assert any("livelens_alerts_total" in e for e in exprs)  # every alert type, by label
