@@ -62,6 +62,14 @@ class UnderstandingSettings(BaseModel):
     encoder: str = "use-multilingual"
     taxonomy_dir: Path | None = None  # None -> the taxonomies shipped in models/taxonomy
     chat_window_ms: int = 10_000
+    #: below this best score a sentence is the taxonomy's fallback (chit-chat)
+    min_score: float = 0.3
+    #: a selling-point segment closes after this much silence, or at this length
+    segment_max_gap_ms: int = 3_000
+    segment_max_ms: int = 60_000
+    #: None -> the chat weights shipped in models/understanding/weights/chat.npz
+    chat_weights: Path | None = None
+    top_questions: int = 5
 
 
 class VisionSettings(BaseModel):
