@@ -81,7 +81,7 @@ class VisionSettings(BaseModel):
 class FusionSettings(BaseModel):
     window_ms: int = 4_000
     hop_ms: int = 2_000
-    checkpoint_dir: Path = Path("var/fusion")
+    checkpoint_dir: Path | None = None  # None -> <data_dir>/fusion
     learning_rate: float = 1e-3
     #: the documented prior answers until a room's model has made this many updates
     min_updates: int = 50

@@ -1,0 +1,162 @@
+"""Fusion: sliding windows of every modality per room → highlight score, conversion forecast and
+per-modality attention on ``fused``; the room's own next-window orders teach it online.
+
+Clock: the room's commerce topic (orders/carts/likes/viewers and ingest's watermarks) — a window
+``[end − window_ms, end)`` closes when the commerce watermark passes ``end``; windows hop by
+``hop_ms``. Modalities computed upstream (transcripts, prosody, vision, chat insights) arrive
+with their own stage's delay: what has arrived when the window closes is fused, a modality with
+nothing in the window is masked (never zero-filled), so fusion never waits on ASR.
+
+Learning: when the window starting at a closed window's end has closed too, its orders and carts
+are the outcome for the earlier one (``OnlineFusionLearner.observe``). Each room checkpoints
+every ``fusion.checkpoint_every`` updates to ``fusion.checkpoint_dir``; after a restart the room
+resumes from its checkpoint, a new room warm-starts from ``fusion.shared_checkpoint`` if set,
+and until a model has learned enough it answers with the documented prior (models/fusion/prior.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from models.fusion import FusionConfig, OnlineFusionLearner
+from models.fusion.learner import _safe as checkpoint_name  # the learner's own file naming
+from processors.base import Processor
+from streams.app import AppContext
+from streams.schemas import (
+    ChatInsight, CommerceEvent, Event, FusedWindow, Prosody, SellingPoint, StreamMarker, Transcript, VisionFeatures,
+)
+
+log = logging.getLogger(__name__)
+NAME = "fusion"
+INPUTS = {
+    "commerce": (CommerceEvent, StreamMarker), "transcripts": (Transcript,), "selling_points": (SellingPoint,),
+    "prosody": (Prosody,), "vision": (VisionFeatures,), "chat_insights": (ChatInsight,),
+}
+#: understanding's chat intents → the fusion model's intent slots
+INTENT_SLOTS = {"purchase_signal": "purchase", "asks_price": "price", "asks_size_fit": "size",
+                "asks_stock_shipping_returns": "stock", "asks_attribute": "question", "praise": "praise"}
+
+
+@dataclass
+class RoomWindows:
+    learner: OnlineFusionLearner
+    next_end_ms: int
+    events: dict[str, deque] = field(default_factory=lambda: {m: deque() for m in INPUTS})
+    pending: dict[int, object] = field(default_factory=dict)  # window end -> its features (awaiting outcome)
+    last_ingested_at: float = 0.0
+
+
+def window_dict(room: RoomWindows, start: int, end: int) -> dict:
+    """The raw window (models/fusion/features.py format) from the events buffered for it."""
+    inside = {m: [e for e in q if start <= e.stream_ms < end] for m, q in room.events.items()}
+    raw: dict = {"start_ms": start, "end_ms": end}
+    finals = [t for t in inside["transcripts"] if t.is_final]
+    if finals or inside["selling_points"]:
+        raw["transcript"] = {
+            "selling_points": [{"label": p.label, "confidence": p.confidence} for p in inside["selling_points"]],
+            "words": sum(len(t.words) or len(t.text.split()) for t in finals)}
+    if inside["prosody"]:
+        p = inside["prosody"][-1]
+        raw["prosody"] = {"energy_db": p.energy_db, "pitch_hz": p.pitch_hz, "pitch_std_hz": p.pitch_std_hz,
+                          "speaking_rate": p.speaking_rate, "voiced_ratio": p.voiced_ratio}
+    if inside["vision"]:
+        raw["vision"] = {"frames": [{"faces": v.faces, "motion": v.motion, "closeup": v.closeup,
+                                     "scene_cut": v.scene_cut, "black": v.black, "frozen": v.frozen}
+                                    for v in inside["vision"]]}
+    if inside["chat_insights"]:
+        chat = inside["chat_insights"]
+        mix = {k: sum(c.sentiment == k for c in chat) / len(chat) for k in ("positive", "neutral", "negative")}
+        intents: dict[str, int] = {}
+        for c in chat:
+            slot = INTENT_SLOTS.get(c.intent, "other")
+            intents[slot] = intents.get(slot, 0) + 1
+        raw["chat"] = {"messages": len(chat), "sentiment_mix": mix, "intent_counts": intents}
+    commerce = [c for c in inside["commerce"] if isinstance(c, CommerceEvent)]
+    viewers = [c.count for c in commerce if c.type == "viewers"]
+    raw["commerce"] = {"orders": sum(c.type == "order" for c in commerce),
+                       "carts": sum(c.count for c in commerce if c.type == "cart"),
+                       "likes": sum(c.count for c in commerce if c.type == "like"),
+                       "viewers": viewers[-1] if viewers else 0}
+    return raw
+
+
+def register(ctx: AppContext) -> None:
+    s = ctx.settings
+    f = s.fusion
+    proc = Processor(ctx, NAME, s.budgets.fusion)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fusion")  # torch off the event loop
+    rooms: dict[str, RoomWindows] = {}
+    topic_of = {ctx.topics.full(n): n for n in INPUTS}
+    source = ctx.app.topic(*topic_of, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    checkpoint_dir = Path(f.checkpoint_dir or s.data_dir / "fusion")
+
+    def new_learner(room_id: str) -> OnlineFusionLearner:
+        own = checkpoint_dir / f"{checkpoint_name(room_id)}.pt"
+        if own.exists():
+            return OnlineFusionLearner.load(own, checkpoint_dir)
+        if f.shared_checkpoint and Path(f.shared_checkpoint).exists():
+            return OnlineFusionLearner.warm_start(f.shared_checkpoint, room_id, checkpoint_dir)
+        config = FusionConfig(learning_rate=f.learning_rate, min_updates=f.min_updates,
+                              checkpoint_every=f.checkpoint_every)
+        return OnlineFusionLearner(room_id, config, checkpoint_dir)
+
+    def step(room: RoomWindows, start: int, end: int):
+        """Featurize + predict one window; learn from it as the outcome of the window before."""
+        raw = window_dict(room, start, end)
+        features = room.learner.featurize(raw)
+        out = room.learner.predict(features)
+        earlier = room.pending.pop(start, None)  # the window that ended where this one starts
+        if earlier is not None:
+            room.learner.observe(earlier, raw["commerce"]["orders"], raw["commerce"]["carts"])
+        room.pending[end] = features
+        return out
+
+    async def close_windows(room_id: str, room: RoomWindows, clock_ms: int, cause: Event) -> None:
+        loop = asyncio.get_running_loop()
+        while clock_ms >= room.next_end_ms:
+            end = room.next_end_ms
+            start = max(0, end - f.window_ms)
+            out = await loop.run_in_executor(pool, step, room, start, end)
+            room.next_end_ms += f.hop_ms
+            await proc.emit("fused", FusedWindow(
+                room_id=room_id, event_id=f"{room_id}:fused:{end}", stream_ms=end, ingested_at=cause.ingested_at,
+                start_ms=start, end_ms=end, highlight_score=min(max(out.highlight, 0.0), 1.0),
+                conversion_forecast=max(out.orders_forecast, 0.0), attention=out.attention,
+                modalities=list(out.modalities), learned=out.learned))
+            horizon = end - 2 * f.window_ms
+            for q in room.events.values():
+                while q and q[0].stream_ms < horizon:
+                    q.popleft()
+            for old in [k for k in room.pending if k < horizon]:
+                room.pending.pop(old, None)
+
+    @ctx.app.agent(source, name=f"{s.app_id}.fusion")
+    async def fusion_agent(stream):
+        async for event in stream.events():
+            topic = topic_of.get(event.message.topic, event.message.topic)
+            ev = await proc.decode(event.value, topic, INPUTS.get(topic, ()))
+            if ev is None:
+                continue
+            room_id = ev.room_id
+            if room_id not in rooms:
+                learner = await asyncio.get_running_loop().run_in_executor(pool, new_learner, room_id)
+                rooms[room_id] = RoomWindows(learner, next_end_ms=f.window_ms)
+            room = rooms[room_id]
+            if isinstance(ev, StreamMarker):
+                if ev.marker == "end":
+                    await close_windows(room_id, room, ev.stream_ms, ev)
+                    await asyncio.get_running_loop().run_in_executor(pool, room.learner.save)
+                    rooms.pop(room_id, None)
+                elif ev.marker in ("watermark", "start"):
+                    await close_windows(room_id, room, ev.stream_ms, ev)
+                continue
+            if isinstance(ev, Transcript) and not ev.is_final:
+                continue
+            room.events[topic].append(ev)
+            if topic == "commerce":
+                await close_windows(room_id, room, ev.stream_ms, ev)
