@@ -8,6 +8,9 @@ write script may touch them together):
 * ``livelens:{room}:seen:<event_id>``  dedup marker with a TTL: a redelivered event writes nothing
 * ``livelens:rooms``                   set of room ids
 * pub/sub: ``livelens:{room}:events`` and ``livelens:events`` carry each new event's JSON
+* clip index (written by :mod:`sinks.clips`): ``livelens:{room}:clips`` (sorted set of clip ids
+  by start_ms), ``livelens:{room}:clip:<clip_id>`` (hash: event JSON, score, status, start_ms),
+  ``livelens:clips:rooms`` (set)
 """
 
 from __future__ import annotations

@@ -253,6 +253,7 @@ class SellingPoint(OutputEvent):
     confidence: float = Field(ge=0, le=1)
     evidence: list[str] = Field(default_factory=list)
     closed: bool = True
+    chit_chat: bool = False  # the taxonomy's fallback class: not a selling point (clipper skips it)
     words: list[Word] = Field(default_factory=list)
 
 
@@ -279,7 +280,8 @@ class ChatWindow(OutputEvent):
     sentiment_mix: dict[str, float] = Field(default_factory=dict)
     emotion_mix: dict[str, float] = Field(default_factory=dict)
     intent_counts: dict[str, int] = Field(default_factory=dict)
-    top_questions: list[str] = Field(default_factory=list)
+    top_questions: list[str] = Field(default_factory=list)  # most asked first
+    top_question_counts: list[int] = Field(default_factory=list)  # how many asked each
 
 
 class RoomMetrics(OutputEvent):

@@ -162,7 +162,8 @@ class Settings(BaseSettings):
 
     # --- worker -------------------------------------------------------------------------
     #: Processors this worker runs (processors/<name>.py); split CPU-heavy ones into their own pool.
-    processors: list[str] = Field(default_factory=lambda: ["metrics", "asr", "anomaly", "recommender"])
+    processors: list[str] = Field(default_factory=lambda: [
+        "metrics", "asr", "vision", "chat", "selling_points", "fusion", "clipper", "anomaly", "recommender"])
     #: Sinks this worker runs (sinks/<name>.py with a register(ctx)).
     sinks: list[str] = Field(default_factory=lambda: ["redis"])
     metrics_port: int = 9464  # Prometheus /metrics of the worker (on bind_host)

@@ -7,7 +7,6 @@ import json
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from fastapi import FastAPI, HTTPException, Request
@@ -15,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from models.clips import ClipPlan, TimedWord
 from processors.clipper import Clipper
-from sinks.clips import CLIP_FILES, ClipStore
+from sinks.clips import ClipStore
 from sinks.web.clips import register_clip_routes
 from streams.cutter import CutResult
 from streams.embedded import EmbeddedRedis

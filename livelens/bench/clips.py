@@ -1,0 +1,240 @@
+"""``livelens bench clips``: clip-ready latency through the real pipeline, and cutting cost per mode.
+
+1. **Cutting cost** (in process, no broker): the sample room (or ``--video``) is ingested into a
+   temporary segment store; clips of several lengths are cut in each mode, and the wall time per
+   second of clip is reported: ``reencode`` (frame-exact MP4), ``copy`` (keyframe stream copy),
+   ``vertical`` (9:16 crop, re-encoded) and ``reencode+vertical`` (what the clipper does: both
+   files and the thumbnail from one decode pass).
+2. **Clip-ready latency** (real pipeline: embedded Tansu broker + Valkey unless configured, a
+   ``livelens worker`` running the clipper and the Redis sink): the sample room is ingested in real
+   time, and each selling point of its script is published on ``selling_points`` the moment the
+   stream reaches its end (an ideal upstream). Latency = Clip ``emitted_at`` − that moment
+   (``ingested_at`` of the selling point): the wait for the last segment, the cut and the writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from streams.cutter import CutOutput, cut_clips
+from streams.ingest.media import MediaIngest
+from streams.schemas import SellingPoint, Word
+from streams.segment_store import LocalSegmentStore
+from streams.settings import Settings
+
+console = Console(stderr=True)
+ROOM = "bench-clips"
+
+
+def _script_selling_points(script: dict, room: str) -> list[SellingPoint]:
+    """Runs of consecutive script sentences of one selling-point class (chit-chat skipped)."""
+    groups: list[list[dict]] = []
+    for s in script["sentences"]:
+        if groups and groups[-1][-1]["label"] == s["label"]:
+            groups[-1].append(s)
+        else:
+            groups.append([s])
+    points = []
+    for i, group in enumerate(groups):
+        label = group[0]["label"]
+        if label == "chit_chat":
+            continue
+        words: list[Word] = []
+        for s in group:  # the script has sentence times only: spread its words evenly
+            tokens = s["text"].split()
+            start, end = int(s["start"] * 1000), int(s["end"] * 1000)
+            step = max(1, (end - start) // len(tokens))
+            words += [Word(start_ms=start + k * step, end_ms=min(end, start + (k + 1) * step), text=t)
+                      for k, t in enumerate(tokens)]
+        points.append(SellingPoint(
+            room_id=room, stream_ms=words[-1].end_ms, segment_id=f"bench-{i}", category="apparel", label=label,
+            label_en=label.replace("_", " "), start_ms=words[0].start_ms, end_ms=words[-1].end_ms,
+            text=" ".join(s["text"] for s in group), confidence=0.9, words=words))
+    return points
+
+
+def _ingest(video: Path, root: Path, segment_s: float) -> LocalSegmentStore:
+    store = LocalSegmentStore(root)
+    for _ in MediaIngest(str(video), ROOM, store, segment_s=segment_s, realtime=False, prune=False).events():
+        pass
+    return store
+
+
+def _cut_costs(store: LocalSegmentStore, out: Path, lengths_s: list[float], preset: str) -> list[dict]:
+    segments = store.list_segments(ROOM)
+    total_ms = segments[-1].end_ms
+    modes = {
+        "reencode": ("reencode", [False]),
+        "copy": ("copy", [False]),
+        "vertical": ("reencode", [True]),
+        "reencode+vertical": ("reencode", [False, True]),
+    }
+    rows = []
+    for name, (mode, verticals) in modes.items():
+        per_s: list[float] = []
+        for length in lengths_s:
+            for start in np.linspace(1000, max(1000, total_ms - length * 1000 - 1000), 3):
+                start = int(start) + 130  # off the segment grid: reencode must cut mid-segment
+                end = start + int(length * 1000)
+                outputs = [CutOutput(out / f"{name}-{k}.mp4", vertical=v) for k, v in enumerate(verticals)]
+                r = cut_clips(store.segments_between(ROOM, start, end), start, end, outputs, mode,
+                              thumbnail_path=out / "thumb.jpg", preset=preset)
+                if r.ok:
+                    per_s.append(r.cost_s / (r.duration_ms / 1000))
+        rows.append({"mode": name, "clips": len(per_s),
+                     "cost_s_per_clip_s_p50": float(np.median(per_s)) if per_s else None,
+                     "cost_s_per_clip_s_max": float(np.max(per_s)) if per_s else None})
+    return rows
+
+
+async def _live_latency(settings: Settings, video: Path, script: dict, speed: float, work: Path) -> dict:
+    import redis.asyncio as aioredis
+
+    from livelens.demo import _wait_worker_ready
+    from processors import clipper as clipper_module
+    from streams.embedded import infrastructure
+    from streams.ingest.publisher import Publisher
+    from streams.ingest.runner import run_ingest
+    from streams.kafka import ensure_topics, faust_internal_topics, start_producer
+    from streams.topics import TopicNames
+
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    with infrastructure(settings.kafka_bootstrap, redis_url, log_dir=work / "logs") as infra:
+        run = uuid.uuid4().hex[:6]
+        settings = settings.model_copy(update={
+            "app_id": f"bench-clips-{run}", "topic_prefix": f"benchclips{run}", "segment_store": str(work / "segments"),
+            "kafka_bootstrap": infra.kafka_bootstrap})
+        topics = TopicNames(settings.topic_prefix)
+        await ensure_topics(settings, infra.kafka_bootstrap,
+                            topics.all() + faust_internal_topics(settings, [clipper_module.TABLE]))
+        env = {"LIVELENS_KAFKA_BOOTSTRAP": infra.kafka_bootstrap, "LIVELENS_REDIS_URL": infra.redis_url,
+               "LIVELENS_APP_ID": settings.app_id, "LIVELENS_TOPIC_PREFIX": settings.topic_prefix,
+               "LIVELENS_PROCESSORS": '["clipper"]', "LIVELENS_METRICS_PORT": "0",
+               "LIVELENS_PARTITIONS": str(settings.partitions), "LIVELENS_SEGMENT_STORE": settings.segment_store,
+               "LIVELENS_CLIPS__OUT_DIR": str(work / "clips"), "LIVELENS_DATA_DIR": str(work)}
+        log = open(work / "logs" / "worker.log", "ab")
+        worker = subprocess.Popen([sys.executable, "-m", "livelens.cli", "worker"], env={**os.environ, **env},
+                                  stdout=log, stderr=subprocess.STDOUT)
+        redis = aioredis.from_url(infra.redis_url, decode_responses=True)
+        clips: list[dict] = []
+        try:
+            await _wait_worker_ready(infra.redis_url, settings.app_id, worker)
+            producer = await start_producer(settings, infra.kafka_bootstrap)
+            publisher = Publisher(producer, topics)
+            pubsub = redis.pubsub()
+            await pubsub.subscribe("livelens:{%s}:events" % ROOM)
+
+            async def listen():
+                async for msg in pubsub.listen():
+                    if msg["type"] == "message":
+                        ev = json.loads(msg["data"])
+                        if ev.get("kind") == "clip":
+                            clips.append(ev)
+
+            listener = asyncio.create_task(listen())
+            points = _script_selling_points(script, ROOM)
+            wall0 = time.time()
+
+            async def announce():  # each selling point at the moment the stream reaches its end
+                for sp in points:
+                    due = wall0 + sp.end_ms / 1000 / speed
+                    await asyncio.sleep(max(0.0, due - time.time()))
+                    sp.ingested_at = time.time()
+                    await producer.send_and_wait(topics.selling_points, key=sp.key, value=sp.to_bytes())
+
+            announcer = asyncio.create_task(announce())
+            await run_ingest(str(video), ROOM, settings, publisher.publish, realtime=True, speed=speed)
+            await publisher.flush()
+            await announcer
+            deadline = time.time() + 30
+            while time.time() < deadline and len({c["clip_id"] for c in clips}) < 1:
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(5)  # clips of the last selling points
+            listener.cancel()
+            await pubsub.aclose()
+            await producer.stop()
+        finally:
+            await redis.aclose()
+            worker.terminate()
+            worker.wait(20)
+            log.close()
+    latencies = [(c["emitted_at"] - c["ingested_at"]) * 1000 for c in clips]
+    return {
+        "selling_points": len(points), "clip_events": len(clips),
+        "statuses": {s: sum(c["status"] == s for c in clips) for s in ("ready", "shortened", "skipped")},
+        "clip_seconds": [round((c["end_ms"] - c["start_ms"]) / 1000, 1) for c in clips],
+        "latency_ms_p50": float(np.percentile(latencies, 50)) if latencies else None,
+        "latency_ms_p95": float(np.percentile(latencies, 95)) if latencies else None,
+        "latency_ms_max": float(np.max(latencies)) if latencies else None,
+        "speed": speed,
+    }
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def clips(
+        video: Path = typer.Option(None, help="Media to cut from (default: the generated sample room)"),
+        lengths: str = typer.Option("5,15,30", help="Clip lengths (s) for the cutting cost"),
+        live: bool = typer.Option(True, help="Also measure clip-ready latency through the real pipeline"),
+        speed: float = typer.Option(1.0, help="Ingest speed for the live run (1.0 = real time)"),
+        json_out: bool = typer.Option(False, "--json", help="Print JSON"),
+    ) -> None:
+        """Clip-ready latency (selling-point end -> clip event) and cutting cost per second of clip."""
+        settings = Settings()
+        script = None
+        if video is None:
+            from livelens.sample_room import ensure_sample_room
+
+            room_dir = ensure_sample_room(Path(os.environ.get("LIVELENS_SAMPLE_DIR", "var/sample_room")), "en")
+            video = room_dir / "room.mp4"
+            script = json.loads((room_dir / "script.json").read_text())
+        result: dict = {"video": str(video)}
+        with tempfile.TemporaryDirectory(prefix="livelens-bench-clips-") as tmp:
+            work = Path(tmp)
+            store = _ingest(video, work / "cut-segments", settings.segment_s)
+            result["cutting"] = _cut_costs(store, work / "out", [float(x) for x in lengths.split(",")],
+                                           settings.clips.preset)
+            if live and script is not None:
+                (work / "logs").mkdir()
+                result["live"] = asyncio.run(_live_latency(settings, video, script, speed, work))
+            elif live:
+                result["live"] = "skipped: the live run needs the sample room's script (no --video)"
+        result["target"] = "clip-ready p95 <= 3000 ms"
+        result["command"] = ("livelens bench clips " + " ".join(shlex.quote(a) for a in sys.argv[3:])).strip()
+        if json_out:
+            print(json.dumps(result, indent=2))
+            return
+        table = Table(title="cutting cost (wall s per s of clip, in process)")
+        for col in ("mode", "clips", "p50", "max"):
+            table.add_column(col)
+        for row in result["cutting"]:
+            table.add_row(row["mode"], str(row["clips"]), f"{row['cost_s_per_clip_s_p50'] or 0:.3f}",
+                          f"{row['cost_s_per_clip_s_max'] or 0:.3f}")
+        console.print(table)
+        live_result = result.get("live")
+        if isinstance(live_result, dict):
+            t = Table(title="clip-ready latency (selling-point end -> clip event, real broker + worker)")
+            for col in ("selling points", "clips", "statuses", "p50 ms", "p95 ms", "max ms"):
+                t.add_column(col)
+            t.add_row(str(live_result["selling_points"]), str(live_result["clip_events"]),
+                      json.dumps(live_result["statuses"]), f"{live_result['latency_ms_p50'] or 0:.0f}",
+                      f"{live_result['latency_ms_p95'] or 0:.0f}", f"{live_result['latency_ms_max'] or 0:.0f}")
+            console.print(t)
+        elif live_result:
+            console.print(live_result)
+        console.print(f"target: {result['target']}")
+        console.print(f"command: {result['command']}")

@@ -1,0 +1,64 @@
+"""Chat understanding: each message → sentiment, emotion, live-commerce intent (``chat_insights``);
+per room and window → sentiment/emotion mix, intent counts, most-asked questions (``chat_windows``).
+
+The models are :class:`models.understanding.chat.ChatAnalyzer` (~0.2 ms per message, on the loop)
+and :class:`models.understanding.streaming.ChatAggregator`, whose window state lives in the faust
+table ``chat_rooms`` (JSON snapshot), so a restarted worker continues the open window.
+"""
+
+from __future__ import annotations
+
+from models.understanding.chat import ChatAnalyzer
+from models.understanding.streaming import ChatAggregator
+from processors.base import Processor
+from streams.app import AppContext
+from streams.schemas import ChatInsight, ChatMessage, ChatWindow, StreamMarker
+
+NAME = "chat"
+TABLE = "chat_rooms"
+TEXT_KEEP = 256  # chars of the message carried on the insight (the full text stays on the input topic)
+
+
+def register(ctx: AppContext) -> None:
+    s = ctx.settings
+    u = s.understanding
+    proc = Processor(ctx, NAME, s.budgets.chat)
+    table = ctx.app.Table(TABLE, default=None, partitions=s.partitions)
+    ctx.tables.append(TABLE)
+    analyzer = ChatAnalyzer(u.chat_weights) if u.chat_weights else ChatAnalyzer()
+
+    def aggregator(room_id: str) -> ChatAggregator:
+        state = table.get(room_id)
+        return ChatAggregator.from_state(state) if state else ChatAggregator(u.chat_window_ms, u.top_questions)
+
+    async def emit_windows(room_id: str, windows, ingested_at: float) -> None:
+        for w in windows:
+            await proc.emit("chat_windows", ChatWindow(
+                room_id=room_id, event_id=f"{room_id}:chat_window:{w.start_ms}", stream_ms=w.end_ms,
+                ingested_at=ingested_at, start_ms=w.start_ms, end_ms=w.end_ms, messages=w.messages,
+                sentiment_mix=w.sentiment_mix, emotion_mix=w.emotion_mix, intent_counts=w.intent_counts,
+                top_questions=[q for q, _n in w.top_questions], top_question_counts=[n for _q, n in w.top_questions]))
+
+    @ctx.app.agent(ctx.topic("chat"), name=f"{s.app_id}.chat")
+    async def chat_agent(stream):
+        async for event in stream.events():
+            ev = await proc.decode(event.value, "chat", (ChatMessage, StreamMarker))
+            if ev is None:
+                continue
+            if isinstance(ev, StreamMarker):
+                if ev.marker in ("end", "flush"):
+                    agg = aggregator(ev.room_id)
+                    windows = agg.flush()
+                    table[ev.room_id] = agg.to_state()
+                    await emit_windows(ev.room_id, windows, ev.ingested_at)
+                continue
+            analysis = analyzer.analyze(ev.text)
+            await proc.emit("chat_insights", ChatInsight(
+                room_id=ev.room_id, event_id=f"{ev.event_id}:insight", stream_ms=ev.stream_ms,
+                ingested_at=ev.ingested_at, message_id=ev.event_id, user_id=ev.user_id, text=ev.text[:TEXT_KEEP],
+                sentiment=analysis.sentiment.label, emotion=analysis.emotion.label, intent=analysis.intent.label,
+                confidence=min(max(analysis.confidence, 0.0), 1.0)))
+            agg = aggregator(ev.room_id)
+            windows = agg.add(ev.stream_ms, ev.text, analysis)
+            table[ev.room_id] = agg.to_state()
+            await emit_windows(ev.room_id, windows, ev.ingested_at)

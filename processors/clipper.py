@@ -1,0 +1,191 @@
+"""Clipper: closed selling points in, cut clips out (topic ``clips``), while the room is live.
+
+Per closed :class:`SellingPoint` of a room:
+
+1. keep it in the room's recent selling points (faust table ``clipper``, restored from its
+   changelog after a crash, with the clips already cut and recent highlight scores);
+2. run the pure :class:`models.clips.ClipPolicy` over them: merge neighbours of one selling
+   point, snap to sentence/word boundaries, pad, min/max duration, rank, drop overlaps;
+3. for each new plan: wait (bounded) until the segment store covers the clip's end (the last
+   segment is still being written when the selling point closes), cut it with
+   :func:`streams.cutter.cut_clips` in a worker thread (one pass: MP4, vertical 9:16 cropped on
+   the host's face from ``vision``, thumbnail), write SRT/WebVTT from the word timestamps and
+   ``meta.json``, index it in Redis, fire the optional webhook, and emit a :class:`Clip`
+   (``ready`` / ``shortened`` / ``skipped`` with the reason).
+
+Cuts run off the event loop and at most ``settings.clips.concurrency`` at a time (they share the
+CPU with ASR and vision). Clip-ready latency is recorded by the processor base as
+``emitted_at − ingested_at`` of the selling point that closed the clip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from models.clips import ClipPlan, ClipPolicy, ClipPolicyConfig, CutSpan, SegmentSpan, TimedWord, to_srt, to_webvtt
+from processors.base import Processor
+from sinks.clips import CLIP_FILES, ClipStore
+from streams.app import AppContext
+from streams.cutter import CutOutput, CutResult, cut_clips
+from streams.schemas import Clip, FusedWindow, SellingPoint, VisionFeatures
+from streams.segment_store import SegmentStore, open_segment_store
+
+log = logging.getLogger(__name__)
+
+NAME = "clipper"
+TABLE = "clipper"
+MAX_HIGHLIGHTS = 200  # per room, newest kept
+MAX_CUT = 500  # already-cut spans remembered per room
+
+
+def _span(sp: dict[str, Any]) -> SegmentSpan:
+    words = tuple(TimedWord(int(w["start_ms"]), int(w["end_ms"]), str(w["text"])) for w in sp.get("words", []))
+    return SegmentSpan(sp["label"], int(sp["start_ms"]), int(sp["end_ms"]), sp.get("text", ""),
+                       float(sp.get("confidence", 1.0)), words, sp.get("segment_id", ""))
+
+
+class RoomClipState:
+    """The table value of one room, as plain JSON-able data."""
+
+    def __init__(self, raw: dict | None):
+        raw = raw or {}
+        self.points: list[dict] = list(raw.get("points", []))
+        self.cut: list[list] = list(raw.get("cut", []))  # [clip_id, start_ms, end_ms, score]
+        self.highlights: list[list] = list(raw.get("highlights", []))  # [start_ms, end_ms, score]
+
+    def to_raw(self) -> dict:
+        return {"points": self.points, "cut": self.cut[-MAX_CUT:], "highlights": self.highlights[-MAX_HIGHLIGHTS:]}
+
+    def add_point(self, sp: SellingPoint, history_ms: int) -> bool:
+        """False for a redelivered selling point."""
+        if any(p["segment_id"] == sp.segment_id for p in self.points):
+            return False
+        self.points.append(sp.model_dump(mode="json", include={
+            "segment_id", "category", "label", "label_zh", "label_en", "start_ms", "end_ms", "text",
+            "confidence", "words"}))
+        horizon = sp.end_ms - history_ms
+        self.points = [p for p in self.points if p["end_ms"] >= horizon]
+        return True
+
+    def already_cut(self) -> list[CutSpan]:
+        return [CutSpan(c[0], int(c[1]), int(c[2]), float(c[3])) for c in self.cut]
+
+
+class Clipper:
+    """The clipping steps, independent of faust (the agent below and the benchmark use it)."""
+
+    def __init__(self, settings, store: SegmentStore, clip_store: ClipStore):
+        cfg = settings.clips
+        self.settings = settings
+        self.store = store
+        self.clip_store = clip_store
+        self.policy = ClipPolicy(ClipPolicyConfig(min_s=cfg.min_s, max_s=cfg.max_s, pad_s=cfg.pad_s))
+        self.limit = asyncio.Semaphore(max(1, cfg.concurrency))
+        self.max_wait_s = cfg.max_wait_s if cfg.max_wait_s is not None else settings.segment_s + 1.0
+
+    def plan(self, room_id: str, state: RoomClipState) -> list[ClipPlan]:
+        label_names = {p["label"]: {"zh": p.get("label_zh", ""), "en": p.get("label_en", "")} for p in state.points}
+        plans = self.policy.plan(room_id, [_span(p) for p in state.points], None,
+                                 [tuple(h) for h in state.highlights], state.already_cut(), label_names)
+        done = {c[0] for c in state.cut}
+        return [p for p in plans if p.clip_id not in done]
+
+    async def wait_for_media(self, room_id: str, end_ms: int) -> None:
+        """Until a finished segment reaches ``end_ms`` (bounded by ``max_wait_s``)."""
+        deadline = time.monotonic() + self.max_wait_s
+        while time.monotonic() < deadline:
+            segments = await asyncio.to_thread(self.store.list_segments, room_id)
+            if segments and segments[-1].end_ms >= end_ms:
+                return
+            await asyncio.sleep(0.05)
+
+    async def cut(self, room_id: str, plan: ClipPlan, crop_center_x: float | None) -> CutResult:
+        cfg = self.settings.clips
+        await self.wait_for_media(room_id, plan.end_ms)
+        folder = self.clip_store.clip_dir(room_id, plan.clip_id)
+        outputs = [CutOutput(folder / CLIP_FILES["mp4"])]
+        if cfg.vertical and cfg.mode == "reencode":
+            outputs.append(CutOutput(folder / CLIP_FILES["vertical"], vertical=True, crop_center_x=crop_center_x,
+                                     max_height=cfg.vertical_max_height))
+        segments = await asyncio.to_thread(self.store.segments_between, room_id, plan.start_ms, plan.end_ms)
+        async with self.limit:
+            return await asyncio.to_thread(
+                cut_clips, segments, plan.start_ms, plan.end_ms, outputs, cfg.mode,
+                thumbnail_path=folder / CLIP_FILES["thumb"], min_duration_ms=cfg.min_s * 1000,
+                preset=cfg.preset, crf=cfg.crf)
+
+    def finish(self, sp: SellingPoint, plan: ClipPlan, result: CutResult) -> Clip:
+        """Subtitles + meta for a cut clip (or cleanup for a skipped one); the Clip event."""
+        room, store = sp.room_id, self.clip_store
+        clip = Clip(room_id=room, event_id=f"{room}:clip:{plan.clip_id}", stream_ms=plan.end_ms,
+                    ingested_at=sp.ingested_at, clip_id=plan.clip_id, status=result.status,
+                    reason="; ".join(r for r in (result.reason, plan.reason if result.ok else "") if r),
+                    start_ms=result.start_ms if result.ok else plan.start_ms,
+                    end_ms=result.end_ms if result.ok else plan.end_ms,
+                    category=sp.category, label=plan.label, title=plan.title, transcript=plan.text,
+                    score=plan.score)
+        if not result.ok:
+            store.remove(room, plan.clip_id)  # nothing half-made stays behind
+            return clip
+        # cues relative to the clip's real start (reencode: first kept frame; copy: the keyframe)
+        words = [w for w in plan.words if w.end_ms > result.start_ms and w.start_ms < result.end_ms]
+        store.write_text(room, plan.clip_id, CLIP_FILES["srt"], to_srt(words, offset_ms=result.start_ms))
+        store.write_text(room, plan.clip_id, CLIP_FILES["vtt"], to_webvtt(words, offset_ms=result.start_ms))
+        clip.files = store.files_of(room, plan.clip_id)
+        store.write_meta(clip)
+        return clip
+
+
+def register(ctx: AppContext) -> None:
+    settings = ctx.settings
+    proc = Processor(ctx, NAME, settings.budgets.clips)
+    table = ctx.app.Table(TABLE, default=None, partitions=settings.partitions)
+    ctx.tables.append(TABLE)
+    clip_store = ClipStore(
+        settings.clips.out_dir, ctx.redis_url, settings.clips.webhook_url,
+        settings.clips.webhook_secret.get_secret_value() if settings.clips.webhook_secret else None)
+    clipper = Clipper(settings, open_segment_store(settings.segment_store, settings.segment_retention_s), clip_store)
+    ctx.extras["clip_store"] = clip_store
+    face_x: dict[str, float] = {}  # room -> latest face centre (fraction of the width), from vision
+
+    source = ctx.app.topic(ctx.topics.selling_points, ctx.topics.fused, ctx.topics.vision,
+                           key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    name_of = {ctx.topics.selling_points: "selling_points", ctx.topics.fused: "fused", ctx.topics.vision: "vision"}
+
+    @ctx.app.agent(source, name=f"{settings.app_id}.clipper")
+    async def clipper_agent(stream):
+        async for event in stream.events():
+            topic_name = name_of.get(event.message.topic, event.message.topic)
+            ev = await proc.decode(event.value, topic_name, (SellingPoint, FusedWindow, VisionFeatures))
+            if ev is None:
+                continue
+            room = ev.room_id
+            if isinstance(ev, VisionFeatures):
+                if ev.face_box:
+                    x, _y, w, _h = ev.face_box
+                    face_x[room] = min(1.0, max(0.0, x + w / 2))
+                continue
+            state = RoomClipState(table.get(room))
+            if isinstance(ev, FusedWindow):
+                state.highlights.append([ev.start_ms, ev.end_ms, ev.highlight_score])
+                table[room] = state.to_raw()
+                continue
+            if not ev.closed or not state.add_point(ev, settings.clips.history_ms):
+                continue
+            for plan in clipper.plan(room, state):
+                result = await clipper.cut(room, plan, face_x.get(room))
+                clip = clipper.finish(ev, plan, result)
+                if result.status != "ready":
+                    log.info("clipper: %s clip %s/%s: %s", result.status, room, plan.clip_id, result.reason)
+                # a skipped plan is remembered too: its media will not come back
+                state.cut.append([plan.clip_id, plan.start_ms, plan.end_ms, plan.score])
+                if result.ok:
+                    for old in plan.supersedes:
+                        state.cut = [c for c in state.cut if c[0] != old]
+                        await clip_store.unindex(room, old)
+                await clip_store.index(clip)
+                await proc.emit("clips", clip)
+            table[room] = state.to_raw()
