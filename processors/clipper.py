@@ -145,7 +145,7 @@ def register(ctx: AppContext) -> None:
     table = ctx.app.Table(TABLE, default=None, partitions=settings.partitions)
     ctx.tables.append(TABLE)
     clip_store = ClipStore(
-        settings.clips.out_dir, ctx.redis_url, settings.clips.webhook_url,
+        settings.clips_dir, ctx.redis_url, settings.clips.webhook_url,
         settings.clips.webhook_secret.get_secret_value() if settings.clips.webhook_secret else None)
     clipper = Clipper(settings, open_segment_store(settings.segment_store, settings.segment_retention_s), clip_store)
     ctx.extras["clip_store"] = clip_store

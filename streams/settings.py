@@ -91,7 +91,7 @@ class FusionSettings(BaseModel):
 
 
 class ClipSettings(BaseModel):
-    out_dir: Path = Path("var/clips")
+    out_dir: Path | None = None  # None -> <data_dir>/clips
     mode: Literal["reencode", "copy"] = "reencode"
     min_s: float = 3.0
     max_s: float = 60.0
@@ -207,6 +207,10 @@ class Settings(BaseSettings):
     clips: ClipSettings = Field(default_factory=ClipSettings)
     anomaly: AnomalySettings = Field(default_factory=AnomalySettings)
     recommend: RecommendSettings = Field(default_factory=RecommendSettings)
+
+    @property
+    def clips_dir(self) -> Path:
+        return self.clips.out_dir or self.data_dir / "clips"
 
     def redacted(self) -> dict:
         """The effective settings with every secret masked (safe to log)."""

@@ -3,7 +3,7 @@
 * ``GET /api/rooms/{room}/clips?limit=100&order=start|score`` -> Clip events (latest or best first)
 * ``GET /clips/{room}/{clip_id}/{file}`` -> one of clip.mp4, vertical.mp4, clip.srt, clip.vtt,
   thumb.jpg, meta.json (any other name, or a room/clip id that is not a plain identifier, is a 404:
-  nothing outside ``settings.clips.out_dir`` can be reached)
+  nothing outside ``settings.clips_dir`` can be reached)
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ MEDIA_TYPES = {".mp4": "video/mp4", ".srt": "application/x-subrip; charset=utf-8
 def register_clip_routes(app: FastAPI, settings, require_token: Callable, get_redis: Callable[[], Any]) -> None:
     """``get_redis()`` returns a redis.asyncio client, or a :class:`sinks.redis.RedisSink`."""
     secured = [Depends(require_token)]
-    root = settings.clips.out_dir.resolve()
+    root = settings.clips_dir.resolve()
 
     @app.get("/api/rooms/{room_id}/clips", dependencies=secured)
     async def room_clips(room_id: str, limit: int = Query(100, ge=1, le=1000),
