@@ -25,6 +25,15 @@ import numpy as np
 import typer
 
 from models.asr import AsrEngine, AsrSessionConfig, DecodeOptions, StreamingAsrSession, load_media
+
+
+def _session_config(policy: str) -> AsrSessionConfig:
+    """The session settings the worker uses (LIVELENS_ASR__END_SILENCE_MS etc. apply here too)."""
+    from streams.settings import Settings
+
+    a = Settings().asr
+    return AsrSessionConfig(policy=policy, end_silence_ms=a.end_silence_ms, max_utterance_s=a.max_utterance_s,
+                            lag_budget_ms=a.lag_budget_ms)
 from models.asr.metrics import cer, read_kaldi_text, wer
 
 CHUNK_MS = 250
@@ -88,7 +97,7 @@ def bench_language(folder: Path, language: str, model: str, policy: str) -> dict
     for name, path, ref in files:
         audio = load_media(str(path))
         offline = engine.decode(audio, language, DecodeOptions(encoder_context="full"))
-        session = StreamingAsrSession(engine, language, AsrSessionConfig(policy=policy))
+        session = StreamingAsrSession(engine, language, _session_config(policy))
         padded = np.concatenate([audio, np.zeros(int(TAIL_SILENCE_S * 16000), np.float32)])
         result = run_realtime(session, padded)
         streamed = (" " if language == "en" else "").join(s.text for s in result["finals"] if s.text)
@@ -122,7 +131,7 @@ def measure_rooms(engine: AsrEngine, audio: np.ndarray, language: str, policy: s
     kept, trials = 0, []
     padded = np.concatenate([audio, np.zeros(int(TAIL_SILENCE_S * 16000), np.float32)])
     for n in counts:
-        sessions = [StreamingAsrSession(engine, language, AsrSessionConfig(policy=policy)) for _ in range(n)]
+        sessions = [StreamingAsrSession(engine, language, _session_config(policy)) for _ in range(n)]
         with ThreadPoolExecutor(max_workers=n) as pool:
             results = list(pool.map(lambda s: run_realtime(s, padded), sessions))
         lags = [lag for r in results for lag in r["lag_ms"]]
