@@ -8,7 +8,8 @@ with their own stage's delay: what has arrived when the window closes is fused, 
 nothing in the window is masked (never zero-filled), so fusion never waits on ASR.
 
 Learning: when the window starting at a closed window's end has closed too, its orders and carts
-are the outcome for the earlier one (``OnlineFusionLearner.observe``). Each room checkpoints
+are the outcome for the earlier one (``OnlineFusionLearner.observe``, every ``fusion.learn_every``-th
+window, since a training step costs several predictions). Each room checkpoints
 every ``fusion.checkpoint_every`` updates to ``fusion.checkpoint_dir``; after a restart the room
 resumes from its checkpoint, a new room warm-starts from ``fusion.shared_checkpoint`` if set,
 and until a model has learned enough it answers with the documented prior (models/fusion/prior.py).
@@ -22,6 +23,8 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import torch
 
 from models.fusion import FusionConfig, OnlineFusionLearner
 from models.fusion.learner import _safe as checkpoint_name  # the learner's own file naming
@@ -48,7 +51,7 @@ class RoomWindows:
     next_end_ms: int
     events: dict[str, deque] = field(default_factory=lambda: {m: deque() for m in INPUTS})
     pending: dict[int, object] = field(default_factory=dict)  # window end -> its features (awaiting outcome)
-    last_ingested_at: float = 0.0
+    closed: int = 0  # windows closed so far
 
 
 def window_dict(room: RoomWindows, start: int, end: int) -> dict:
@@ -90,6 +93,7 @@ def register(ctx: AppContext) -> None:
     f = s.fusion
     proc = Processor(ctx, NAME, s.budgets.fusion)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fusion")  # torch off the event loop
+    torch.set_num_threads(max(1, f.torch_threads))
     rooms: dict[str, RoomWindows] = {}
     topic_of = {ctx.topics.full(n): n for n in INPUTS}
     source = ctx.app.topic(*topic_of, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
@@ -106,12 +110,14 @@ def register(ctx: AppContext) -> None:
         return OnlineFusionLearner(room_id, config, checkpoint_dir)
 
     def step(room: RoomWindows, start: int, end: int):
-        """Featurize + predict one window; learn from it as the outcome of the window before."""
+        """Featurize + predict one window; learn from it as the outcome of the window before
+        (every ``learn_every``-th window: a training step costs several times a prediction)."""
         raw = window_dict(room, start, end)
         features = room.learner.featurize(raw)
         out = room.learner.predict(features)
         earlier = room.pending.pop(start, None)  # the window that ended where this one starts
-        if earlier is not None:
+        room.closed += 1
+        if earlier is not None and room.closed % max(1, f.learn_every) == 0:
             room.learner.observe(earlier, raw["commerce"]["orders"], raw["commerce"]["carts"])
         room.pending[end] = features
         return out

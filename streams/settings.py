@@ -88,6 +88,10 @@ class FusionSettings(BaseModel):
     checkpoint_every: int = 100  # online updates between a room's checkpoints
     #: shared model new rooms warm-start from (``livelens train-fusion --out``); None = cold start
     shared_checkpoint: Path | None = None
+    #: learn from every Nth closed window (a training step costs ~5-10 ms of CPU; prediction ~1 ms)
+    learn_every: int = 4
+    #: torch threads in a worker: the default (one per core) fights the event loop for the CPU
+    torch_threads: int = 1
 
 
 class ClipSettings(BaseModel):
@@ -159,6 +163,11 @@ class Settings(BaseSettings):
     session_timeout_s: float = 6.0
     heartbeat_interval_s: float = 1.0
     commit_interval_s: float = 1.0
+    #: Back pressure: unprocessed messages an agent's stream may buffer (faust's default 4096);
+    #: a slow sink (or a slow Redis) makes the backlog wait in Kafka, not in worker memory.
+    stream_buffer_maxsize: int = 1024
+    #: Records per consumer poll (aiokafka's default is unbounded within its fetch size).
+    max_poll_records: int = 500
 
     # --- worker -------------------------------------------------------------------------
     #: Processors this worker runs (processors/<name>.py); split CPU-heavy ones into their own pool.

@@ -1,0 +1,39 @@
+"""``livelens bench load`` on 2 rooms for ~5 s through the real (embedded) broker and workers:
+the report is JSON with every field, and latency was measured (timings are never asserted)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from livelens.bench.load import LoadOptions, run_load
+from streams.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+async def test_load_two_rooms_reports_latency_cpu_and_rates(tmp_path, sample_room_dir):
+    settings = Settings(_env_file=None, kafka_bootstrap=None, redis_url=None, data_dir=tmp_path / "var",
+                        partitions=4)
+    # one hot room (20 msg/s), a size-question burst within the first 2 s, short cooldowns
+    opts = LoadOptions(seconds=5.0, hot_every=2, hot_rate=20.0, burst_every=2.0, rec_cooldown_s=2.0, settle_s=0.0)
+    result = json.loads(json.dumps(await run_load(settings, [2], opts, find_max=False,
+                                                  sample_dir=sample_room_dir.parent)))
+
+    assert result["asr"] is False and len(result["steps"]) == 1
+    step = result["steps"][0]
+    assert step["rooms"] == 2 and step["hot_rooms"] == 1
+    for key in ("offered_per_s", "chat_offered_per_s", "chat_processed_per_s", "drain_s", "kept_up",
+                "recommendations", "alerts", "per_stage", "cpu_pct", "peak_rss_mb", "within_budget", "rec_types"):
+        assert key in step, key
+    assert step["offered"]["chat"] > 0 and step["offered"]["commerce"] > 0 and step["offered"]["transcripts"] > 0
+    # every chat message went through the chat processor and came back through the broker
+    assert step["chat_processed"] >= step["offered"]["chat"]
+    insights = step["per_stage"]["chat/chat_insight"]
+    assert insights["n"] > 0 and insights["p50_ms"] is not None and insights["p50_ms"] <= insights["p99_ms"]
+    # the burst of size questions made the recommender fire, and its latency was measured
+    assert step["recommendations"]["n"] > 0 and step["recommendations"]["p99_ms"] is not None
+    assert sum(step["rec_types"].values()) >= step["recommendations"]["n"]
+    assert step["cpu_pct"]["worker-light"] > 0 and step["peak_rss_mb"]["worker-light"] > 0
+    assert "rules' cooldown" in result["note"]
