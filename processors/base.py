@@ -38,6 +38,9 @@ class Processor:
         except DecodeError as exc:
             await self.reject(raw, exc.reason, source_topic, exc.room_id)
             return None
+        except Exception as exc:  # noqa: BLE001 - a decoder bug must not kill the agent either
+            await self.reject(raw, f"undecodable: {type(exc).__name__}: {exc}"[:300], source_topic)
+            return None
         EVENTS_IN.labels(self.name, getattr(event, "kind", "?")).inc()
         return event
 

@@ -15,19 +15,25 @@ write script may touch them together):
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import BusyLoadingError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from streams.observability import SINK_WRITES
+from streams.observability import SINK_RETRIES, SINK_WRITES
 from streams.schemas import Event
 
 log = logging.getLogger(__name__)
 
 PREFIX = "livelens"
 SEEN_TTL_S = 24 * 3600
+#: errors after which a write is retried (Redis restarting, failing over, loading its data)
+RETRYABLE = (RedisConnectionError, RedisTimeoutError, BusyLoadingError, OSError)
 
 # Atomic: dedup marker, stream append, state update and publish happen together or not at all.
 _WRITE_SCRIPT = """
@@ -68,28 +74,71 @@ def state_fields(event: Event) -> dict[str, str]:
 
 
 class RedisSink:
-    def __init__(self, url: str, stream_maxlen: int = 10_000):
+    """Writes are retried with capped exponential backoff while Redis is unreachable.
+
+    A write never gives up on a connection error: the agent calling it blocks, so the stream
+    behind it stops (faust pauses fetching once its buffers are full) and nothing is dropped;
+    the input waits in Kafka until Redis is back. Retries are counted in
+    ``livelens_sink_retries_total`` and logged (first retry, then every ``log_every``).
+    """
+
+    def __init__(self, url: str, stream_maxlen: int = 10_000, *, retry_initial_s: float = 0.1,
+                 retry_max_s: float = 5.0, log_every: int = 10):
         self.client = aioredis.from_url(url, decode_responses=True, health_check_interval=10,
-                                        socket_keepalive=True, retry_on_timeout=True)
+                                        socket_keepalive=True, retry_on_timeout=True,
+                                        socket_connect_timeout=2.0)
         self.stream_maxlen = stream_maxlen
+        self.retry_initial_s = retry_initial_s
+        self.retry_max_s = retry_max_s
+        self.log_every = log_every
         self._script = self.client.register_script(_WRITE_SCRIPT)
 
     async def write(self, event: Event) -> bool:
         """Write one event; False if it was already written (same ``event_id``)."""
-        room = event.room_id
-        kind = getattr(event, "kind", "event")
-        payload = event.model_dump_json()
-        flat: list[str] = []
-        for k, v in state_fields(event).items():
-            flat += [k, v]
-        written = await self._script(
-            keys=[room_key(room, "seen", event.event_id), room_key(room, "stream", kind), room_key(room, "state")],
-            args=[SEEN_TTL_S, self.stream_maxlen, payload, room_key(room, "events"), f"{PREFIX}:events", *flat],
-        )
-        if written:
-            await self.client.sadd(f"{PREFIX}:rooms", room)
-        SINK_WRITES.labels("redis", "written" if written else "duplicate").inc()
-        return bool(written)
+        return (await self.write_many([event]))[0]
+
+    async def write_many(self, events: list[Event]) -> list[bool]:
+        """Write events in one pipelined round trip; per event, False if it was a duplicate.
+
+        Blocks (retrying with backoff) while Redis is unreachable; see the class docstring.
+        Each event's write is one atomic script, so a retry after a half-done batch rewrites
+        nothing twice.
+        """
+        delay = self.retry_initial_s
+        attempt = 0
+        while True:
+            try:
+                return await self._write_batch(events)
+            except RETRYABLE as exc:
+                attempt += 1
+                SINK_RETRIES.labels("redis").inc()
+                if attempt == 1 or attempt % self.log_every == 0:
+                    # the exception text names host:port only, never the URL's password
+                    log.warning("redis sink: write failed (%s: %s); retry %d in %.1f s",
+                                type(exc).__name__, exc, attempt, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_max_s)
+
+    async def _write_batch(self, events: list[Event]) -> list[bool]:
+        pipe = self.client.pipeline(transaction=False)
+        for event in events:
+            room = event.room_id
+            kind = getattr(event, "kind", "event")
+            payload = event.model_dump_json()
+            flat: list[str] = []
+            for k, v in state_fields(event).items():
+                flat += [k, v]
+            await self._script(
+                keys=[room_key(room, "seen", event.event_id), room_key(room, "stream", kind), room_key(room, "state")],
+                args=[SEEN_TTL_S, self.stream_maxlen, payload, room_key(room, "events"), f"{PREFIX}:events", *flat],
+                client=pipe,
+            )
+        # SADD is idempotent; done on every write so a retry after a half-done write still adds it
+        pipe.sadd(f"{PREFIX}:rooms", *{e.room_id for e in events})
+        results = (await pipe.execute())[: len(events)]
+        for written in results:
+            SINK_WRITES.labels("redis", "written" if written else "duplicate").inc()
+        return [bool(w) for w in results]
 
     # ---- reads (API, dashboard, tests) -----------------------------------------------
 
@@ -119,11 +168,14 @@ def register(ctx) -> None:
 
     @ctx.app.agent(source, name=f"{ctx.settings.app_id}.sink-redis")
     async def redis_sink(stream):
-        async for raw in stream:
-            try:
-                event = decode_event(raw, max_bytes=ctx.settings.max_event_bytes * 4)
-            except DecodeError as exc:  # outputs are ours; a bad one is a bug, never a crash
-                log.error("redis sink: undecodable output event: %s", exc.reason)
-                SINK_WRITES.labels("redis", "rejected").inc()
-                continue
-            await sink.write(event)
+        # batches of what is already waiting (at most 5 ms more): one Redis round trip each
+        async for batch in stream.take(256, within=0.005):
+            events = []
+            for raw in batch:
+                try:
+                    events.append(decode_event(raw, max_bytes=ctx.settings.max_event_bytes * 4))
+                except DecodeError as exc:  # outputs are ours; a bad one is a bug, never a crash
+                    log.error("redis sink: undecodable output event: %s", exc.reason)
+                    SINK_WRITES.labels("redis", "rejected").inc()
+            if events:
+                await sink.write_many(events)

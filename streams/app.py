@@ -45,6 +45,9 @@ def create_app(settings: Settings, bootstrap: str, *, app_id: str | None = None)
         broker_heartbeat_interval=settings.heartbeat_interval_s,
         broker_commit_interval=settings.commit_interval_s,
         consumer_auto_offset_reset="earliest",
+        # bounded memory under a slow consumer: buffers fill, then faust pauses fetching
+        stream_buffer_maxsize=settings.stream_buffer_maxsize,
+        broker_max_poll_records=settings.max_poll_records,
         producer_linger_ms=2,
         # at-least-once; exactly-once needs the idempotent producer Tansu lacks.
         processing_guarantee="at_least_once",

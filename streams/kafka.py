@@ -89,12 +89,49 @@ async def start_producer(settings: Settings, bootstrap: str, retries: int = 30) 
 # --------------------------------------------------------------------- topics
 
 
+#: how long a starting worker / ``livelens topics`` waits for an unreachable broker
+BROKER_WAIT_S = 300.0
+
+
+async def start_admin(settings: Settings, bootstrap: str, wait_s: float = BROKER_WAIT_S,
+                      max_delay_s: float = 5.0) -> AIOKafkaAdminClient:
+    """A started admin client; waits (capped exponential backoff) while the broker is down.
+
+    Each failed attempt logs one clear line; after ``wait_s`` it raises ``ConnectionError``.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    delay, attempt = 0.2, 0
+    while True:
+        attempt += 1
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security_config(settings))
+        try:
+            await admin.start()
+            if attempt > 1:
+                log.warning("broker %s reachable after %d attempts", bootstrap, attempt)
+            return admin
+        except KafkaConnectionError as exc:
+            await admin.close()
+            left = deadline - loop.time()
+            if left <= 0:
+                raise ConnectionError(
+                    f"Kafka broker {bootstrap} not reachable after {attempt} attempts "
+                    f"({wait_s:.0f} s); check LIVELENS_KAFKA_BOOTSTRAP") from exc
+            delay = min(delay, left)
+            log.warning("Kafka broker %s not reachable (attempt %d): %s; retrying in %.1f s "
+                        "(giving up in %.0f s)", bootstrap, attempt, exc, delay, left)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay_s)
+
+
 async def ensure_topics(settings: Settings, bootstrap: str, names: list[str],
-                        partitions: int | None = None) -> None:
-    """Quirk 1: create every topic up front with the app's partition count (idempotent)."""
+                        partitions: int | None = None, wait_s: float = BROKER_WAIT_S) -> None:
+    """Quirk 1: create every topic up front with the app's partition count (idempotent).
+
+    Waits up to ``wait_s`` for the broker (a worker may start before its broker).
+    """
     partitions = partitions or settings.partitions
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security_config(settings))
-    await admin.start()
+    admin = await start_admin(settings, bootstrap, wait_s)
     try:
         existing = set(await admin.list_topics())
         missing = [n for n in names if n not in existing]

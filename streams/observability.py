@@ -20,6 +20,7 @@ DEAD_LETTERS = Counter("livelens_dead_letters_total", "Inputs rejected to the de
 DUPLICATES = Counter("livelens_duplicates_total", "Redelivered inputs skipped (at-least-once)", ["processor"])
 LATE_EVENTS = Counter("livelens_late_events_total", "Inputs for an already closed window", ["processor"])
 SINK_WRITES = Counter("livelens_sink_writes_total", "Sink writes", ["sink", "result"])
+SINK_RETRIES = Counter("livelens_sink_retries_total", "Sink writes retried (store unreachable)", ["sink"])
 INGEST_EVENTS = Counter("livelens_ingest_events_total", "Events published by ingest", ["topic"])
 STAGE_DEGRADED = Gauge("livelens_stage_degraded", "Degradation level of a stage (0 = full quality)",
                        ["processor", "room_id"])

@@ -441,7 +441,7 @@ def decode_event(
     room = obj.get("room_id")
     room_id = room if isinstance(room, str) and 0 < len(room) <= 128 else "unknown"
     kind = obj.get("kind")
-    if kind not in EVENT_TYPES:
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:
         raise DecodeError(f"unknown kind: {str(kind)[:40]!r}", room_id)
     if obj.get("version", SCHEMA_VERSION) != SCHEMA_VERSION:
         raise DecodeError(f"unsupported version: {str(obj.get('version'))[:20]}", room_id)

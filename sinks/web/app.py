@@ -61,7 +61,9 @@ def create_api(settings: Settings, redis_url: str, kafka_bootstrap: str | None) 
             raise HTTPException(503, "HTTP ingest needs a broker (LIVELENS_KAFKA_BOOTSTRAP)")
         return state["ingest"]
 
-    app = FastAPI(title="livelens", version="1", lifespan=lifespan)
+    # no /docs, /redoc or /openapi.json: they would be the only routes served without the token
+    app = FastAPI(title="livelens", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
     app.include_router(create_ingest_router(get_ingest, require_token))
     secured = [Depends(require_token)]
     app.mount("/metrics", _secured_asgi(make_asgi_app(), token))

@@ -95,7 +95,7 @@ class HttpIngest:
         if not isinstance(obj, dict):
             return "not a JSON object"
         kind = obj.get("kind")
-        if kind not in _KINDS:
+        if not isinstance(kind, str) or kind not in _KINDS:  # a list/dict kind is unhashable
             return f"unknown kind: {str(kind)[:40]!r} (chat or commerce)"
         topic, model = _KINDS[kind]
         obj["room_id"] = room_id

@@ -71,7 +71,7 @@ def parse_replay_line(raw: bytes, line_no: int, room_id: str) -> ReplayEvent | R
     if not isinstance(obj, dict):
         return ReplayReject(line_no, raw, "not a JSON object")
     kind = obj.get("kind")
-    if kind not in _FIELDS:
+    if not isinstance(kind, str) or kind not in _FIELDS:  # a list/dict kind is unhashable
         return ReplayReject(line_no, raw, f"unknown kind: {str(kind)[:40]!r}")
     t = obj.get("t")
     if isinstance(t, bool) or not isinstance(t, (int, float)):

@@ -51,3 +51,19 @@ def expected_metrics(chat_jsonl: Path, commerce_jsonl: Path, window_ms: int) -> 
 async def metrics_windows(redis_client, room: str) -> list[dict]:
     rows = await redis_client.xrange(f"livelens:{{{room}}}:stream:room_metrics")
     return [json.loads(fields["event"]) for _id, fields in rows]
+
+
+async def wait_stable(value, stable_s: float = 5.0, timeout: float = 120.0, what: str = "a stable value"):
+    """Await ``value()`` until it has not changed for ``stable_s`` seconds; return it."""
+    deadline = time.time() + timeout
+    last, since = object(), time.time()
+    while time.time() < deadline:
+        current = value()
+        if asyncio.iscoroutine(current):
+            current = await current
+        if current != last:
+            last, since = current, time.time()
+        elif time.time() - since >= stable_s:
+            return current
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")

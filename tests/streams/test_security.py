@@ -43,3 +43,16 @@ def test_rate_limiter_allows_a_burst_then_refills():
     assert not rl.allow("k", now=0.0)
     assert rl.allow("k", now=1.0)  # refilled
     assert rl.allow("other", now=0.0)  # per key
+
+
+def test_a_fresh_timestamp_cannot_be_grafted_onto_a_captured_signature():
+    from streams.security import TIMESTAMP_HEADER
+
+    body = b'{"kind":"clip"}'
+    captured = sign(body, "s3cret", timestamp=1_000_000)
+    # an attacker replays it an hour later with the timestamp header updated to pass the window
+    regrafted = {**captured, TIMESTAMP_HEADER: str(1_000_000 + 3600)}
+    assert SignatureVerifier("s3cret").verify(body, regrafted, now=1_000_000 + 3600) == "bad signature"
+    # timestamps too far in the future are refused as well
+    ahead = sign(body, "s3cret", timestamp=1_000_000 + 3600)
+    assert SignatureVerifier("s3cret").verify(body, ahead, now=1_000_000) == "timestamp outside the tolerance window"

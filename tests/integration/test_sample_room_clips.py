@@ -1,0 +1,63 @@
+"""The whole speech chain on the sample room: audio → ASR → selling points → clips.
+
+Slow by nature (the room's 87 s of speech are transcribed at 2x real time), so it runs once, with
+both worker pools of production: heavy (asr) and light (selling_points, clipper, Redis sink).
+"""
+
+from __future__ import annotations
+
+import json
+
+import av
+import pytest
+
+from streams.ingest.publisher import Publisher
+from streams.ingest.runner import run_ingest
+from streams.topics import TopicNames
+from tests.integration.helpers import wait_for, wait_stable
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+ROOM = "clips-room"
+
+
+def _class_at(sentences, start_ms, end_ms):
+    """Script classes of the sentences a span overlaps (the generator knows what it said)."""
+    return {s["label"] for s in sentences if s["start"] * 1000 < end_ms and s["end"] * 1000 > start_ms}
+
+
+async def test_sample_room_produces_the_expected_selling_point_clips(
+        settings, producer, worker_factory, redis_client, sample_room_dir, monkeypatch):
+    clips_dir = settings.data_dir / "clips"
+    monkeypatch.setenv("LIVELENS_CLIPS__OUT_DIR", str(clips_dir))
+    await worker_factory(["asr"], name="heavy")
+    settings.app_id += "-light"
+    await worker_factory(["selling_points", "clipper"], name="light")
+    publisher = Publisher(producer, TopicNames(settings.topic_prefix))
+    await run_ingest(str(sample_room_dir / "room.mp4"), ROOM, settings, publisher.publish, realtime=True, speed=2.0)
+    await publisher.flush()
+    script = json.loads((sample_room_dir / "script.json").read_text())["sentences"]
+
+    async def clips():
+        rows = await redis_client.xrange(f"livelens:{{{ROOM}}}:stream:clip")
+        got = [json.loads(f["event"]) for _id, f in rows]
+        return got if len([c for c in got if c["status"] != "skipped"]) >= 4 else None
+
+    await wait_for(clips, timeout=240, what="clips of the sample room's selling points")
+    await wait_stable(lambda: redis_client.xlen(f"livelens:{{{ROOM}}}:stream:clip"), stable_s=8, timeout=120,
+                      what="the clipper to finish")
+    got = [c for c in await clips() if c["status"] != "skipped"]
+    points = [json.loads(f["event"]) for _id, f in await redis_client.xrange(f"livelens:{{{ROOM}}}:stream:selling_point")]
+    labels = {p["label"] for p in points if not p["chit_chat"]}
+    # the host's main selling points are recognised from speech (tiny.en on espeak voice)
+    assert len(labels & {"fabric_material", "drape", "skin_feel", "fit_cut", "size_guidance", "price_promotion"}) >= 3, labels
+    for clip in got:
+        assert clip["label"] != "chit_chat"
+        said = _class_at(script, clip["start_ms"], clip["end_ms"])
+        assert said - {"chit_chat"}, f"clip {clip['title']} covers only chit-chat: {said}"
+        path = clips_dir / ROOM / clip["clip_id"] / "clip.mp4"
+        with av.open(str(path)) as c:  # a real, decodable file of the stated length
+            duration_ms = float(c.duration) / 1000 if c.duration else 0
+            assert c.streams.video and c.streams.audio
+        assert abs(duration_ms - (clip["end_ms"] - clip["start_ms"])) <= 200
+        assert (path.parent / "clip.srt").read_text().strip()
+
