@@ -71,7 +71,28 @@ async def _offer(publisher: Publisher, rooms: list[str], rate: float, seconds: f
 T0 = time.time()  # common stream clock for all rooms of a run
 
 
-async def _run(settings: Settings, n_rooms: int, rates: list[float], seconds: float, p99_limit_ms: float) -> dict:
+async def _wait_workers(redis_url: str, app_id: str, procs: list, timeout: float = 90) -> None:
+    """Every worker process of the group has announced an assignment (livelens.worker.ready_key)."""
+    from livelens.worker import ready_key
+
+    client = aioredis.from_url(redis_url)
+    try:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for p in procs:
+                if p.poll() is not None:
+                    raise RuntimeError(f"a worker exited with code {p.returncode}")
+            if all([await client.exists(ready_key(app_id, p.pid)) for p in procs]):
+                await asyncio.sleep(2.0)  # the last join triggers one more rebalance
+                return
+            await asyncio.sleep(0.2)
+    finally:
+        await client.aclose()
+    raise TimeoutError("workers not ready")
+
+
+async def _run(settings: Settings, n_rooms: int, rates: list[float], seconds: float, p99_limit_ms: float,
+               n_workers: int = 1) -> dict:
     global T0
     results = []
     with infrastructure(settings.kafka_bootstrap, settings.redis_url.get_secret_value() if settings.redis_url else None,
@@ -86,12 +107,12 @@ async def _run(settings: Settings, n_rooms: int, rates: list[float], seconds: fl
                "LIVELENS_METRICS_WINDOW_MS": "1000", "LIVELENS_PROCESSORS": '["metrics"]',
                "LIVELENS_METRICS_PORT": "0", "LIVELENS_PARTITIONS": str(settings.partitions)}
         log = open(settings.data_dir / "logs" / "bench-worker.log", "ab")
-        worker = subprocess.Popen([sys.executable, "-m", "livelens.cli", "worker"], env={**os.environ, **env},
-                                  stdout=log, stderr=subprocess.STDOUT)
+        # n processes in ONE consumer group: rooms spread over them by partition
+        workers = [subprocess.Popen([sys.executable, "-m", "livelens.cli", "worker"], env={**os.environ, **env},
+                                    stdout=log, stderr=subprocess.STDOUT) for _ in range(n_workers)]
         redis = aioredis.from_url(infra.redis_url)
         try:
-            from livelens.demo import _wait_worker_ready
-            await _wait_worker_ready(infra.redis_url, settings.app_id, worker)
+            await _wait_workers(infra.redis_url, settings.app_id, workers)
             producer = await start_producer(settings, infra.kafka_bootstrap)
             publisher = Publisher(producer, topics, input_topics=("chat", "commerce"))
             for step, rate in enumerate(rates):
@@ -139,11 +160,13 @@ async def _run(settings: Settings, n_rooms: int, rates: list[float], seconds: fl
             await producer.stop()
         finally:
             await redis.aclose()
-            worker.terminate()
-            worker.wait(15)
+            for worker in workers:
+                worker.terminate()
+            for worker in workers:
+                worker.wait(15)
             log.close()
     sustained = [r for r in results if r["kept_up"]]
-    return {"rooms": n_rooms, "seconds_per_step": seconds, "steps": results,
+    return {"rooms": n_rooms, "workers": n_workers, "seconds_per_step": seconds, "steps": results,
             "highest_sustained_events_per_s": max((r["offered_per_s"] for r in sustained), default=0.0)}
 
 
@@ -177,13 +200,14 @@ def register(app: typer.Typer) -> None:
         rate: float = typer.Option(None, help="One offered rate (events/s); default: a ramp"),
         seconds: float = typer.Option(10.0, help="Seconds per step"),
         p99_limit_ms: float = typer.Option(300.0, help="A step is sustained if hop p99 stays under this"),
+        workers: int = typer.Option(1, help="Worker processes in one consumer group (scale-out)"),
         json_out: bool = typer.Option(False, "--json", help="Print JSON"),
     ) -> None:
         """Chat + commerce for N rooms through the real broker and worker: latency and events/s."""
         rates = [rate] if rate else [250.0, 500.0, 1000.0, 2000.0, 4000.0]
         settings = Settings()
         (settings.data_dir / "logs").mkdir(parents=True, exist_ok=True)
-        result = asyncio.run(_run(settings, rooms, rates, seconds, p99_limit_ms))
+        result = asyncio.run(_run(settings, rooms, rates, seconds, p99_limit_ms, workers))
         cmd = "livelens bench pipeline " + " ".join(shlex.quote(a) for a in sys.argv[3:])
         result["command"] = cmd.strip()
         if json_out:
@@ -191,5 +215,5 @@ def register(app: typer.Typer) -> None:
         else:
             console.print(_table(result["steps"]))
             console.print(f"highest sustained: {result['highest_sustained_events_per_s']:g} events/s "
-                          f"({rooms} rooms, hop p99 ≤ {p99_limit_ms:g} ms)")
+                          f"({rooms} rooms, {workers} worker process(es), hop p99 ≤ {p99_limit_ms:g} ms)")
             console.print(f"command: {result['command']}")
