@@ -13,9 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -23,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
 from rich.console import Console, Group
 from rich.live import Live
+from pydantic import SecretStr
 from rich.table import Table
 
+from livelens.workers import WorkerProcess
 from sinks.redis import RedisSink
 from streams.embedded import infrastructure
 from streams.ingest.publisher import Publisher
@@ -77,31 +75,6 @@ def worker_pools(processors: list[str]) -> dict[str, list[str]]:
     return {name: procs for name, procs in pools.items() if procs}
 
 
-def _worker_env(settings: Settings, bootstrap: str, redis_url: str, app_id: str,
-                processors: list[str], sinks: list[str]) -> dict[str, str]:
-    return {**os.environ, "LIVELENS_KAFKA_BOOTSTRAP": bootstrap, "LIVELENS_REDIS_URL": redis_url,
-            "LIVELENS_APP_ID": app_id, "LIVELENS_TOPIC_PREFIX": settings.topic_prefix,
-            "LIVELENS_PROCESSORS": json.dumps(processors), "LIVELENS_SINKS": json.dumps(sinks),
-            "LIVELENS_DATA_DIR": str(settings.data_dir), "LIVELENS_SEGMENT_STORE": settings.segment_store}
-
-
-async def _wait_worker_ready(redis_url: str, app_id: str, proc: subprocess.Popen, timeout: float = 90) -> float:
-    from livelens.worker import ready_key
-
-    client = aioredis.from_url(redis_url)
-    start = time.time()
-    try:
-        while time.time() - start < timeout:
-            if proc.poll() is not None:
-                raise RuntimeError(f"worker exited with code {proc.returncode} (see its log)")
-            if await client.keys(ready_key(app_id)):
-                return time.time() - start
-            await asyncio.sleep(0.2)
-    finally:
-        await client.aclose()
-    raise TimeoutError(f"worker not ready within {timeout:.0f} s")
-
-
 async def _watch_outputs(settings: Settings, bootstrap: str, topics: TopicNames, watch: OutputWatch,
                          stop: asyncio.Event) -> None:
     consumer = AIOKafkaConsumer(
@@ -143,37 +116,26 @@ async def run_demo(settings: Settings, langs: list[str], speed: float, realtime:
         run = uuid.uuid4().hex[:6]  # fresh consumer groups + changelogs per run
         topics = TopicNames(settings.topic_prefix)
         pools = worker_pools(settings.processors)
-        workers: list[tuple[str, subprocess.Popen, object]] = []
+        workers: list[tuple[str, WorkerProcess]] = []
         try:
             for i, (pool, procs) in enumerate(pools.items()):
-                app_id = f"{settings.app_id}-demo-{run}-{pool}"
-                pool_settings = settings.model_copy(update={"app_id": app_id, "processors": procs,
-                                                            "sinks": settings.sinks if i == 0 else []})
+                pool_settings = settings.model_copy(update={
+                    "app_id": f"{settings.app_id}-demo-{run}-{pool}", "processors": procs,
+                    "sinks": settings.sinks if i == 0 else [], "metrics_port": 0,
+                    "kafka_bootstrap": infra.kafka_bootstrap, "redis_url": SecretStr(infra.redis_url)})
                 ctx = build_context(pool_settings, infra.kafka_bootstrap, infra.redis_url)  # learns its tables
                 await ensure_topics(pool_settings, infra.kafka_bootstrap,
                                     topics.all() + faust_internal_topics(pool_settings, ctx.tables))
-                log = open(log_dir / f"worker-{pool}.log", "ab")
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "livelens.cli", "worker", "--metrics-port", "0"],
-                    env=_worker_env(settings, infra.kafka_bootstrap, infra.redis_url, app_id, procs,
-                                    pool_settings.sinks),
-                    stdout=log, stderr=subprocess.STDOUT)
-                workers.append((pool, proc, log))
+                workers.append((pool, WorkerProcess(pool_settings, log_dir / f"worker-{pool}.log").start()))
             with console.status("starting the workers (each joins its consumer group) …"):
-                for pool, proc, _log in workers:
-                    ready_s = await _wait_worker_ready(infra.redis_url, f"{settings.app_id}-demo-{run}-{pool}", proc)
+                for pool, worker in workers:
+                    ready_s = await worker.wait_ready(90)
                     console.print(f"worker [bold]{pool}[/] ready in {ready_s:.1f} s: {', '.join(pools[pool])} "
-                                  f"(log {log_dir / f'worker-{pool}.log'})")
+                                  f"(log {worker.log_path})")
             return await _stream_rooms(settings, infra, topics, rooms, speed, realtime, run_ingest, timeout_s)
         finally:
-            for _pool, proc, log in workers:
-                proc.terminate()
-            for _pool, proc, log in workers:
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                log.close()
+            for _pool, worker in workers:
+                worker.stop()
 
 
 async def _stream_rooms(settings, infra, topics, rooms, speed, realtime, run_ingest, timeout_s) -> int:

@@ -14,9 +14,7 @@ with no audio skipped).
 from __future__ import annotations
 
 import json
-import statistics
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path

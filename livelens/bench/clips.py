@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -104,7 +103,9 @@ def _cut_costs(store: LocalSegmentStore, out: Path, lengths_s: list[float], pres
 async def _live_latency(settings: Settings, video: Path, script: dict, speed: float, work: Path) -> dict:
     import redis.asyncio as aioredis
 
-    from livelens.demo import _wait_worker_ready
+    from pydantic import SecretStr
+
+    from livelens.workers import WorkerProcess
     from processors import clipper as clipper_module
     from streams.embedded import infrastructure
     from streams.ingest.publisher import Publisher
@@ -117,22 +118,17 @@ async def _live_latency(settings: Settings, video: Path, script: dict, speed: fl
         run = uuid.uuid4().hex[:6]
         settings = settings.model_copy(update={
             "app_id": f"bench-clips-{run}", "topic_prefix": f"benchclips{run}", "segment_store": str(work / "segments"),
-            "kafka_bootstrap": infra.kafka_bootstrap})
+            "kafka_bootstrap": infra.kafka_bootstrap, "redis_url": SecretStr(infra.redis_url),
+            "processors": ["clipper"], "metrics_port": 0, "data_dir": work,
+            "clips": settings.clips.model_copy(update={"out_dir": work / "clips"})})
         topics = TopicNames(settings.topic_prefix)
         await ensure_topics(settings, infra.kafka_bootstrap,
                             topics.all() + faust_internal_topics(settings, [clipper_module.TABLE]))
-        env = {"LIVELENS_KAFKA_BOOTSTRAP": infra.kafka_bootstrap, "LIVELENS_REDIS_URL": infra.redis_url,
-               "LIVELENS_APP_ID": settings.app_id, "LIVELENS_TOPIC_PREFIX": settings.topic_prefix,
-               "LIVELENS_PROCESSORS": '["clipper"]', "LIVELENS_METRICS_PORT": "0",
-               "LIVELENS_PARTITIONS": str(settings.partitions), "LIVELENS_SEGMENT_STORE": settings.segment_store,
-               "LIVELENS_CLIPS__OUT_DIR": str(work / "clips"), "LIVELENS_DATA_DIR": str(work)}
-        log = open(work / "logs" / "worker.log", "ab")
-        worker = subprocess.Popen([sys.executable, "-m", "livelens.cli", "worker"], env={**os.environ, **env},
-                                  stdout=log, stderr=subprocess.STDOUT)
+        worker = WorkerProcess(settings, work / "logs" / "worker.log").start()
         redis = aioredis.from_url(infra.redis_url, decode_responses=True)
         clips: list[dict] = []
         try:
-            await _wait_worker_ready(infra.redis_url, settings.app_id, worker)
+            await worker.wait_ready(90)
             producer = await start_producer(settings, infra.kafka_bootstrap)
             publisher = Publisher(producer, topics)
             pubsub = redis.pubsub()
@@ -169,9 +165,7 @@ async def _live_latency(settings: Settings, video: Path, script: dict, speed: fl
             await producer.stop()
         finally:
             await redis.aclose()
-            worker.terminate()
-            worker.wait(20)
-            log.close()
+            worker.stop()
     latencies = [(c["emitted_at"] - c["ingested_at"]) * 1000 for c in clips]
     return {
         "selling_points": len(points), "clip_events": len(clips),

@@ -34,7 +34,6 @@ import logging
 import os
 import random
 import shlex
-import subprocess
 import sys
 import time
 import uuid
@@ -47,8 +46,10 @@ import typer
 import yaml
 from aiokafka import AIOKafkaConsumer
 from rich.console import Console
+from pydantic import SecretStr
 from rich.table import Table
 
+from livelens.workers import WorkerProcess
 from streams.embedded import infrastructure
 from streams.ingest.publisher import Publisher
 from streams.kafka import ensure_topics, faust_internal_topics, security_config, start_producer
@@ -414,7 +415,6 @@ def bench_rules_file(path: Path, cooldown_s: float) -> Path:
 
 async def run_step(settings: Settings, infra, n_rooms: int, opts: LoadOptions, material: SampleMaterial,
                    broker_pid: int | None) -> dict:
-    from livelens.demo import _wait_worker_ready  # noqa: PLC0415
     from livelens.worker import build_context  # noqa: PLC0415
 
     run = uuid.uuid4().hex[:6]
@@ -425,43 +425,27 @@ async def run_step(settings: Settings, infra, n_rooms: int, opts: LoadOptions, m
                                        "segment_store": str(run_dir / "segments")})
     topics = TopicNames(step.topic_prefix)
     pools = {"light": LIGHT_POOL} | ({"heavy": HEAVY_POOL} if opts.asr else {})
-    workers: dict[str, subprocess.Popen] = {}
-    logs = []
+    workers: dict[str, WorkerProcess] = {}
     try:
         for pool, procs in pools.items():
-            app_id = f"load-{run}-{pool}"
             sinks = ["redis"] if pool == "light" else []
-            pool_settings = step.model_copy(update={"app_id": app_id, "processors": procs, "sinks": sinks})
+            pool_settings = step.model_copy(update={
+                "app_id": f"load-{run}-{pool}", "processors": procs, "sinks": sinks,
+                "kafka_bootstrap": infra.kafka_bootstrap, "redis_url": SecretStr(infra.redis_url),
+                "recommend": step.recommend.model_copy(update={"rules_file": rules})})
             ctx = build_context(pool_settings, infra.kafka_bootstrap, infra.redis_url)  # learns its tables
             await ensure_topics(pool_settings, infra.kafka_bootstrap,
                                 topics.all() + faust_internal_topics(pool_settings, ctx.tables))
-            env = {**os.environ, "LIVELENS_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
-                   "LIVELENS_REDIS_URL": infra.redis_url, "LIVELENS_APP_ID": app_id,
-                   "LIVELENS_TOPIC_PREFIX": step.topic_prefix, "LIVELENS_PARTITIONS": str(step.partitions),
-                   "LIVELENS_PROCESSORS": json.dumps(procs), "LIVELENS_SINKS": json.dumps(sinks),
-                   "LIVELENS_METRICS_PORT": "0", "LIVELENS_DATA_DIR": str(run_dir),
-                   "LIVELENS_SEGMENT_STORE": str(run_dir / "segments"),
-                   "LIVELENS_RECOMMEND__RULES_FILE": str(rules)}
-            if opts.torch_threads:
-                env |= {"OMP_NUM_THREADS": str(opts.torch_threads), "MKL_NUM_THREADS": str(opts.torch_threads)}
-            logf = open(run_dir / "logs" / f"worker-{pool}.log", "ab")
-            logs.append(logf)
-            workers[pool] = subprocess.Popen([sys.executable, "-m", "livelens.cli", "worker", "--metrics-port", "0"],
-                                             env=env, stdout=logf, stderr=subprocess.STDOUT)
-        for pool, proc in workers.items():
-            await _wait_worker_ready(infra.redis_url, f"load-{run}-{pool}", proc, timeout=120)
+            threads = str(opts.torch_threads) if opts.torch_threads else None
+            extra = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads} if threads else {}
+            workers[pool] = WorkerProcess(pool_settings, run_dir / "logs" / f"worker-{pool}.log",
+                                          extra_env=extra).start()
+        for worker in workers.values():
+            await worker.wait_ready(120)
         return await _measure(step, infra, topics, n_rooms, opts, material, workers, broker_pid, run_dir)
     finally:
-        for proc in workers.values():
-            proc.terminate()
-        for proc in workers.values():
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        for logf in logs:
-            logf.close()
+        for worker in workers.values():
+            worker.stop()
 
 
 async def _warm_up(publisher: Publisher, material: SampleMaterial, out: OutputLog, asr: bool) -> float:
@@ -490,7 +474,7 @@ async def _warm_up(publisher: Publisher, material: SampleMaterial, out: OutputLo
 
 
 async def _measure(settings: Settings, infra, topics: TopicNames, n_rooms: int, opts: LoadOptions,
-                   material: SampleMaterial, workers: dict[str, subprocess.Popen], broker_pid: int | None,
+                   material: SampleMaterial, workers: dict[str, WorkerProcess], broker_pid: int | None,
                    run_dir: Path) -> dict:
     prefix = f"load-{n_rooms}r"
     out = OutputLog(room_prefix=prefix, settle_at=float("inf"))
@@ -500,7 +484,7 @@ async def _measure(settings: Settings, infra, topics: TopicNames, n_rooms: int, 
     producer = await start_producer(settings, infra.kafka_bootstrap)
     input_topics = ("chat", "commerce") + (("audio",) if opts.asr else ())
     publisher = Publisher(producer, topics, input_topics=input_topics)
-    pids = {f"worker-{pool}": proc.pid for pool, proc in workers.items()}
+    pids = {f"worker-{pool}": worker.pid for pool, worker in workers.items()}
     if broker_pid:
         pids["broker"] = broker_pid
     pids["load-generator"] = os.getpid()

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import shlex
-import subprocess
 import sys
 import time
 import uuid
@@ -25,8 +23,10 @@ import numpy as np
 import redis.asyncio as aioredis
 import typer
 from rich.console import Console
+from pydantic import SecretStr
 from rich.table import Table
 
+from livelens.workers import WorkerProcess
 from streams.embedded import infrastructure
 from streams.ingest.publisher import Publisher
 from streams.kafka import ensure_topics, faust_internal_topics, start_producer
@@ -71,26 +71,6 @@ async def _offer(publisher: Publisher, rooms: list[str], rate: float, seconds: f
 T0 = time.time()  # common stream clock for all rooms of a run
 
 
-async def _wait_workers(redis_url: str, app_id: str, procs: list, timeout: float = 90) -> None:
-    """Every worker process of the group has announced an assignment (livelens.worker.ready_key)."""
-    from livelens.worker import ready_key
-
-    client = aioredis.from_url(redis_url)
-    try:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            for p in procs:
-                if p.poll() is not None:
-                    raise RuntimeError(f"a worker exited with code {p.returncode}")
-            if all([await client.exists(ready_key(app_id, p.pid)) for p in procs]):
-                await asyncio.sleep(2.0)  # the last join triggers one more rebalance
-                return
-            await asyncio.sleep(0.2)
-    finally:
-        await client.aclose()
-    raise TimeoutError("workers not ready")
-
-
 async def _run(settings: Settings, n_rooms: int, rates: list[float], seconds: float, p99_limit_ms: float,
                n_workers: int = 1) -> dict:
     global T0
@@ -102,17 +82,16 @@ async def _run(settings: Settings, n_rooms: int, rates: list[float], seconds: fl
                                                "metrics_window_ms": 1000, "processors": ["metrics"]})
         topics = TopicNames(settings.topic_prefix)
         await ensure_topics(settings, infra.kafka_bootstrap, topics.all() + faust_internal_topics(settings, ["room_metrics"]))
-        env = {"LIVELENS_KAFKA_BOOTSTRAP": infra.kafka_bootstrap, "LIVELENS_REDIS_URL": infra.redis_url,
-               "LIVELENS_APP_ID": settings.app_id, "LIVELENS_TOPIC_PREFIX": settings.topic_prefix,
-               "LIVELENS_METRICS_WINDOW_MS": "1000", "LIVELENS_PROCESSORS": '["metrics"]',
-               "LIVELENS_METRICS_PORT": "0", "LIVELENS_PARTITIONS": str(settings.partitions)}
-        log = open(settings.data_dir / "logs" / "bench-worker.log", "ab")
+        worker_settings = settings.model_copy(update={
+            "kafka_bootstrap": infra.kafka_bootstrap, "redis_url": SecretStr(infra.redis_url), "metrics_port": 0})
         # n processes in ONE consumer group: rooms spread over them by partition
-        workers = [subprocess.Popen([sys.executable, "-m", "livelens.cli", "worker"], env={**os.environ, **env},
-                                    stdout=log, stderr=subprocess.STDOUT) for _ in range(n_workers)]
+        workers = [WorkerProcess(worker_settings, settings.data_dir / "logs" / f"bench-worker-{i}.log").start()
+                   for i in range(n_workers)]
         redis = aioredis.from_url(infra.redis_url)
         try:
-            await _wait_workers(infra.redis_url, settings.app_id, workers)
+            for worker in workers:
+                await worker.wait_ready(90)
+            await asyncio.sleep(2.0 if n_workers > 1 else 0.0)  # the last join triggers one more rebalance
             producer = await start_producer(settings, infra.kafka_bootstrap)
             publisher = Publisher(producer, topics, input_topics=("chat", "commerce"))
             for step, rate in enumerate(rates):
@@ -161,10 +140,7 @@ async def _run(settings: Settings, n_rooms: int, rates: list[float], seconds: fl
         finally:
             await redis.aclose()
             for worker in workers:
-                worker.terminate()
-            for worker in workers:
-                worker.wait(15)
-            log.close()
+                worker.stop()
     sustained = [r for r in results if r["kept_up"]]
     return {"rooms": n_rooms, "workers": n_workers, "seconds_per_step": seconds, "steps": results,
             "highest_sustained_events_per_s": max((r["offered_per_s"] for r in sustained), default=0.0)}

@@ -21,9 +21,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -33,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from pydantic import SecretStr
 
+from livelens.workers import WorkerProcess
 from streams.settings import Settings
 
 #: processor -> the input topics it reads (what each must dead-letter)
@@ -437,59 +436,6 @@ async def count_dead_letters(settings: Settings, bootstrap: str, report: FuzzRep
     report.rejected["kafka"] = sum(kafka_rejected.values())
 
 
-class _Worker:
-    def __init__(self, settings: Settings, bootstrap: str, redis_url: str, processors: list[str], log_path: Path):
-        self.env = {**os.environ, "LIVELENS_KAFKA_BOOTSTRAP": bootstrap, "LIVELENS_REDIS_URL": redis_url,
-                    "LIVELENS_APP_ID": settings.app_id, "LIVELENS_TOPIC_PREFIX": settings.topic_prefix,
-                    "LIVELENS_PARTITIONS": str(settings.partitions), "LIVELENS_PROCESSORS": json.dumps(processors),
-                    "LIVELENS_SINKS": json.dumps(["redis"]), "LIVELENS_METRICS_PORT": "0",
-                    "LIVELENS_DATA_DIR": str(settings.data_dir), "LIVELENS_SEGMENT_STORE": settings.segment_store,
-                    # analyse every fuzzed frame instead of skipping late ones (a skip is not a reject)
-                    "LIVELENS_VISION__MAX_FRAME_MS": "1e9", "LIVELENS_IDLE_FLUSH_S": "600"}
-        self.redis_url = redis_url
-        self.app_id = settings.app_id
-        self.log_path = log_path
-        self.proc: subprocess.Popen | None = None
-
-    async def start(self, timeout: float = 180) -> None:
-        import redis.asyncio as aioredis
-
-        from livelens.worker import ready_key
-
-        self.proc = subprocess.Popen([sys.executable, "-m", "livelens.cli", "worker", "--loglevel", "warning"],
-                                     env=self.env, stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT)
-        client = aioredis.from_url(self.redis_url)
-        try:
-            t0 = time.time()
-            while time.time() - t0 < timeout:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"worker exited at start: {self.log_tail()}")
-                if await client.keys(ready_key(self.app_id, self.proc.pid)):
-                    return
-                await asyncio.sleep(0.2)
-        finally:
-            await client.aclose()
-        raise TimeoutError(f"worker not ready in {timeout} s: {self.log_tail()}")
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self) -> None:
-        if self.alive():
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-    def log_tail(self, n: int = 2000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-n:]
-        except OSError:
-            return ""
-
-
 async def canary(settings: Settings, bootstrap: str, redis_url: str, timeout_s: float) -> bool:
     """A valid room after the fuzz: the worker must still turn it into a final metrics window."""
     import redis.asyncio as aioredis
@@ -550,8 +496,11 @@ async def run_fuzz(settings: Settings, bootstrap: str, redis_url: str, count: in
 
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp_name:
         tmp = Path(tmp_name)
-        worker = _Worker(settings, bootstrap, redis_url, processors, tmp / "worker.log")
-        await worker.start()
+        worker = await WorkerProcess(settings.model_copy(update={
+            "kafka_bootstrap": bootstrap, "redis_url": SecretStr(redis_url), "processors": processors,
+            "sinks": ["redis"], "metrics_port": 0, "idle_flush_s": 600.0,
+            # analyse every fuzzed frame instead of skipping late ones (a skip is not a reject)
+            "vision": settings.vision.model_copy(update={"max_frame_ms": 1e9})}), tmp / "worker.log").started(180)
         try:
             await fuzz_kafka(kafka_inputs, report, settings, bootstrap, processors)
             await fuzz_http(http_requests, report, settings, bootstrap, redis_url)

@@ -34,7 +34,6 @@ import asyncio
 import io
 import logging
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -43,7 +42,6 @@ from urllib.parse import urlparse
 
 import av
 import cv2
-import numpy as np
 from av.video.frame import PictureType
 
 from streams.ingest.pacing import Pacer, release_ms

@@ -6,20 +6,13 @@ topic prefix and app id (Tansu keeps everything in memory and consumer groups mu
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 
-from livelens.worker import ready_key
+from livelens import workers as livelens_workers
 from streams.embedded import EmbeddedBroker, EmbeddedRedis
 from streams.settings import Settings
 
@@ -58,60 +51,18 @@ def settings(broker, redis_server, tmp_path) -> Settings:
     )
 
 
-class WorkerProcess:
-    """A real ``livelens worker`` subprocess."""
+class WorkerProcess(livelens_workers.WorkerProcess):
+    """The tests' flavour of a real ``livelens worker`` process: processors given explicitly,
+    ``await start()`` returns once it holds partitions."""
 
     def __init__(self, settings: Settings, log_path: Path, processors: list[str] | None = None):
-        self.settings = settings
-        self.log_path = log_path
-        self.processors = processors or settings.processors
-        self.proc: subprocess.Popen | None = None
+        super().__init__(settings.model_copy(update={"processors": processors or settings.processors}),
+                         log_path, loglevel="info")
 
-    def env(self) -> dict[str, str]:
-        s = self.settings
-        return {**os.environ, "LIVELENS_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
-                "LIVELENS_REDIS_URL": s.redis_url.get_secret_value(), "LIVELENS_APP_ID": s.app_id,
-                "LIVELENS_TOPIC_PREFIX": s.topic_prefix, "LIVELENS_PARTITIONS": str(s.partitions),
-                "LIVELENS_PROCESSORS": json.dumps(self.processors), "LIVELENS_METRICS_PORT": "0",
-                "LIVELENS_IDLE_FLUSH_S": str(s.idle_flush_s), "LIVELENS_DATA_DIR": str(s.data_dir),
-                "LIVELENS_SEGMENT_STORE": s.segment_store}
-
-    async def start(self, timeout: float = 60) -> "WorkerProcess":
-        client = aioredis.from_url(self.settings.redis_url.get_secret_value())
-        await client.delete(*(await client.keys(ready_key(self.settings.app_id)) or ["_"]))
-        self.proc = subprocess.Popen([sys.executable, "-m", "livelens.cli", "worker", "--loglevel", "info"],
-                                     env=self.env(), stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT)
-        t0 = time.time()
-        try:
-            while time.time() - t0 < timeout:
-                assert self.proc.poll() is None, f"worker exited early: {self.log_tail()}"
-                if await client.keys(ready_key(self.settings.app_id, self.proc.pid)):
-                    return self
-                await asyncio.sleep(0.2)
-        finally:
-            await client.aclose()
-        raise TimeoutError(f"worker not ready in {timeout} s: {self.log_tail()}")
-
-    def kill(self) -> None:
-        """SIGKILL: no graceful shutdown, no final commit."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-    def log_tail(self, n: int = 3000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-n:]
-        except OSError:
-            return ""
+    async def start(self, timeout: float = 60) -> "WorkerProcess":  # type: ignore[override]
+        super().start()
+        await self.wait_ready(timeout)
+        return self
 
 
 @pytest.fixture

@@ -34,8 +34,8 @@ async def test_selling_points_become_clips_in_files_redis_and_api(
     if not VIDEO.is_file():
         pytest.skip(f"../shared/data/video/talking_1.mp4 missing ({VIDEO}): real talking-head footage")
     clips_dir = tmp_path / "clips"
-    monkeypatch.setenv("LIVELENS_CLIPS__OUT_DIR", str(clips_dir))
-    monkeypatch.setenv("LIVELENS_CLIPS__MIN_S", "1.5")  # the footage is 6 s long
+    settings.clips.out_dir = clips_dir  # the worker process gets exactly these settings
+    settings.clips.min_s = 1.5  # the footage is 6 s long
     await worker_factory(["clipper"])
 
     topics = TopicNames(settings.topic_prefix)

@@ -28,7 +28,7 @@ def _class_at(sentences, start_ms, end_ms):
 async def test_sample_room_produces_the_expected_selling_point_clips(
         settings, producer, worker_factory, redis_client, sample_room_dir, monkeypatch):
     clips_dir = settings.data_dir / "clips"
-    monkeypatch.setenv("LIVELENS_CLIPS__OUT_DIR", str(clips_dir))
+    settings.clips.out_dir = clips_dir  # the worker process gets exactly these settings
     await worker_factory(["asr"], name="heavy")
     settings.app_id += "-light"
     await worker_factory(["selling_points", "clipper"], name="light")
