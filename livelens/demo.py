@@ -46,6 +46,7 @@ class OutputWatch:
     latencies_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     final_rooms: set[str] = field(default_factory=set)
     last_event_at: float = 0.0
+    notable: Counter = field(default_factory=Counter)  # "alert open audio_silence", "rec explain_size_fit", …
 
     def add(self, event) -> None:
         self.counts[event.kind] += 1
@@ -54,6 +55,12 @@ class OutputWatch:
             self.latencies_ms[event.processor or event.kind].append(event.latency_ms)
         if event.kind == "room_metrics" and event.final:
             self.final_rooms.add(event.room_id)
+        elif event.kind == "alert":
+            self.notable[f"alert {event.state} {event.alert_type} ({event.severity})"] += 1
+        elif event.kind == "recommendation":
+            self.notable[f"recommendation {event.rec_type}"] += 1
+        elif event.kind == "clip":
+            self.notable[f"clip {event.status}: {event.title[:60]}"] += 1
 
     def latency_table(self) -> Table:
         t = Table(title="latency per processor (emitted − ingested, ms)")
@@ -219,6 +226,10 @@ async def _summary(settings, infra, rooms, publisher, watch, ingest_s) -> int:
         t.add_row(room, "\n".join(f"{k}={v}" for k, v in shown.items()), "\n".join(f"{k}: {n}" for k, n in lens.items()))
     await sink.close()
     console.print(t)
+    if watch.notable:
+        console.print("alerts, recommendations and clips:")
+        for what, n in sorted(watch.notable.items()):
+            console.print(f"  {n:3d} × {what}", markup=False)
     missing = set(rooms) - watch.final_rooms
     if missing:
         console.print(f"[red]no final metrics window for {sorted(missing)}[/]")
