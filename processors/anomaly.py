@@ -61,12 +61,6 @@ def register(ctx: AppContext) -> None:
     topic_of = {ctx.topics.full(n): n for n in INPUTS}
     source = ctx.app.topic(*topic_of, key_type=bytes, value_type=bytes, key_serializer="raw",
                            value_serializer="raw")
-    webhook = None
-    if s.anomaly.webhook_url:
-        from sinks.webhook import WebhookSender  # noqa: PLC0415 - optional delivery
-
-        secret = s.anomaly.webhook_secret.get_secret_value() if s.anomaly.webhook_secret else None
-        webhook = WebhookSender(s.anomaly.webhook_url, secret, "alerts")
 
     async def publish(room_id: str, changes, cause: Event | None) -> None:
         for ch in changes:
@@ -84,8 +78,6 @@ def register(ctx: AppContext) -> None:
                 ALERTS_OPEN.labels(ch.alert_type).inc()
             elif ch.state == "resolved":
                 ALERTS_OPEN.labels(ch.alert_type).dec()
-            if webhook is not None:
-                webhook.submit(alert.to_bytes())
 
     def watch(room_id: str) -> RoomWatch:
         if room_id not in rooms:

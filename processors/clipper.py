@@ -10,8 +10,8 @@ Per closed :class:`SellingPoint` of a room:
    segment is still being written when the selling point closes), cut it with
    :func:`streams.cutter.cut_clips` in a worker thread (one pass: MP4, vertical 9:16 cropped on
    the host's face from ``vision``, thumbnail), write SRT/WebVTT from the word timestamps and
-   ``meta.json``, index it in Redis, fire the optional webhook, and emit a :class:`Clip`
-   (``ready`` / ``shortened`` / ``skipped`` with the reason).
+   ``meta.json``, and emit a :class:`Clip` (``ready`` / ``shortened`` / ``skipped`` with the
+   reason); the clips sink (sinks/clips.py) indexes it in Redis and fires the optional webhook.
 
 Cuts run off the event loop and at most ``settings.clips.concurrency`` at a time (they share the
 CPU with ASR and vision). Clip-ready latency is recorded by the processor base as
@@ -27,8 +27,8 @@ from typing import Any
 
 from models.clips import ClipPlan, ClipPolicy, ClipPolicyConfig, CutSpan, SegmentSpan, TimedWord, to_srt, to_webvtt
 from processors.base import Processor
-from sinks.clips import CLIP_FILES, ClipStore
 from streams.app import AppContext
+from streams.clip_files import CLIP_FILES, ClipFiles
 from streams.cutter import CutOutput, CutResult, cut_clips
 from streams.schemas import Clip, FusedWindow, SellingPoint, VisionFeatures
 from streams.segment_store import SegmentStore, open_segment_store
@@ -77,7 +77,7 @@ class RoomClipState:
 class Clipper:
     """The clipping steps, independent of faust (the agent below and the benchmark use it)."""
 
-    def __init__(self, settings, store: SegmentStore, clip_store: ClipStore):
+    def __init__(self, settings, store: SegmentStore, clip_store: ClipFiles):
         cfg = settings.clips
         self.settings = settings
         self.store = store
@@ -144,11 +144,8 @@ def register(ctx: AppContext) -> None:
     proc = Processor(ctx, NAME, settings.budgets.clips)
     table = ctx.app.Table(TABLE, default=None, partitions=settings.partitions)
     ctx.tables.append(TABLE)
-    clip_store = ClipStore(
-        settings.clips_dir, ctx.redis_url, settings.clips.webhook_url,
-        settings.clips.webhook_secret.get_secret_value() if settings.clips.webhook_secret else None)
+    clip_store = ClipFiles(settings.clips_dir)  # indexed and announced by the clips sink (sinks/clips.py)
     clipper = Clipper(settings, open_segment_store(settings.segment_store, settings.segment_retention_s), clip_store)
-    ctx.extras["clip_store"] = clip_store
     face_x: dict[str, float] = {}  # room -> latest face centre (fraction of the width), from vision
 
     source = ctx.app.topic(ctx.topics.selling_points, ctx.topics.fused, ctx.topics.vision,
@@ -183,9 +180,7 @@ def register(ctx: AppContext) -> None:
                 # a skipped plan is remembered too: its media will not come back
                 state.cut.append([plan.clip_id, plan.start_ms, plan.end_ms, plan.score])
                 if result.ok:
-                    for old in plan.supersedes:
-                        state.cut = [c for c in state.cut if c[0] != old]
-                        await clip_store.unindex(room, old)
-                await clip_store.index(clip)
+                    clip.supersedes = list(plan.supersedes)
+                    state.cut = [c for c in state.cut if c[0] not in plan.supersedes]
                 await proc.emit("clips", clip)
             table[room] = state.to_raw()

@@ -45,12 +45,6 @@ def register(ctx: AppContext) -> None:
     topic_of = {ctx.topics.full(n): n for n in INPUTS}
     source = ctx.app.topic(*topic_of, key_type=bytes, value_type=bytes, key_serializer="raw",
                            value_serializer="raw")
-    webhook = None
-    if s.recommend.webhook_url:
-        from sinks.webhook import WebhookSender  # noqa: PLC0415 - optional delivery
-
-        secret = s.recommend.webhook_secret.get_secret_value() if s.recommend.webhook_secret else None
-        webhook = WebhookSender(s.recommend.webhook_url, secret, "recommendations")
 
     def policy_for(room: str) -> RecommendationPolicy:
         if room not in policies:
@@ -98,5 +92,3 @@ def register(ctx: AppContext) -> None:
                     evidence=rec.evidence, priority=rec.priority, expires_ms=rec.expires_ms,
                     dedup_key=rec.dedup_key)
                 await proc.emit("recommendations", out)
-                if webhook is not None:
-                    webhook.submit(out.to_bytes())

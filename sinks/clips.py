@@ -1,15 +1,7 @@
-"""Clip store: clip files on disk, a per-room Redis index, an optional signed webhook.
+"""Clip index and delivery: every clip event → a per-room Redis index and an optional signed webhook.
 
-Files, one folder per clip (``clip_id`` is deterministic, so a re-cut after a crash overwrites
-the same folder; every file is written to a temporary name and renamed)::
-
-    <clips_dir>/<room_id>/<clip_id>/clip.mp4       H.264 + AAC, the source's size
-                                    vertical.mp4   9:16 crop (on the host's face when known)
-                                    clip.srt       subtitles, times relative to the clip start
-                                    clip.vtt
-                                    thumb.jpg      the middle frame
-                                    meta.json      room, category, label, title, transcript,
-                                                   start/end (stream ms), score, status, files
+Runs as a sink in the worker (``register``: an agent on the ``clips`` topic); the clip files
+themselves are written by the clipper processor (:mod:`streams.clip_files`).
 
 Redis keys (same ``{room}`` hash tag as :mod:`sinks.redis`, so one room's keys share a slot):
 
@@ -19,41 +11,25 @@ Redis keys (same ``{room}`` hash tag as :mod:`sinks.redis`, so one room's keys s
                                         ``status``, ``start_ms``
 * ``livelens:clips:rooms``              set of rooms that have clips
 
-Writes are idempotent by ``clip_id`` (ZADD + HSET of the same values). Files are served by
-:mod:`sinks.web.clips` under ``/clips/<room>/<clip_id>/<file>``.
+Writes are idempotent by ``clip_id`` (ZADD + HSET of the same values); a clip that supersedes
+others (``Clip.supersedes``) removes them from the index.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import re
-import shutil
 from pathlib import Path
 
 import redis.asyncio as aioredis
 
 from sinks.redis import PREFIX, room_key
 from sinks.webhook import WebhookSender
+from streams.clip_files import ClipFiles
 from streams.observability import SINK_WRITES
 from streams.schemas import Clip
-from streams.segment_store import check_room_id
 
 log = logging.getLogger(__name__)
-
-#: role in ``Clip.files`` -> file name inside the clip folder. Nothing else is ever served.
-CLIP_FILES: dict[str, str] = {
-    "mp4": "clip.mp4", "vertical": "vertical.mp4", "srt": "clip.srt", "vtt": "clip.vtt",
-    "thumb": "thumb.jpg", "meta": "meta.json",
-}
-_CLIP_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
-
-
-def check_clip_id(clip_id: str) -> str:
-    if not isinstance(clip_id, str) or not _CLIP_ID_RE.match(clip_id):
-        raise ValueError(f"invalid clip_id: {clip_id!r}")
-    return clip_id
 
 
 def clips_key(room_id: str) -> str:
@@ -64,57 +40,14 @@ def clip_key(room_id: str, clip_id: str) -> str:
     return room_key(room_id, "clip", clip_id)
 
 
-def file_url(room_id: str, clip_id: str, name: str) -> str:
-    """The API path that serves one clip file (token required)."""
-    return f"/clips/{room_id}/{clip_id}/{name}"
-
-
-class ClipStore:
+class ClipStore(ClipFiles):
     """Clip folders under ``clips_dir`` plus the Redis index and the optional webhook."""
 
     def __init__(self, clips_dir: Path | str, redis_url: str | None = None,
                  webhook_url: str | None = None, webhook_secret: str | None = None):
-        self.root = Path(clips_dir)
+        super().__init__(clips_dir)
         self.redis = aioredis.from_url(redis_url, decode_responses=True) if redis_url else None
         self.webhook = WebhookSender(webhook_url, webhook_secret, "clips") if webhook_url else None
-
-    # ---- files ---------------------------------------------------------------------------
-
-    def clip_dir(self, room_id: str, clip_id: str) -> Path:
-        return self.root / check_room_id(room_id) / check_clip_id(clip_id)
-
-    def path(self, room_id: str, clip_id: str, name: str) -> Path:
-        """A servable file's path; ``ValueError`` for any name that is not a clip file."""
-        if name not in CLIP_FILES.values():
-            raise ValueError(f"not a clip file: {name!r}")
-        return self.clip_dir(room_id, clip_id) / name
-
-    def write_text(self, room_id: str, clip_id: str, name: str, text: str) -> Path:
-        path = self.path(room_id, clip_id, name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{name}.{os.getpid()}.part")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-        return path
-
-    def files_of(self, room_id: str, clip_id: str) -> dict[str, str]:
-        """role -> API path, for the files that exist."""
-        folder = self.clip_dir(room_id, clip_id)
-        return {role: file_url(room_id, clip_id, name) for role, name in CLIP_FILES.items()
-                if (folder / name).is_file() or role == "meta"}
-
-    def write_meta(self, clip: Clip) -> Path:
-        meta = {
-            "room_id": clip.room_id, "clip_id": clip.clip_id, "status": clip.status, "reason": clip.reason,
-            "category": clip.category, "label": clip.label, "title": clip.title,
-            "transcript": clip.transcript, "start_ms": clip.start_ms, "end_ms": clip.end_ms,
-            "duration_ms": clip.end_ms - clip.start_ms, "score": clip.score, "files": clip.files,
-        }
-        return self.write_text(clip.room_id, clip.clip_id, CLIP_FILES["meta"],
-                               json.dumps(meta, ensure_ascii=False, indent=2))
-
-    def remove(self, room_id: str, clip_id: str) -> None:
-        shutil.rmtree(self.clip_dir(room_id, clip_id), ignore_errors=True)
 
     # ---- index + delivery ------------------------------------------------------------------
 
@@ -131,6 +64,8 @@ class ClipStore:
                     "status": clip.status, "start_ms": str(clip.start_ms)})
                 pipe.sadd(f"{PREFIX}:clips:rooms", room)
                 added, *_ = await pipe.execute()
+            for old in clip.supersedes:
+                await self.unindex(room, old)
             new = bool(added)
             SINK_WRITES.labels("clips", "indexed" if new else "duplicate").inc()
         if self.webhook is not None and new:
@@ -166,3 +101,23 @@ async def list_clips(client: aioredis.Redis, room_id: str, limit: int = 100, ord
     if order == "score":
         out.sort(key=lambda c: -float(c.get("score", 0.0)))
     return out[:limit]
+
+
+def register(ctx) -> None:
+    """Worker wiring: the ``clips`` topic → the Redis clip index and the optional webhook."""
+    from streams.schemas import DecodeError, decode_event
+
+    s = ctx.settings
+    store = ClipStore(s.clips_dir, ctx.redis_url, s.clips.webhook_url,
+                      s.clips.webhook_secret.get_secret_value() if s.clips.webhook_secret else None)
+
+    @ctx.app.agent(ctx.topic("clips"), name=f"{s.app_id}.sink-clips")
+    async def clips_sink(stream):
+        async for raw in stream:
+            try:
+                clip = decode_event(raw, allowed=(Clip,), max_bytes=s.max_event_bytes * 4)
+            except DecodeError as exc:  # outputs are ours; a bad one is a bug, never a crash
+                log.error("clips sink: undecodable clip event: %s", exc.reason)
+                SINK_WRITES.labels("clips", "rejected").inc()
+                continue
+            await store.index(clip)

@@ -1,5 +1,9 @@
 """Optional HMAC-signed webhooks (alerts, clips, recommendations) for ops tools.
 
+As a worker sink (``register``), every event on the ``alerts`` and ``recommendations`` topics
+goes to ``LIVELENS_ANOMALY__WEBHOOK_URL`` / ``LIVELENS_RECOMMEND__WEBHOOK_URL`` when set (clips:
+:mod:`sinks.clips`).
+
 Delivery runs in a background task with a bounded queue, retries with backoff and a short
 timeout, so a slow receiver never blocks a stream. The body is the event JSON; headers carry
 ``X-Livelens-Timestamp`` and ``X-Livelens-Signature: sha256=…`` over ``"{timestamp}.{body}"``
@@ -65,3 +69,23 @@ class WebhookSender:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+#: topic -> the settings section holding its webhook_url / webhook_secret
+WEBHOOK_TOPICS = {"alerts": "anomaly", "recommendations": "recommend"}
+
+
+def register(ctx) -> None:
+    """Worker wiring: an agent per topic whose section configures a webhook URL."""
+    for topic, section_name in WEBHOOK_TOPICS.items():
+        section = getattr(ctx.settings, section_name)
+        if not section.webhook_url:
+            continue
+        secret = section.webhook_secret.get_secret_value() if section.webhook_secret else None
+        sender = WebhookSender(section.webhook_url, secret, topic)
+
+        async def deliver(stream, sender=sender):
+            async for raw in stream:
+                sender.submit(raw)  # the event JSON exactly as on the topic
+
+        ctx.app.agent(ctx.topic(topic), name=f"{ctx.settings.app_id}.sink-webhook-{topic}")(deliver)

@@ -339,6 +339,7 @@ class Clip(OutputEvent):
     transcript: str = ""
     score: float = 0.0
     files: dict[str, str] = Field(default_factory=dict)  # role -> path/URI (mp4, vertical, srt, vtt, thumb, meta)
+    supersedes: list[str] = Field(default_factory=list)  # clip ids this better clip replaces
 
 
 class Alert(OutputEvent):

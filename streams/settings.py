@@ -174,7 +174,7 @@ class Settings(BaseSettings):
     processors: list[str] = Field(default_factory=lambda: [
         "metrics", "asr", "vision", "chat", "selling_points", "fusion", "clipper", "anomaly", "recommender"])
     #: Sinks this worker runs (sinks/<name>.py with a register(ctx)).
-    sinks: list[str] = Field(default_factory=lambda: ["redis"])
+    sinks: list[str] = Field(default_factory=lambda: ["redis", "clips", "webhook"])
     metrics_port: int = 9464  # Prometheus /metrics of the worker (on bind_host)
 
     # --- redis --------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from typing import Any, Callable
 from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import FileResponse
 
-from sinks.clips import CLIP_FILES, check_clip_id, list_clips
+from sinks.clips import list_clips
+from streams.clip_files import CLIP_FILES, check_clip_id
 from sinks.redis import RedisSink
 from streams.segment_store import check_room_id
 

@@ -1,0 +1,88 @@
+"""Clip files: one folder per clip in the local clip folder (media storage, like the segment store).
+
+``clip_id`` is deterministic, so a re-cut after a crash overwrites the same folder; every file is
+written to a temporary name and renamed::
+
+    <clips_dir>/<room_id>/<clip_id>/clip.mp4       H.264 + AAC, the source's size
+                                    vertical.mp4   9:16 crop (on the host's face when known)
+                                    clip.srt       subtitles, times relative to the clip start
+                                    clip.vtt
+                                    thumb.jpg      the middle frame
+                                    meta.json      room, category, label, title, transcript,
+                                                   start/end (stream ms), score, status, files
+
+Written by the clipper processor, indexed by :mod:`sinks.clips`, served by :mod:`sinks.web.clips`
+under ``/clips/<room>/<clip_id>/<file>``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+from streams.schemas import Clip
+from streams.segment_store import check_room_id
+
+#: role in ``Clip.files`` -> file name inside the clip folder. Nothing else is ever served.
+CLIP_FILES: dict[str, str] = {
+    "mp4": "clip.mp4", "vertical": "vertical.mp4", "srt": "clip.srt", "vtt": "clip.vtt",
+    "thumb": "thumb.jpg", "meta": "meta.json",
+}
+_CLIP_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+
+
+def check_clip_id(clip_id: str) -> str:
+    if not isinstance(clip_id, str) or not _CLIP_ID_RE.match(clip_id):
+        raise ValueError(f"invalid clip_id: {clip_id!r}")
+    return clip_id
+
+
+def file_url(room_id: str, clip_id: str, name: str) -> str:
+    """The API path that serves one clip file (token required)."""
+    return f"/clips/{room_id}/{clip_id}/{name}"
+
+
+class ClipFiles:
+    """The clip folders under ``clips_dir``."""
+
+    def __init__(self, clips_dir: Path | str):
+        self.root = Path(clips_dir)
+
+    def clip_dir(self, room_id: str, clip_id: str) -> Path:
+        return self.root / check_room_id(room_id) / check_clip_id(clip_id)
+
+    def path(self, room_id: str, clip_id: str, name: str) -> Path:
+        """A servable file's path; ``ValueError`` for any name that is not a clip file."""
+        if name not in CLIP_FILES.values():
+            raise ValueError(f"not a clip file: {name!r}")
+        return self.clip_dir(room_id, clip_id) / name
+
+    def write_text(self, room_id: str, clip_id: str, name: str, text: str) -> Path:
+        path = self.path(room_id, clip_id, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{name}.{os.getpid()}.part")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    def files_of(self, room_id: str, clip_id: str) -> dict[str, str]:
+        """role -> API path, for the files that exist."""
+        folder = self.clip_dir(room_id, clip_id)
+        return {role: file_url(room_id, clip_id, name) for role, name in CLIP_FILES.items()
+                if (folder / name).is_file() or role == "meta"}
+
+    def write_meta(self, clip: Clip) -> Path:
+        meta = {
+            "room_id": clip.room_id, "clip_id": clip.clip_id, "status": clip.status, "reason": clip.reason,
+            "category": clip.category, "label": clip.label, "title": clip.title,
+            "transcript": clip.transcript, "start_ms": clip.start_ms, "end_ms": clip.end_ms,
+            "duration_ms": clip.end_ms - clip.start_ms, "score": clip.score, "files": clip.files,
+        }
+        return self.write_text(clip.room_id, clip.clip_id, CLIP_FILES["meta"],
+                               json.dumps(meta, ensure_ascii=False, indent=2))
+
+    def remove(self, room_id: str, clip_id: str) -> None:
+        shutil.rmtree(self.clip_dir(room_id, clip_id), ignore_errors=True)
