@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from aiokafka import AIOKafkaConsumer
 from rich.console import Console, Group
 from rich.live import Live
 from pydantic import SecretStr
@@ -30,8 +29,7 @@ from livelens.workers import WorkerProcess
 from sinks.redis import RedisSink
 from streams.embedded import infrastructure
 from streams.ingest.publisher import Publisher
-from streams.kafka import ensure_topics, security_config, start_producer
-from streams.schemas import DecodeError, decode_event
+from streams.kafka import ensure_topics, start_producer, watch_events
 from streams.settings import Settings
 from streams.topics import OUTPUT_TOPICS, TopicNames
 
@@ -82,26 +80,6 @@ def worker_pools(processors: list[str]) -> dict[str, list[str]]:
     return {name: procs for name, procs in pools.items() if procs}
 
 
-async def _watch_outputs(settings: Settings, bootstrap: str, topics: TopicNames, watch: OutputWatch,
-                         stop: asyncio.Event) -> None:
-    consumer = AIOKafkaConsumer(
-        *[topics.full(n) for n in OUTPUT_TOPICS], bootstrap_servers=bootstrap,
-        group_id=f"livelens-demo-watch-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest",
-        fetch_max_wait_ms=settings.fetch_max_wait_ms, enable_auto_commit=False, **security_config(settings))
-    await consumer.start()
-    try:
-        while not stop.is_set():
-            batch = await consumer.getmany(timeout_ms=200)
-            for records in batch.values():
-                for rec in records:
-                    try:
-                        watch.add(decode_event(rec.value, max_bytes=settings.max_event_bytes * 4))
-                    except DecodeError:
-                        watch.counts["undecodable"] += 1
-    finally:
-        await consumer.stop()
-
-
 async def run_demo(settings: Settings, langs: list[str], speed: float, realtime: bool,
                    sample_dir: Path, timeout_s: float = 600) -> int:
     from livelens.sample_room import ensure_sample_room
@@ -148,7 +126,9 @@ async def run_demo(settings: Settings, langs: list[str], speed: float, realtime:
 async def _stream_rooms(settings, infra, topics, rooms, speed, realtime, run_ingest, timeout_s) -> int:
     watch = OutputWatch()
     stop = asyncio.Event()
-    watcher = asyncio.create_task(_watch_outputs(settings, infra.kafka_bootstrap, topics, watch, stop))
+    watcher = asyncio.create_task(watch_events(
+        settings, infra.kafka_bootstrap, [topics.full(n) for n in OUTPUT_TOPICS], watch.add, stop,
+        on_undecodable=lambda _raw: watch.counts.update(["undecodable"]), group_prefix="livelens-demo-watch"))
     producer = await start_producer(settings, infra.kafka_bootstrap)
     publisher = Publisher(producer, topics)
     progress: dict[str, int] = {room: 0 for room in rooms}

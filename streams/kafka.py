@@ -25,9 +25,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import uuid
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 from faust.transport.drivers import TRANSPORTS
@@ -84,6 +85,40 @@ async def start_producer(settings: Settings, bootstrap: str, retries: int = 30) 
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
     raise ConnectionError(f"broker {bootstrap} not reachable after {retries} attempts")
+
+
+async def watch_events(settings: Settings, bootstrap: str, topic_names: list[str], on_event,
+                       stop: asyncio.Event, ready: asyncio.Event | None = None, on_undecodable=None,
+                       group_prefix: str = "livelens-watch") -> None:
+    """Read every event on ``topic_names`` from the beginning until ``stop`` is set.
+
+    A fresh consumer group per call (Tansu: groups must be new); each decoded event goes to
+    ``on_event(event)``, anything undecodable to ``on_undecodable(raw)``. Used by the demo's and
+    the benchmarks' live views, which watch output topics.
+    """
+    from streams.schemas import DecodeError, decode_event  # noqa: PLC0415 - keeps module import light
+
+    consumer = AIOKafkaConsumer(
+        *topic_names, bootstrap_servers=bootstrap, group_id=f"{group_prefix}-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest", fetch_max_wait_ms=settings.fetch_max_wait_ms, enable_auto_commit=False,
+        **security_config(settings))
+    await consumer.start()
+    if ready is not None:
+        ready.set()
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=100)
+            for records in batch.values():
+                for rec in records:
+                    try:
+                        event = decode_event(rec.value, max_bytes=settings.max_event_bytes * 4)
+                    except DecodeError:
+                        if on_undecodable is not None:
+                            on_undecodable(rec.value)
+                        continue
+                    on_event(event)
+    finally:
+        await consumer.stop()
 
 
 # --------------------------------------------------------------------- topics

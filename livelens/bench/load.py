@@ -44,7 +44,6 @@ from pathlib import Path
 import numpy as np
 import typer
 import yaml
-from aiokafka import AIOKafkaConsumer
 from rich.console import Console
 from pydantic import SecretStr
 from rich.table import Table
@@ -52,8 +51,8 @@ from rich.table import Table
 from livelens.workers import WorkerProcess
 from streams.embedded import infrastructure
 from streams.ingest.publisher import Publisher
-from streams.kafka import ensure_topics, faust_internal_topics, security_config, start_producer
-from streams.schemas import AudioChunk, ChatMessage, CommerceEvent, DecodeError, Transcript, decode_event
+from streams.kafka import ensure_topics, faust_internal_topics, start_producer, watch_events
+from streams.schemas import AudioChunk, ChatMessage, CommerceEvent, Transcript
 from streams.settings import Settings
 from streams.topics import OUTPUT_TOPICS, TopicNames
 
@@ -304,27 +303,6 @@ class OutputLog:
             self.latencies_ms[f"{ev.processor}/{ev.kind}"].append(ev.latency_ms)
 
 
-async def watch_outputs(settings: Settings, bootstrap: str, topics: TopicNames, out: OutputLog,
-                        stop: asyncio.Event, ready: asyncio.Event) -> None:
-    consumer = AIOKafkaConsumer(
-        *[topics.full(n) for n in OUTPUT_TOPICS], bootstrap_servers=bootstrap,
-        group_id=f"livelens-load-watch-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest",
-        fetch_max_wait_ms=settings.fetch_max_wait_ms, enable_auto_commit=False, **security_config(settings))
-    await consumer.start()
-    ready.set()
-    try:
-        while not stop.is_set():
-            batch = await consumer.getmany(timeout_ms=100)
-            for records in batch.values():
-                for rec in records:
-                    try:
-                        out.add(decode_event(rec.value, max_bytes=settings.max_event_bytes * 4))
-                    except DecodeError:
-                        out.counts["undecodable"] += 1
-    finally:
-        await consumer.stop()
-
-
 def _proc_cpu_s(pid: int) -> float:
     """utime + stime of a process in seconds (/proc/<pid>/stat fields 14 and 15)."""
     try:
@@ -479,7 +457,9 @@ async def _measure(settings: Settings, infra, topics: TopicNames, n_rooms: int, 
     prefix = f"load-{n_rooms}r"
     out = OutputLog(room_prefix=prefix, settle_at=float("inf"))
     stop, ready = asyncio.Event(), asyncio.Event()
-    watcher = asyncio.create_task(watch_outputs(settings, infra.kafka_bootstrap, topics, out, stop, ready))
+    watcher = asyncio.create_task(watch_events(
+        settings, infra.kafka_bootstrap, [topics.full(n) for n in OUTPUT_TOPICS], out.add, stop, ready,
+        on_undecodable=lambda _raw: out.counts.update(["undecodable"]), group_prefix="livelens-load-watch"))
     await ready.wait()
     producer = await start_producer(settings, infra.kafka_bootstrap)
     input_topics = ("chat", "commerce") + (("audio",) if opts.asr else ())
