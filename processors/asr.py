@@ -5,10 +5,12 @@ chunk that needs it) and shared by the rooms; decoding runs in a bounded thread 
 the event loop. Each room has a :class:`models.asr.StreamingAsrSession` (it degrades itself when
 compute falls behind; its lag and level are exported as metrics the anomaly stage alerts on).
 
-Restart safety: the faust table ``asr_rooms`` keeps, per room, the end of the last final
-transcript emitted and a session epoch. After a crash the audio since the last committed offset
-is decoded again by a new session (fresh segment ids under a new epoch), and finals that end at
-or before the recorded end are not emitted again.
+Restart safety: an audio chunk is acknowledged (its offset may be committed) only once the
+session no longer holds its audio (``StreamingAsrSession.held_from_ms``), so after a crash the
+open utterance is replayed from its first chunk and no speech is lost. The faust table
+``asr_rooms`` keeps, per room, the end of the last final transcript emitted and a session epoch:
+the new session gets fresh segment ids under a new epoch, and finals that end at or before the
+recorded end are not emitted again. (Prosody windows open at a crash, ≤ 2 s, may be dropped.)
 """
 
 from __future__ import annotations
@@ -62,6 +64,17 @@ class RoomSpeech:
         self.session = StreamingAsrSession(engine, language=language, config=config, segment_prefix=prefix)
         self.prosody = ProsodyAnalyzer(window_ms=2000)
         self.ingested: deque[tuple[int, float]] = deque(maxlen=400)  # (chunk end ms, ingested_at)
+        self.unacked: deque[tuple[int, object]] = deque()  # (chunk end ms, faust event) still held
+
+    def ack_done(self) -> None:
+        """Acknowledge the chunks whose audio the session no longer holds."""
+        held = self.session.held_from_ms
+        while self.unacked and self.unacked[0][0] <= held:
+            self.unacked.popleft()[1].ack()
+
+    def ack_all(self) -> None:
+        while self.unacked:
+            self.unacked.popleft()[1].ack()
 
     def ingested_at(self, audio_end_ms: int) -> float:
         """``ingested_at`` of the newest chunk the update used (the one covering ``audio_end_ms``)."""
@@ -123,9 +136,11 @@ def register(ctx: AppContext) -> None:
 
     @ctx.app.agent(ctx.topic("audio"), name=f"{s.app_id}.asr")
     async def asr_agent(stream):
-        async for event in stream.events():
+        # manual acks: a chunk's offset is committed only once its audio is out of the session
+        async for event in stream.noack().events():
             ev = await proc.decode(event.value, "audio", (AudioChunk, StreamMarker))
             if ev is None:
+                event.ack()
                 continue
             room_id = ev.room_id
             state = dict(table.get(room_id) or {"last_final_end_ms": -1, "epoch": 0})
@@ -135,15 +150,19 @@ def register(ctx: AppContext) -> None:
                     state = await emit_update(room_id, speech, await run(speech.session.finish), state)
                     await emit_prosody(room_id, speech, await run(speech.prosody.finish))
                     table[room_id] = state
+                    speech.ack_all()
+                event.ack()
                 continue
             try:
                 pcm = decode_chunk(ev.pcm, ev.sample_rate, ev.channels)
             except BadAudio as exc:
                 await proc.reject(event.value, f"audio: {exc.reason}", "audio", room_id)
+                event.ack()
                 continue
             before = dict(state)
             speech = await room_for(room_id, state)
             speech.ingested.append((ev.stream_ms + ev.duration_ms, ev.ingested_at))
+            speech.unacked.append((ev.stream_ms + ev.duration_ms, event))
             speech.session.insert_audio_chunk(pcm, ev.stream_ms)
             speech.prosody.insert_audio_chunk(pcm, ev.stream_ms)
             update = await run(speech.session.process_iter)
@@ -151,6 +170,7 @@ def register(ctx: AppContext) -> None:
             await emit_prosody(room_id, speech, await run(speech.prosody.process_iter))
             if state != before:
                 table[room_id] = state
+            speech.ack_done()
 
 
 def _transcript(room_id: str, seg, is_final: bool, ingested_at: float) -> Transcript:

@@ -156,6 +156,13 @@ class StreamingAsrSession:
     def audio_end_ms(self) -> int:
         return self._buffer_start_ms + len(self._buffer) * 1000 // SAMPLE_RATE
 
+    @property
+    def held_from_ms(self) -> int:
+        """Earliest stream time of audio still held in memory (not yet turned into finals or
+        dropped). Input ending before it is done with: a processor may commit its source offsets
+        up to there, and after a crash must replay from there to lose no speech."""
+        return min([start for start, _buf in self._detached] + [self._buffer_start_ms])
+
     def insert_audio_chunk(self, pcm: np.ndarray, stream_ms: int) -> None:
         """Add mono 16 kHz float samples starting at ``stream_ms``. Cheap: no decoding here.
 
