@@ -9,14 +9,16 @@ stops talking), at ``segment_max_ms``, or at the end of the stream. Chit-chat se
 emitted too, flagged ``chit_chat`` (the clipper skips them; dashboards may show them).
 
 The encoder loads once per worker on the first transcript, in a thread. Segmenter state is in
-memory: after a failover, the segment open at the crash is re-built from the finals replayed
-since the last commit.
+memory, so a transcript is acknowledged (its offset may be committed) only once no open segment
+holds it: after a crash, the finals of the segment open at the time are replayed and the segment
+is built again, nothing lost.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from models.taxonomy import load_taxonomy
@@ -35,6 +37,14 @@ class RoomSegments:
     segmenter: SellingPointSegmenter
     last_final_wall: float = 0.0
     last_ingested_at: float = field(default_factory=time.time)
+    unacked: deque = field(default_factory=deque)  # (sentence end ms, faust event) an open segment holds
+
+    def ack_done(self) -> None:
+        """Acknowledge the finals no open segment holds any more."""
+        current = self.segmenter.current()
+        held_from = current.start_ms if current is not None else None
+        while self.unacked and (held_from is None or self.unacked[0][0] <= held_from):
+            self.unacked.popleft()[1].ack()
 
 
 def register(ctx: AppContext) -> None:
@@ -70,23 +80,30 @@ def register(ctx: AppContext) -> None:
 
     @ctx.app.agent(source, name=f"{s.app_id}.selling_points")
     async def selling_points_agent(stream):
-        async for event in stream.events():
+        # manual acks: a final's offset is committed only once no open segment holds it
+        async for event in stream.noack().events():
             topic = "transcripts" if event.message.topic == ctx.topics.transcripts else "segments"
             ev = await proc.decode(event.value, topic, (Transcript, SegmentRef, StreamMarker))
             if ev is None or isinstance(ev, SegmentRef):
+                event.ack()
                 continue
             if isinstance(ev, StreamMarker):  # the media ended: close the room's open segment
                 if ev.marker == "end" and ev.room_id in rooms:
                     r = rooms.pop(ev.room_id)
                     await emit(ev.room_id, r.segmenter.finish(), r.last_ingested_at)
+                    r.ack_done()
+                event.ack()
                 continue
             if not ev.is_final or not ev.text.strip():
+                event.ack()
                 continue
             r = await room(ev.room_id)
             r.last_final_wall, r.last_ingested_at = time.time(), ev.ingested_at
+            r.unacked.append((ev.end_ms, event))
             closed = await asyncio.to_thread(r.segmenter.insert_sentence, ev.text, ev.start_ms, ev.end_ms,
                                              [w.model_dump() for w in ev.words])
             await emit(ev.room_id, closed, ev.ingested_at)
+            r.ack_done()
 
     @ctx.app.timer(interval=1.0)
     async def close_quiet_segments():
@@ -97,3 +114,4 @@ def register(ctx: AppContext) -> None:
                 if current is not None:
                     r.last_final_wall = 0.0
                     await emit(room_id, r.segmenter.finish(), r.last_ingested_at)
+                    r.ack_done()
