@@ -58,9 +58,7 @@ def register(ctx: AppContext) -> None:
         stage_budgets_ms=s.budgets.model_dump())
     rooms: dict[str, RoomWatch] = {}
     last_stream_ms: dict[str, int] = {}
-    topic_of = {ctx.topics.full(n): n for n in INPUTS}
-    source = ctx.app.topic(*topic_of, key_type=bytes, value_type=bytes, key_serializer="raw",
-                           value_serializer="raw")
+    source = ctx.topic(*INPUTS)
 
     async def publish(room_id: str, changes, cause: Event | None) -> None:
         for ch in changes:
@@ -134,7 +132,7 @@ def register(ctx: AppContext) -> None:
     @ctx.app.agent(source, name=f"{s.app_id}.anomaly")
     async def anomaly_agent(stream):
         async for event in stream.events():
-            topic = topic_of.get(event.message.topic, event.message.topic)
+            topic = ctx.topic_name(event)
             ev = await proc.decode(event.value, topic, INPUTS.get(topic, ()))
             if ev is None or ev.room_id == "unknown":
                 continue

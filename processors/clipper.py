@@ -148,14 +148,12 @@ def register(ctx: AppContext) -> None:
     clipper = Clipper(settings, open_segment_store(settings.segment_store, settings.segment_retention_s), clip_store)
     face_x: dict[str, float] = {}  # room -> latest face centre (fraction of the width), from vision
 
-    source = ctx.app.topic(ctx.topics.selling_points, ctx.topics.fused, ctx.topics.vision,
-                           key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    name_of = {ctx.topics.selling_points: "selling_points", ctx.topics.fused: "fused", ctx.topics.vision: "vision"}
+    source = ctx.topic("selling_points", "fused", "vision")
 
     @ctx.app.agent(source, name=f"{settings.app_id}.clipper")
     async def clipper_agent(stream):
         async for event in stream.events():
-            topic_name = name_of.get(event.message.topic, event.message.topic)
+            topic_name = ctx.topic_name(event)
             ev = await proc.decode(event.value, topic_name, (SellingPoint, FusedWindow, VisionFeatures))
             if ev is None:
                 continue

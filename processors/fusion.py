@@ -95,8 +95,7 @@ def register(ctx: AppContext) -> None:
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fusion")  # torch off the event loop
     torch.set_num_threads(max(1, f.torch_threads))
     rooms: dict[str, RoomWindows] = {}
-    topic_of = {ctx.topics.full(n): n for n in INPUTS}
-    source = ctx.app.topic(*topic_of, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    source = ctx.topic(*INPUTS)
     checkpoint_dir = Path(f.checkpoint_dir or s.data_dir / "fusion")
 
     def new_learner(room_id: str) -> OnlineFusionLearner:
@@ -144,7 +143,7 @@ def register(ctx: AppContext) -> None:
     @ctx.app.agent(source, name=f"{s.app_id}.fusion")
     async def fusion_agent(stream):
         async for event in stream.events():
-            topic = topic_of.get(event.message.topic, event.message.topic)
+            topic = ctx.topic_name(event)
             ev = await proc.decode(event.value, topic, INPUTS.get(topic, ()))
             if ev is None:
                 continue

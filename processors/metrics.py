@@ -26,10 +26,8 @@ def register(ctx: AppContext) -> None:
     window_ms = ctx.settings.metrics_window_ms
     table = ctx.app.Table(TABLE, default=None, partitions=ctx.settings.partitions)
     ctx.tables.append(TABLE)
-    source = ctx.app.topic(ctx.topics.chat, ctx.topics.commerce, key_type=bytes, value_type=bytes,
-                           key_serializer="raw", value_serializer="raw")
+    source = ctx.topic(*SOURCES)
     last_seen_wall: dict[str, float] = {}  # room -> wall clock of its last input (idle flush)
-    name_of = {ctx.topics.chat: "chat", ctx.topics.commerce: "commerce"}
 
     async def emit(room_id: str, windows: list[dict], ingested_at: float) -> None:
         for w in windows:
@@ -41,7 +39,7 @@ def register(ctx: AppContext) -> None:
     @ctx.app.agent(source, name=f"{ctx.settings.app_id}.metrics")
     async def metrics_agent(stream):
         async for event in stream.events():
-            topic_name = name_of.get(event.message.topic, event.message.topic)
+            topic_name = ctx.topic_name(event)
             ev = await proc.decode(event.value, topic_name, (ChatMessage, CommerceEvent, StreamMarker))
             if ev is None:
                 continue

@@ -42,9 +42,7 @@ def register(ctx: AppContext) -> None:
     base, brand_overrides, room_overrides = load_policies(s)
     policies: dict[str, RecommendationPolicy] = {}
     states: dict[str, RoomState] = {}
-    topic_of = {ctx.topics.full(n): n for n in INPUTS}
-    source = ctx.app.topic(*topic_of, key_type=bytes, value_type=bytes, key_serializer="raw",
-                           value_serializer="raw")
+    source = ctx.topic(*INPUTS)
 
     def policy_for(room: str) -> RecommendationPolicy:
         if room not in policies:
@@ -73,7 +71,7 @@ def register(ctx: AppContext) -> None:
     @ctx.app.agent(source, name=f"{s.app_id}.recommend")
     async def recommend_agent(stream):
         async for event in stream.events():
-            topic = topic_of.get(event.message.topic, event.message.topic)
+            topic = ctx.topic_name(event)
             ev = await proc.decode(event.value, topic, INPUTS.get(topic, ()))
             if ev is None or isinstance(ev, StreamMarker):
                 if ev is not None and ev.marker == "end":

@@ -53,8 +53,7 @@ def register(ctx: AppContext) -> None:
     proc = Processor(ctx, NAME, s.budgets.understanding)
     rooms: dict[str, RoomSegments] = {}
     models: dict[str, SegmentClassifier] = {}
-    source = ctx.app.topic(ctx.topics.transcripts, ctx.topics.segments, key_type=bytes, value_type=bytes,
-                           key_serializer="raw", value_serializer="raw")
+    source = ctx.topic("transcripts", "segments")
 
     def classifier() -> SegmentClassifier:
         if "c" not in models:
@@ -82,7 +81,7 @@ def register(ctx: AppContext) -> None:
     async def selling_points_agent(stream):
         # manual acks: a final's offset is committed only once no open segment holds it
         async for event in stream.noack().events():
-            topic = "transcripts" if event.message.topic == ctx.topics.transcripts else "segments"
+            topic = ctx.topic_name(event)
             ev = await proc.decode(event.value, topic, (Transcript, SegmentRef, StreamMarker))
             if ev is None or isinstance(ev, SegmentRef):
                 event.ack()

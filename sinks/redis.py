@@ -163,8 +163,7 @@ def register(ctx) -> None:
     from streams.topics import OUTPUT_TOPICS
 
     sink = RedisSink(ctx.redis_url, ctx.settings.redis_stream_maxlen)
-    source = ctx.app.topic(*[ctx.topics.full(n) for n in OUTPUT_TOPICS], key_type=bytes, value_type=bytes,
-                           key_serializer="raw", value_serializer="raw")
+    source = ctx.topic(*OUTPUT_TOPICS)
 
     @ctx.app.agent(source, name=f"{ctx.settings.app_id}.sink-redis")
     async def redis_sink(stream):

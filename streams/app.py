@@ -76,8 +76,13 @@ class AppContext:
     #: table names created by processors (the worker pre-creates their changelog topics)
     tables: list[str] = field(default_factory=list)
 
-    def topic(self, name: str) -> faust.TopicT:
-        """A faust topic of raw bytes: processors decode (and dead-letter) themselves."""
-        return self.app.topic(self.topics.full(name), key_type=bytes, value_type=bytes,
+    def topic(self, *names: str) -> faust.TopicT:
+        """A faust topic over one or more of our topics (``TOPICS`` keys), raw bytes: processors
+        decode (and dead-letter) themselves. ``topic_name(event)`` says which one an event came from."""
+        return self.app.topic(*(self.topics.full(n) for n in names), key_type=bytes, value_type=bytes,
                               key_serializer="raw", value_serializer="raw",
                               partitions=self.settings.partitions)
+
+    def topic_name(self, event) -> str:
+        """The ``TOPICS`` key ("chat", "commerce", …) of the topic a faust event was read from."""
+        return self.topics.short(event.message.topic)

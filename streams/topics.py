@@ -49,5 +49,10 @@ class TopicNames:
             raise KeyError(f"unknown topic {name!r}")
         return f"{self.prefix}.{name}"
 
+    def short(self, full_name: str) -> str:
+        """``"livelens.chat"`` -> ``"chat"`` (unchanged if it is not one of ours)."""
+        head = f"{self.prefix}."
+        return full_name[len(head):] if full_name.startswith(head) else full_name
+
     def all(self) -> list[str]:
         return [self.full(n) for n in TOPICS]
