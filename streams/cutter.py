@@ -354,23 +354,29 @@ def _write_jpeg(frame: av.VideoFrame, path: Path, quality: int = 85) -> None:
     os.replace(tmp, path)
 
 
-def _decode_audio(run: _Run) -> tuple[np.ndarray, float, int, str] | None:
-    """All audio of the run as float32 (channels, samples), its first sample's time, rate, layout."""
-    first = next((seg for seg in run.segments if seg.audio), None)
-    if first is None:
-        return None
-    src = first.container.streams.audio[0].codec_context
-    decoder = av.CodecContext.create(src.name, "r")
-    decoder.sample_rate, decoder.layout = src.sample_rate, src.layout
-    chunks: list[np.ndarray] = []
-    t0: float | None = None
-    rate, layout = src.sample_rate, src.layout.name
-    expected = 0  # samples so far; a later packet starting beyond it is a hole -> silence
-    for seg in run.segments:
+class _AudioBuffer:
+    """The run's audio as float32 (channels, samples), decoded segment by segment: a live cut
+    adds each segment as it arrives, a batch cut all of them first."""
+
+    def __init__(self) -> None:
+        self.decoder: av.CodecContext | None = None  # opened on the first segment with audio
+        self.rate: int | None = None
+        self.layout = "stereo"
+        self.t0: float | None = None  # time of the first sample
+        self.chunks: list[np.ndarray] = []
+        self.expected = 0  # samples so far; a later packet starting beyond it is a hole -> silence
+        self._joined: np.ndarray | None = None
+
+    def add(self, seg: _Loaded) -> None:
+        if self.decoder is None and seg.audio:
+            src = seg.container.streams.audio[0].codec_context
+            self.decoder = av.CodecContext.create(src.name, "r")
+            self.decoder.sample_rate, self.decoder.layout = src.sample_rate, src.layout
+            self.rate, self.layout = src.sample_rate, src.layout.name
         for packet in seg.audio:
             pt = seg.audio_span(packet)[0]
             try:
-                frames = decoder.decode(packet)
+                frames = self.decoder.decode(packet)
             except (av.FFmpegError, ValueError):
                 continue  # one bad AAC frame: the gap check below fills it with silence
             for frame in frames:
@@ -379,18 +385,23 @@ def _decode_audio(run: _Run) -> tuple[np.ndarray, float, int, str] | None:
                     data = data.astype(np.float32) / (np.iinfo(data.dtype).max if data.dtype.kind == "i" else 1)
                 if not frame.format.is_planar:
                     data = data.reshape(-1, frame.layout.nb_channels).T
-                if t0 is None:
-                    t0 = pt
-                at = int(round((pt - t0) * rate / 1000))
-                if at > expected + rate // 100:  # a hole of > 10 ms: keep timing with silence
-                    chunks.append(np.zeros((data.shape[0], at - expected), np.float32))
-                    expected = at
-                chunks.append(data.astype(np.float32, copy=False))
-                expected += data.shape[1]
-                rate = frame.sample_rate
-    if not chunks or t0 is None:
-        return None
-    return np.concatenate(chunks, axis=1), t0, rate, layout
+                if self.t0 is None:
+                    self.t0 = pt
+                at = int(round((pt - self.t0) * self.rate / 1000))
+                if at > self.expected + self.rate // 100:  # a hole of > 10 ms: keep timing with silence
+                    self.chunks.append(np.zeros((data.shape[0], at - self.expected), np.float32))
+                    self.expected = at
+                self.chunks.append(data.astype(np.float32, copy=False))
+                self.expected += data.shape[1]
+                self.rate = frame.sample_rate
+        self._joined = None
+
+    @property
+    def samples(self) -> np.ndarray:
+        if self._joined is None:
+            self._joined = np.concatenate(self.chunks, axis=1) if self.chunks else np.zeros((1, 0), np.float32)
+            self.chunks = [self._joined]
+        return self._joined
 
 
 def _frame_rate(run: _Run) -> Fraction:
@@ -401,91 +412,126 @@ def _frame_rate(run: _Run) -> Fraction:
     return Fraction(round(1000 / step * 1000), 1000).limit_denominator(1001) if step > 0 else Fraction(25)
 
 
-def _reencode(plan: _Plan, outputs: Sequence[CutOutput], thumbnail: Path | None, preset: str,
-              crf: int) -> tuple[int, int, int, bool, list[dict]]:
-    run = plan.run
-    audio = _decode_audio(run) if plan.has_audio else None
-    fps = _frame_rate(run)
-    src = run.segments[0].container.streams.video[0].codec_context
-    decoder = av.CodecContext.create(src.name, "r")
-    outs: list[_VideoOut] = []
-    kept_first: float | None = None
-    kept_last = 0.0
-    frames_out = 0
-    frame_ms = 1000 / float(fps)
-    middle = (plan.start_ms + plan.end_ms) / 2
-    thumb_frame: tuple[float, av.VideoFrame] | None = None
-    audio_cursor = 0  # samples of the audio buffer already encoded
-    try:
-        def encode_audio_until(t_ms: float) -> None:
-            nonlocal audio_cursor
-            if audio is None or kept_first is None:
-                return
-            samples, a_t0, rate, layout = audio
-            start_idx = int(round((kept_first - a_t0) * rate / 1000))
-            stop_idx = min(samples.shape[1], int(round((t_ms - a_t0) * rate / 1000)))
-            lo = max(start_idx + audio_cursor, 0)
-            if stop_idx <= lo:
-                return
-            chunk = np.ascontiguousarray(samples[:, lo:stop_idx])
-            af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
-            af.sample_rate, af.pts, af.time_base = rate, audio_cursor, Fraction(1, rate)
-            audio_cursor += chunk.shape[1]
-            for out in outs:
-                if out.audio is not None:
-                    out.container.mux(out.audio.encode(af))
+class _Encoder:
+    """The re-encoding pass over the run's segments, fed in order: decode, keep the frames in
+    ``[start_ms, end_ms)``, encode every output (and the matching audio), pick the thumbnail.
+    A batch cut feeds the whole run at once; :class:`LiveCut` feeds each segment as it arrives."""
 
-        def on_frame(frame: av.VideoFrame, t: float) -> None:
-            nonlocal kept_first, kept_last, frames_out, thumb_frame, outs
-            if not (plan.start_ms - 0.5 <= t < plan.end_ms - 0.5):
-                return
-            if kept_first is None:
-                kept_first = t
-                outs = [_open_output(spec, frame.width, frame.height, fps,
-                                     audio[2] if audio else None, audio[3] if audio else "stereo", preset, crf)
-                        for spec in outputs]
-            kept_last = t
-            frames_out += 1
-            if thumbnail is not None and (thumb_frame is None or abs(t - middle) < abs(thumb_frame[0] - middle)):
-                thumb_frame = (t, frame)
-            pts = int(round((t - kept_first) * 90))
-            for out in outs:
-                f = _fit_frame(out, frame)
-                f.pts, f.time_base = pts, _OUT_CLOCK
-                out.container.mux(out.stream.encode(f))
-            encode_audio_until(t + frame_ms)
+    def __init__(self, first: _Loaded, start_ms: float, end_ms: float, has_audio: bool, fps: Fraction,
+                 outputs: Sequence[CutOutput], thumbnail: Path | None, preset: str, crf: int):
+        self.start_ms, self.end_ms, self.fps = start_ms, end_ms, fps
+        self.specs, self.thumbnail, self.preset, self.crf = list(outputs), thumbnail, preset, crf
+        self.audio = _AudioBuffer() if has_audio else None
+        src = first.container.streams.video[0].codec_context
+        self.decoder = av.CodecContext.create(src.name, "r")
+        self.outs: list[_VideoOut] = []
+        self.kept_first: float | None = None
+        self.kept_last = 0.0
+        self.frames_out = 0
+        self.frame_ms = 1000 / float(fps)
+        self.middle = (start_ms + end_ms) / 2
+        self.thumb_frame: tuple[float, av.VideoFrame] | None = None
+        self.audio_cursor = 0  # samples of the audio buffer already encoded
+        self.video_done = False  # a segment starting at/after end_ms was reached
+        self.last_tb_ms = first.video_tb_ms
 
-        for seg in run.segments:
-            if seg.video and seg.video_ms(seg.video[0]) >= plan.end_ms:
-                break
-            if seg.video and seg.info.end_ms <= plan.start_ms:
-                continue  # wholly before the cut; every segment starts with a keyframe
-            for packet in seg.video:
-                for frame in decoder.decode(packet):
-                    on_frame(frame, float(frame.pts) * seg.video_tb_ms)
-        for frame in decoder.decode(None):
-            on_frame(frame, float(frame.pts) * run.segments[-1].video_tb_ms)
-        if kept_first is None:
+    def _encode_audio_until(self, t_ms: float) -> None:
+        audio = self.audio
+        if audio is None or self.kept_first is None or audio.t0 is None or audio.rate is None:
+            return
+        samples, rate = audio.samples, audio.rate
+        start_idx = int(round((self.kept_first - audio.t0) * rate / 1000))
+        stop_idx = min(samples.shape[1], int(round((t_ms - audio.t0) * rate / 1000)))
+        lo = max(start_idx + self.audio_cursor, 0)
+        if stop_idx <= lo:
+            return  # a live cut: the rest of this audio comes with the next segment
+        chunk = np.ascontiguousarray(samples[:, lo:stop_idx])
+        af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=audio.layout)
+        af.sample_rate, af.pts, af.time_base = rate, self.audio_cursor, Fraction(1, rate)
+        self.audio_cursor += chunk.shape[1]
+        for out in self.outs:
+            if out.audio is not None:
+                out.container.mux(out.audio.encode(af))
+
+    def _on_frame(self, frame: av.VideoFrame, t: float) -> None:
+        if not (self.start_ms - 0.5 <= t < self.end_ms - 0.5):
+            return
+        if self.kept_first is None:
+            self.kept_first = t
+            a = self.audio
+            self.outs = [_open_output(spec, frame.width, frame.height, self.fps, a.rate if a else None,
+                                      a.layout if a else "stereo", self.preset, self.crf) for spec in self.specs]
+        self.kept_last = t
+        self.frames_out += 1
+        if self.thumbnail is not None and (
+                self.thumb_frame is None or abs(t - self.middle) < abs(self.thumb_frame[0] - self.middle)):
+            self.thumb_frame = (t, frame)
+        pts = int(round((t - self.kept_first) * 90))
+        for out in self.outs:
+            f = _fit_frame(out, frame)
+            f.pts, f.time_base = pts, _OUT_CLOCK
+            out.container.mux(out.stream.encode(f))
+        self._encode_audio_until(t + self.frame_ms)
+
+    def feed(self, seg: _Loaded, add_audio: bool = True) -> None:
+        if add_audio and self.audio is not None:
+            self.audio.add(seg)
+        if self.video_done:
+            return
+        if seg.video and seg.video_ms(seg.video[0]) >= self.end_ms:
+            self.video_done = True
+            return
+        if seg.video and seg.info.end_ms <= self.start_ms:
+            return  # wholly before the cut; every segment starts with a keyframe
+        self.last_tb_ms = seg.video_tb_ms
+        for packet in seg.video:
+            for frame in self.decoder.decode(packet):
+                self._on_frame(frame, float(frame.pts) * seg.video_tb_ms)
+
+    def finish(self) -> tuple[int, int, int, bool, list[dict]]:
+        for frame in self.decoder.decode(None):
+            self._on_frame(frame, float(frame.pts) * self.last_tb_ms)
+        if self.kept_first is None:
             raise CutError("no video frame inside the clip span")
-        end_ms = kept_last + frame_ms
-        encode_audio_until(end_ms)
-        for out in outs:
+        end_ms = self.kept_last + self.frame_ms
+        self._encode_audio_until(end_ms)
+        for out in self.outs:
             out.container.mux(out.stream.encode(None))
             if out.audio is not None:
                 out.container.mux(out.audio.encode(None))
             out.container.close()
-        infos = [_finish(out.tmp, Path(out.spec.path)) for out in outs]
-        if thumbnail is not None and thumb_frame is not None:
-            _write_jpeg(thumb_frame[1], thumbnail)
-        return int(round(kept_first)), int(round(end_ms)), frames_out, audio is not None, infos
-    finally:
-        for out in outs:
+        infos = [_finish(out.tmp, Path(out.spec.path)) for out in self.outs]
+        if self.thumbnail is not None and self.thumb_frame is not None:
+            _write_jpeg(self.thumb_frame[1], self.thumbnail)
+        return int(round(self.kept_first)), int(round(end_ms)), self.frames_out, self.audio is not None, infos
+
+    def close(self) -> None:
+        """Drop unfinished temporary files (after an error, or a live cut given up)."""
+        for out in self.outs:
             if out.tmp.exists():
                 try:
                     out.container.close()
                 except Exception:  # noqa: BLE001 - already failing; clean up the temp file
                     pass
                 out.tmp.unlink(missing_ok=True)
+
+
+def _reencode(plan: _Plan, outputs: Sequence[CutOutput], thumbnail: Path | None, preset: str,
+              crf: int) -> tuple[int, int, int, bool, list[dict]]:
+    run = plan.run
+    encoder = _Encoder(run.segments[0], plan.start_ms, plan.end_ms, plan.has_audio, _frame_rate(run),
+                       outputs, thumbnail, preset, crf)
+    try:
+        if encoder.audio is not None:  # all the audio first: each frame's audio is there at once
+            for seg in run.segments:
+                encoder.audio.add(seg)
+        for seg in run.segments:
+            encoder.feed(seg, add_audio=False)
+            if encoder.video_done:
+                break
+        return encoder.finish()
+    finally:
+        encoder.close()
 
 
 def _copy(plan: _Plan, outputs: Sequence[CutOutput], thumbnail: Path | None) -> tuple[int, int, int, bool, list[dict]]:
@@ -616,3 +662,148 @@ def cut_clip(
 ) -> CutResult:
     """Cut one file; see :func:`cut_clips` (keyword arguments pass through)."""
     return cut_clips(segments, start_ms, end_ms, [CutOutput(out_path, vertical, crop_center_x)], mode, **kwargs)
+
+
+class LiveCut:
+    """A re-encoded cut started while the stream is live, fed the segments as they are written.
+
+    The clip's end is usually still being recorded when its selling point closes; instead of
+    waiting for the last segment and then encoding everything, the caller feeds what the store
+    has now and again each time it grows, so only the last segment is left when it lands::
+
+        cut = LiveCut(start_ms, end_ms, [CutOutput("clip.mp4")], thumbnail_path="thumb.jpg")
+        while not cut.covered:
+            cut.feed(store.segments_between(room, start_ms, end_ms))  # only new ones are read
+            ...wait...
+        result = cut.finish() or cut_clips(store.segments_between(...), start_ms, end_ms, ...)
+
+    It only handles the clean case: consecutive readable segments covering the whole request,
+    audio without holes. On anything else it stops, and :meth:`finish` returns None so the caller
+    runs :func:`cut_clips` (which shortens or skips with the reason). A clean live cut writes the
+    same frames and samples as :func:`cut_clips` would.
+    """
+
+    def __init__(self, start_ms: float, end_ms: float, outputs: Sequence[CutOutput], *,
+                 thumbnail_path: Path | str | None = None, min_duration_ms: float = 1000.0,
+                 preset: str = "veryfast", crf: int = 23):
+        self.start_ms, self.end_ms = float(start_ms), float(end_ms)
+        self.outputs = list(outputs)
+        self.thumbnail = Path(thumbnail_path) if thumbnail_path is not None else None
+        self.min_duration_ms, self.preset, self.crf = min_duration_ms, preset, crf
+        self.loaded: list[_Loaded] = []
+        self.encoder: _Encoder | None = None
+        self.failed = ""  # why the live path stopped ("" while it is fine)
+        self.has_audio: bool | None = None
+        self.audio_cover: list[float] | None = None  # [first, last] ms of gap-free audio so far
+        self.busy_s = 0.0  # time spent decoding/encoding (the cut's cost, without the waits)
+        self._closed = False
+
+    @property
+    def covered(self) -> bool:
+        """The fed segments reach the requested end."""
+        return bool(self.loaded) and self.loaded[-1].info.end_ms >= self.end_ms - _TOLERANCE_MS
+
+    def feed(self, segments: Sequence[SegmentInfo]) -> None:
+        """Encode the segments not fed yet, in order (``segments``: what overlaps the request)."""
+        if self.failed:
+            return
+        t0 = time.perf_counter()
+        try:
+            last = self.loaded[-1].info.seq if self.loaded else None
+            new = [s for s in sorted(segments, key=lambda s: s.seq) if last is None or s.seq > last]
+            for info in new:
+                if not self._accept(info):
+                    return
+        except (CutError, av.FFmpegError, ValueError, OSError) as exc:
+            self._fail(f"live cut failed: {str(exc)[:160]}")
+        finally:
+            self.busy_s += time.perf_counter() - t0
+
+    def _accept(self, info: SegmentInfo) -> bool:
+        prev = self.loaded[-1].info if self.loaded else None
+        if prev is None and info.start_ms > self.start_ms + _TOLERANCE_MS:
+            return self._fail("no media at the start")
+        if prev is not None and (info.seq != prev.seq + 1 or info.start_ms > prev.end_ms + _TOLERANCE_MS):
+            return self._fail("segments not consecutive")
+        seg, why = _load(info)
+        if seg is None:
+            return self._fail(why)
+        self.loaded.append(seg)
+        if not seg.video:
+            return self._fail("a segment without video")
+        if self.has_audio is None:
+            self.has_audio = bool(seg.audio)
+        elif self.has_audio != bool(seg.audio):
+            return self._fail("audio comes and goes")
+        for a, b in sorted(seg.audio_span(p) for p in seg.audio):
+            if self.audio_cover is None:
+                self.audio_cover = [a, b]
+            elif a > self.audio_cover[1] + _AUDIO_GAP_MS:
+                return self._fail("a hole in the audio")
+            else:
+                self.audio_cover[1] = max(self.audio_cover[1], b)
+        if self.encoder is None:  # the frame rate of what is there already (checked again at the end)
+            self.encoder = _Encoder(seg, max(self.start_ms, float(seg.info.start_ms)), self.end_ms,
+                                    self.has_audio, _frame_rate(_Run(self.loaded)), self.outputs,
+                                    self.thumbnail, self.preset, self.crf)
+        self.encoder.feed(seg)
+        return True
+
+    def _fail(self, why: str) -> bool:
+        self.failed = why
+        self.abort()
+        return False
+
+    def finish(self) -> CutResult | None:
+        """The result of a clean live cut, or None: run :func:`cut_clips` instead."""
+        t0 = time.perf_counter()
+        result = None
+        try:
+            result = self._finish()
+            if result is None and not self.failed:
+                self.failed = "not finished"
+            if result is None:
+                self.abort()
+            return result
+        finally:
+            self.busy_s += time.perf_counter() - t0
+            self.close()
+            if result is not None:
+                result.cost_s = self.busy_s
+
+    def _finish(self) -> CutResult | None:
+        if self.failed or self.encoder is None:
+            return None
+        s = max(self.start_ms, float(self.loaded[0].info.start_ms))
+        e = min(self.end_ms, float(self.loaded[-1].info.end_ms))
+        if e < self.end_ms - _TOLERANCE_MS:
+            self.failed = "the segments do not reach the end (yet)"
+            return None
+        if self.has_audio and (self.audio_cover is None or self.audio_cover[0] > s + _TOLERANCE_MS
+                               or self.audio_cover[1] < e - _TOLERANCE_MS):
+            self.failed = "the audio does not cover the clip"
+            return None
+        if e - s < self.min_duration_ms or _frame_rate(_Run(self.loaded)) != self.encoder.fps:
+            self.failed = "too short, or the frame rate changed"
+            return None
+        try:
+            s_out, e_out, frames, audio_ok, _infos = self.encoder.finish()
+        except (CutError, av.FFmpegError, ValueError, OSError) as exc:
+            self.failed = f"live cut failed: {str(exc)[:160]}"
+            return None
+        return CutResult("ready", s_out, e_out, e_out - s_out, frames, audio_ok,
+                         "" if audio_ok else "no audio in the source", int(self.start_ms), int(self.end_ms),
+                         "reencode", [Path(o.path) for o in self.outputs],
+                         self.thumbnail if self.thumbnail is not None and self.thumbnail.exists() else None)
+
+    def abort(self) -> None:
+        """Drop temporary files and close the segments (safe to call more than once)."""
+        if self.encoder is not None:
+            self.encoder.close()
+        self.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            for seg in self.loaded:
+                seg.container.close()

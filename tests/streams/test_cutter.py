@@ -15,7 +15,7 @@ import av
 import numpy as np
 import pytest
 
-from streams.cutter import CutOutput, cut_clip, cut_clips, probe_clip
+from streams.cutter import CutOutput, LiveCut, cut_clip, cut_clips, probe_clip
 from streams.ingest.media import MediaIngest
 from streams.segment_store import LocalSegmentStore
 
@@ -224,3 +224,43 @@ def test_audio_that_stops_shortens_the_clip_to_where_both_exist(store, tmp_path)
     assert result.status == "shortened" and "audio" in result.reason
     info = probe_clip(tmp_path / "clip.mp4")
     assert info["audio_end_ms"] == pytest.approx(info["last_ms"] + FRAME_MS, abs=FRAME_MS)
+
+
+@pytest.mark.parametrize("start_ms,end_ms", [(1130, 4210), (2000, 6000), (3570, 6390)])
+def test_live_cut_fed_segment_by_segment_equals_the_batch_cut(store, tmp_path, start_ms, end_ms):
+    segments = store.segments_between(ROOM, start_ms, end_ms)
+    live = LiveCut(start_ms, end_ms, [CutOutput(tmp_path / "live.mp4")], thumbnail_path=tmp_path / "live.jpg")
+    for n in range(1, len(segments) + 1):  # the store grows one segment at a time; feeds repeat
+        assert not live.covered
+        live.feed(segments[:n])
+        live.feed(segments[:n])
+    assert live.covered
+    result = live.finish()
+    assert result is not None and result.status == "ready", live.failed
+    batch = cut_clip(segments, start_ms, end_ms, tmp_path / "batch.mp4")
+    assert (result.start_ms, result.end_ms, result.video_frames) == (batch.start_ms, batch.end_ms, batch.video_frames)
+    live_idx, live_times, live_audio, rate = _decoded(tmp_path / "live.mp4")
+    batch_idx, batch_times, batch_audio, _ = _decoded(tmp_path / "batch.mp4")
+    assert live_idx == batch_idx and live_times == batch_times
+    assert start_ms <= live_idx[0] * FRAME_MS < start_ms + FRAME_MS
+    assert end_ms - FRAME_MS <= live_idx[-1] * FRAME_MS < end_ms
+    assert len(live_audio) == len(batch_audio)
+    assert _beep_onsets_ms(live_audio, rate) == _beep_onsets_ms(batch_audio, rate)
+    assert (tmp_path / "live.jpg").read_bytes()[:2] == b"\xff\xd8"
+    assert list(tmp_path.glob(".*part*")) == []
+
+
+def test_live_cut_hands_anything_irregular_back_to_the_batch_cut(store, tmp_path):
+    segments = store.segments_between(ROOM, 500, 6000)
+    out = tmp_path / "clip.mp4"
+    gap = LiveCut(500, 6000, [CutOutput(out)])
+    gap.feed(segments[:1])
+    gap.feed(segments[2:])  # seq 1 never arrives
+    assert gap.failed and gap.finish() is None
+    short = LiveCut(500, 6000, [CutOutput(out)])
+    short.feed(segments[:2])  # the end is not written yet: finishing now would shorten the clip
+    assert not short.covered and short.finish() is None
+    late = LiveCut(500, 6000, [CutOutput(out)])
+    late.feed(segments[1:])  # the start expired
+    assert late.failed and late.finish() is None
+    assert not out.exists() and list(tmp_path.glob(".*part*")) == []
