@@ -6,12 +6,17 @@ Per closed :class:`SellingPoint` of a room:
    changelog after a crash, with the clips already cut and recent highlight scores);
 2. run the pure :class:`models.clips.ClipPolicy` over them: merge neighbours of one selling
    point, snap to sentence/word boundaries, pad, min/max duration, rank, drop overlaps;
-3. for each new plan: wait (bounded) until the segment store covers the clip's end (the last
-   segment is still being written when the selling point closes), cut it with
-   :func:`streams.cutter.cut_clips` in a worker thread (one pass: MP4, vertical 9:16 cropped on
-   the host's face from ``vision``, thumbnail), write SRT/WebVTT from the word timestamps and
-   ``meta.json``, and emit a :class:`Clip` (``ready`` / ``shortened`` / ``skipped`` with the
-   reason); the clips sink (sinks/clips.py) indexes it in Redis and fires the optional webhook.
+3. for each new plan: cut it while the room is live. The selling point closes before the segment
+   covering the clip's end is written, so :class:`streams.cutter.LiveCut` encodes the segments
+   already stored at once and each new one as it lands (polling the store, bounded by
+   ``max_wait_s``); only the last segment is left when it does. Anything irregular (a gap, an
+   expired start, a timeout) falls back to :func:`streams.cutter.cut_clips`, which shortens or
+   skips with the reason. Then write SRT/WebVTT from the word timestamps and ``meta.json`` and
+   emit a :class:`Clip` (``ready`` / ``shortened`` / ``skipped``); the clips sink
+   (sinks/clips.py) indexes it in Redis and fires the optional webhook;
+4. only then cut the vertical 9:16 variant (cropped on the host's face from ``vision``) and emit
+   the clip again with it (``revision`` 1, ``pending`` empty): clip-ready latency is the MP4's.
+   ``clips.vertical_later=false`` writes both in one pass and emits once.
 
 Cuts run off the event loop and at most ``settings.clips.concurrency`` at a time (they share the
 CPU with ASR and vision). Clip-ready latency is recorded by the processor base as
@@ -29,7 +34,7 @@ from models.clips import ClipPlan, ClipPolicy, ClipPolicyConfig, CutSpan, Segmen
 from processors.base import Processor
 from streams.app import AppContext
 from streams.clip_files import CLIP_FILES, ClipFiles
-from streams.cutter import CutOutput, CutResult, cut_clips
+from streams.cutter import CutOutput, CutResult, LiveCut, cut_clips
 from streams.schemas import Clip, FusedWindow, SellingPoint, VisionFeatures
 from streams.segment_store import SegmentStore, open_segment_store
 
@@ -93,29 +98,72 @@ class Clipper:
         done = {c[0] for c in state.cut}
         return [p for p in plans if p.clip_id not in done]
 
-    async def wait_for_media(self, room_id: str, end_ms: int) -> None:
+    async def wait_for_media(self, room_id: str, end_ms: int, deadline: float | None = None) -> None:
         """Until a finished segment reaches ``end_ms`` (bounded by ``max_wait_s``)."""
-        deadline = time.monotonic() + self.max_wait_s
+        deadline = time.monotonic() + self.max_wait_s if deadline is None else deadline
         while time.monotonic() < deadline:
             segments = await asyncio.to_thread(self.store.list_segments, room_id)
             if segments and segments[-1].end_ms >= end_ms:
                 return
             await asyncio.sleep(0.05)
 
-    async def cut(self, room_id: str, plan: ClipPlan, crop_center_x: float | None) -> CutResult:
+    def _vertical(self, folder, crop_center_x: float | None) -> CutOutput:
+        return CutOutput(folder / CLIP_FILES["vertical"], vertical=True, crop_center_x=crop_center_x,
+                         max_height=self.settings.clips.vertical_max_height)
+
+    @property
+    def vertical_later(self) -> bool:
         cfg = self.settings.clips
-        await self.wait_for_media(room_id, plan.end_ms)
+        return cfg.vertical and cfg.mode == "reencode" and cfg.vertical_later
+
+    async def cut(self, room_id: str, plan: ClipPlan, crop_center_x: float | None) -> CutResult:
+        """The clip's MP4 and thumbnail (and the vertical variant unless it comes later)."""
+        cfg = self.settings.clips
         folder = self.clip_store.clip_dir(room_id, plan.clip_id)
         outputs = [CutOutput(folder / CLIP_FILES["mp4"])]
-        if cfg.vertical and cfg.mode == "reencode":
-            outputs.append(CutOutput(folder / CLIP_FILES["vertical"], vertical=True, crop_center_x=crop_center_x,
-                                     max_height=cfg.vertical_max_height))
-        segments = await asyncio.to_thread(self.store.segments_between, room_id, plan.start_ms, plan.end_ms)
+        if cfg.vertical and cfg.mode == "reencode" and not self.vertical_later:
+            outputs.append(self._vertical(folder, crop_center_x))
+        kwargs = dict(thumbnail_path=folder / CLIP_FILES["thumb"], min_duration_ms=cfg.min_s * 1000,
+                      preset=cfg.preset, crf=cfg.crf)
         async with self.limit:
-            return await asyncio.to_thread(
-                cut_clips, segments, plan.start_ms, plan.end_ms, outputs, cfg.mode,
-                thumbnail_path=folder / CLIP_FILES["thumb"], min_duration_ms=cfg.min_s * 1000,
-                preset=cfg.preset, crf=cfg.crf)
+            if cfg.live_cut and cfg.mode == "reencode":
+                result = await self._live_cut(room_id, plan, outputs, kwargs)
+                if result is not None:
+                    return result
+            else:
+                await self.wait_for_media(room_id, plan.end_ms)
+            segments = await asyncio.to_thread(self.store.segments_between, room_id, plan.start_ms, plan.end_ms)
+            return await asyncio.to_thread(cut_clips, segments, plan.start_ms, plan.end_ms, outputs, cfg.mode,
+                                           **kwargs)
+
+    async def _live_cut(self, room_id: str, plan: ClipPlan, outputs: list[CutOutput], kwargs: dict) -> CutResult | None:
+        """Encode what the store has while the clip's last segment is being recorded, then the rest
+        (bounded by ``max_wait_s``); None when the batch cut must decide (gaps, expiry, timeout)."""
+        live = LiveCut(plan.start_ms, plan.end_ms, outputs, **kwargs)
+        deadline = time.monotonic() + self.max_wait_s
+        try:
+            while True:
+                segments = await asyncio.to_thread(self.store.segments_between, room_id, plan.start_ms, plan.end_ms)
+                await asyncio.to_thread(live.feed, segments)
+                if live.covered or live.failed or time.monotonic() >= deadline:
+                    break
+                await asyncio.sleep(0.05)
+            if live.failed:  # the batch cut below still has to wait for the end
+                await self.wait_for_media(room_id, plan.end_ms, deadline)
+                return None
+            return await asyncio.to_thread(live.finish)
+        finally:
+            live.abort()
+
+    async def cut_vertical(self, room_id: str, clip: Clip, crop_center_x: float | None) -> CutResult:
+        """The vertical variant of an announced clip: the same frames (its exact span)."""
+        cfg = self.settings.clips
+        folder = self.clip_store.clip_dir(room_id, clip.clip_id)
+        segments = await asyncio.to_thread(self.store.segments_between, room_id, clip.start_ms, clip.end_ms)
+        async with self.limit:
+            return await asyncio.to_thread(cut_clips, segments, clip.start_ms, clip.end_ms,
+                                           [self._vertical(folder, crop_center_x)], cfg.mode,
+                                           min_duration_ms=0, preset=cfg.preset, crf=cfg.crf)
 
     def finish(self, sp: SellingPoint, plan: ClipPlan, result: CutResult) -> Clip:
         """Subtitles + meta for a cut clip (or cleanup for a skipped one); the Clip event."""
@@ -134,9 +182,23 @@ class Clipper:
         words = [w for w in plan.words if w.end_ms > result.start_ms and w.start_ms < result.end_ms]
         store.write_text(room, plan.clip_id, CLIP_FILES["srt"], to_srt(words, offset_ms=result.start_ms))
         store.write_text(room, plan.clip_id, CLIP_FILES["vtt"], to_webvtt(words, offset_ms=result.start_ms))
-        clip.files = store.files_of(room, plan.clip_id)
+        if self.vertical_later:
+            clip.pending = ["vertical"]
+        clip.files = {k: v for k, v in store.files_of(room, plan.clip_id).items() if k not in clip.pending}
         store.write_meta(clip)
         return clip
+
+    def finish_vertical(self, clip: Clip, result: CutResult) -> Clip:
+        """The update of an announced clip once its vertical variant is written (or failed)."""
+        update = clip.model_copy(deep=True, update={
+            "event_id": f"{clip.event_id}:r{clip.revision + 1}", "revision": clip.revision + 1, "pending": []})
+        if not result.ok:
+            update.reason = "; ".join(r for r in (clip.reason, f"no vertical variant: {result.reason}") if r)
+        update.files = self.clip_store.files_of(clip.room_id, clip.clip_id)
+        if not result.ok:
+            update.files.pop("vertical", None)
+        self.clip_store.write_meta(update)
+        return update
 
 
 def register(ctx: AppContext) -> None:
@@ -181,4 +243,9 @@ def register(ctx: AppContext) -> None:
                     clip.supersedes = list(plan.supersedes)
                     state.cut = [c for c in state.cut if c[0] not in plan.supersedes]
                 await proc.emit("clips", clip)
+                if clip.pending:  # after the announcement: editors can open the MP4 meanwhile
+                    vertical = await clipper.cut_vertical(room, clip, face_x.get(room))
+                    if not vertical.ok:
+                        log.warning("clipper: no vertical for %s/%s: %s", room, plan.clip_id, vertical.reason)
+                    await proc.emit("clips", clipper.finish_vertical(clip, vertical))
             table[room] = state.to_raw()

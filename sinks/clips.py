@@ -8,11 +8,13 @@ Redis keys (same ``{room}`` hash tag as :mod:`sinks.redis`, so one room's keys s
 * ``livelens:{room}:clips``             sorted set: member ``clip_id``, score = clip ``start_ms``
                                         (time order; the ranking score is in each clip's hash)
 * ``livelens:{room}:clip:<clip_id>``    hash: ``event`` = the Clip event JSON, ``score``,
-                                        ``status``, ``start_ms``
+                                        ``status``, ``start_ms``, ``revision``
 * ``livelens:clips:rooms``              set of rooms that have clips
 
-Writes are idempotent by ``clip_id`` (ZADD + HSET of the same values); a clip that supersedes
-others (``Clip.supersedes``) removes them from the index.
+Writes are idempotent by ``clip_id`` and ``revision`` (ZADD + HSET of the same values; a clip is
+announced first with its MP4 and ``pending=["vertical"]``, then again as revision 1 with the
+vertical variant: the hash keeps the highest revision); a clip that supersedes others
+(``Clip.supersedes``) removes them from the index.
 """
 
 from __future__ import annotations
@@ -53,20 +55,27 @@ class ClipStore(ClipFiles):
 
     async def index(self, clip: Clip) -> None:
         """Add (or refresh) a delivered clip in the room's Redis index; fire the webhook once
-        per clip (a redelivered clip that is already indexed is not announced again)."""
+        per clip revision (a redelivered event that is already indexed is not announced again,
+        and a redelivered older revision never replaces a newer one)."""
         new = True
         if self.redis is not None and clip.status != "skipped":
-            room = clip.room_id
+            room, key = clip.room_id, clip_key(clip.room_id, clip.clip_id)
+            # one room is one partition of one sink agent: no other writer between read and write
+            stored_rev, stored_event = await self.redis.hmget(key, ["revision", "event"])
+            have = int(stored_rev) if stored_rev is not None else (0 if stored_event is not None else -1)
+            if have > clip.revision:
+                SINK_WRITES.labels("clips", "stale").inc()
+                return
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.zadd(clips_key(room), {clip.clip_id: clip.start_ms})
-                pipe.hset(clip_key(room, clip.clip_id), mapping={
+                pipe.hset(key, mapping={
                     "event": clip.model_dump_json(), "score": str(clip.score),
-                    "status": clip.status, "start_ms": str(clip.start_ms)})
+                    "status": clip.status, "start_ms": str(clip.start_ms), "revision": str(clip.revision)})
                 pipe.sadd(f"{PREFIX}:clips:rooms", room)
-                added, *_ = await pipe.execute()
+                await pipe.execute()
             for old in clip.supersedes:
                 await self.unindex(room, old)
-            new = bool(added)
+            new = clip.revision > have
             SINK_WRITES.labels("clips", "indexed" if new else "duplicate").inc()
         if self.webhook is not None and new:
             self.webhook.submit(clip.to_bytes())  # background task: never blocks the stream

@@ -340,6 +340,10 @@ class Clip(OutputEvent):
     score: float = 0.0
     files: dict[str, str] = Field(default_factory=dict)  # role -> path/URI (mp4, vertical, srt, vtt, thumb, meta)
     supersedes: list[str] = Field(default_factory=list)  # clip ids this better clip replaces
+    #: File roles still being made: the clip is announced once its MP4 is playable and the
+    #: vertical variant follows as an update (same clip_id, higher ``revision``, in ``files``).
+    pending: list[str] = Field(default_factory=list)
+    revision: int = Field(default=0, ge=0)  # 0: the first event of a clip; a consumer keeps the highest
 
 
 class Alert(OutputEvent):

@@ -110,6 +110,12 @@ class ClipSettings(BaseModel):
     crf: int = 23
     #: Cuts running at once per worker (they share the CPU with ASR and vision).
     concurrency: int = 1
+    #: Start encoding a clip from the segments already stored while its last one is still being
+    #: recorded (reencode mode): only the last segment is left to cut when it lands.
+    live_cut: bool = True
+    #: Announce a clip as soon as its MP4 (+ subtitles, thumbnail, meta) is written; the vertical
+    #: variant follows as an update event (``Clip.pending`` / ``revision``). False: one event, both.
+    vertical_later: bool = True
     #: How long to wait for the segment store to cover a closed selling point's end
     #: (its last segment is still being written); None -> segment_s + 1 s.
     max_wait_s: float | None = None

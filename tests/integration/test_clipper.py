@@ -54,9 +54,18 @@ async def test_selling_points_become_clips_in_files_redis_and_api(
     async def clip_events():
         rows = await redis_client.xrange(f"livelens:{{{ROOM}}}:stream:clip")
         events = [json.loads(f["event"]) for _id, f in rows]
-        return events if len(events) >= 2 else None
+        # each clip is announced with its MP4, then again (revision 1) with the vertical variant
+        return events if sum(e["revision"] == 1 for e in events) >= 2 else None
 
-    clips = await wait_for(clip_events, timeout=120, what="two clip events in Redis")
+    events = await wait_for(clip_events, timeout=120, what="two clips and their vertical updates in Redis")
+    announced = {e["clip_id"]: e for e in events if e["revision"] == 0}
+    clips = [e for e in events if e["revision"] == 1]
+    assert sorted(announced) == sorted(c["clip_id"] for c in clips)
+    for c in clips:
+        first = announced[c["clip_id"]]
+        assert first["pending"] == ["vertical"] and "vertical" not in first["files"] and "mp4" in first["files"]
+        assert first["emitted_at"] <= c["emitted_at"] and not c["pending"] and "vertical" in c["files"]
+        assert (first["start_ms"], first["end_ms"]) == (c["start_ms"], c["end_ms"])
     assert {c["label"] for c in clips} == {"fabric_material", "price_promotion"}
     for c in clips:
         assert c["status"] == "ready", c["reason"]

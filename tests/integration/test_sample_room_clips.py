@@ -39,7 +39,11 @@ async def test_sample_room_produces_the_expected_selling_point_clips(
 
     async def clips():
         rows = await redis_client.xrange(f"livelens:{{{ROOM}}}:stream:clip")
-        got = [json.loads(f["event"]) for _id, f in rows]
+        latest: dict[str, dict] = {}  # a clip's vertical variant comes as a later revision
+        for event in (json.loads(f["event"]) for _id, f in rows):
+            if event["revision"] >= latest.get(event["clip_id"], {"revision": -1})["revision"]:
+                latest[event["clip_id"]] = event
+        got = list(latest.values())
         return got if len([c for c in got if c["status"] != "skipped"]) >= 4 else None
 
     await wait_for(clips, timeout=240, what="clips of the sample room's selling points")

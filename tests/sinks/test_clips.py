@@ -136,6 +136,56 @@ async def test_index_lists_clips_and_the_webhook_is_signed(tmp_path, redis_url):
         server.shutdown()
 
 
+def test_clip_is_announced_before_its_vertical_variant(tmp_path):
+    store = ClipStore(tmp_path / "clips")
+    clipper = Clipper(Settings(_env_file=None), LocalSegmentStore(tmp_path / "seg"), store)
+    words = [TimedWord(1000, 1500, "Silk.")]
+    folder = store.clip_dir(ROOM, "abc123")
+    folder.mkdir(parents=True)
+    (folder / "clip.mp4").write_bytes(b"mp4")
+    result = CutResult("ready", 900, 1800, 900, 22, True, "", 900, 1800)
+    clip = clipper.finish(_selling_point(words), _plan(words, 900, 1800), result)
+    assert clip.pending == ["vertical"] and clip.revision == 0
+    assert "mp4" in clip.files and "vertical" not in clip.files
+    (folder / "vertical.mp4").write_bytes(b"mp4")
+    update = clipper.finish_vertical(clip, CutResult("ready", 900, 1800, 900, 22, True, "", 900, 1800))
+    assert (update.clip_id, update.revision, update.pending) == (clip.clip_id, 1, [])
+    assert update.event_id != clip.event_id  # a new event for the sinks that dedupe by event_id
+    assert update.files["vertical"] == f"/clips/{ROOM}/abc123/vertical.mp4"
+    assert json.loads((folder / "meta.json").read_text())["files"] == update.files
+    failed = clipper.finish_vertical(clip, CutResult("skipped", 900, 900, 0, 0, False, "no media", 900, 1800))
+    assert "vertical" not in failed.files and "no vertical variant: no media" in failed.reason and not failed.pending
+
+
+async def test_a_clip_update_replaces_the_indexed_event_and_an_old_redelivery_does_not(tmp_path, redis_url):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Receiver.received = []
+    store = ClipStore(tmp_path / "clips", redis_url, f"http://127.0.0.1:{server.server_port}/hook", "s3cret")
+    await store.redis.flushdb()
+    try:
+        first = Clip(room_id=ROOM, stream_ms=9000, clip_id="c9", status="ready", start_ms=1000, end_ms=9000,
+                     files={"mp4": "/clips/x/c9/clip.mp4"}, pending=["vertical"])
+        update = first.model_copy(update={"revision": 1, "pending": [], "event_id": first.event_id + ":r1",
+                                          "files": {**first.files, "vertical": "/clips/x/c9/vertical.mp4"}})
+        await store.index(first)
+        assert (await store.list(ROOM))[0]["pending"] == ["vertical"]
+        await store.index(update)
+        await store.index(first)  # redelivered after the update: must not bring "pending" back
+        await store.index(update)  # redelivered: no second announcement
+        listed = await store.list(ROOM)
+        assert len(listed) == 1 and listed[0]["revision"] == 1 and "vertical" in listed[0]["files"]
+        for _ in range(100):
+            if len(_Receiver.received) >= 2:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        assert [json.loads(body)["revision"] for body, _problem in _Receiver.received] == [0, 1]
+    finally:
+        await store.close()
+        server.shutdown()
+
+
 async def test_api_serves_files_with_the_token_only(tmp_path, redis_url):
     settings = Settings(_env_file=None, clips={"out_dir": tmp_path / "clips"})
     store = ClipStore(settings.clips.out_dir, redis_url)
