@@ -277,7 +277,8 @@ def _open_output(spec: CutOutput, src_w: int, src_h: int, fps: Fraction, audio_r
         col_w = min(src_w, _even(src_h * 9 / 16))
         centre = 0.5 if spec.crop_center_x is None else min(1.0, max(0.0, float(spec.crop_center_x)))
         x0 = int(round(centre * src_w - col_w / 2))
-        crop = (min(max(0, x0), src_w - col_w), col_w)
+        x0 = min(max(0, x0), src_w - col_w) // 2 * 2  # even: whole chroma samples
+        crop = (x0, col_w)
         height = _even(min(src_h, spec.max_height))
         width = _even(height * 9 / 16)
     container = av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"})
@@ -297,9 +298,26 @@ def _fit_frame(out: _VideoOut, frame: av.VideoFrame) -> av.VideoFrame:
             return frame
         return frame.reformat(width=out.width, height=out.height, format="yuv420p")
     x0, col_w = out.crop
+    if frame.format.name == "yuv420p" and x0 % 2 == 0 and col_w % 2 == 0:
+        column = _crop_yuv420p(frame, x0, col_w)  # no RGB round trip: a third of the vertical's cost
+        if column.width == out.width and column.height == out.height:
+            return column
+        return column.reformat(width=out.width, height=out.height, format="yuv420p")
     rgb = frame.to_ndarray(format="rgb24")[:, x0:x0 + col_w]
     return av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(
         width=out.width, height=out.height, format="yuv420p")
+
+
+def _crop_yuv420p(frame: av.VideoFrame, x0: int, col_w: int) -> av.VideoFrame:
+    """The column ``[x0, x0 + col_w)`` of a yuv420p frame, plane by plane (x0, col_w even)."""
+    column = av.VideoFrame(col_w, frame.height, "yuv420p")
+    for i, (src, dst) in enumerate(zip(frame.planes, column.planes)):
+        sx, sw = (x0, col_w) if i == 0 else (x0 // 2, col_w // 2)
+        rows = np.frombuffer(src, np.uint8).reshape(src.height, src.line_size)[:dst.height, sx:sx + sw]
+        buf = np.zeros((dst.height, dst.line_size), np.uint8)
+        buf[:, :sw] = rows
+        dst.update(buf)
+    return column
 
 
 def probe_clip(path: Path | str) -> dict:

@@ -21,12 +21,15 @@ rewrites the index atomically (temp file + ``os.replace``) *before* deleting fil
 read the old index just before may still get ``FileNotFoundError`` for a pruned segment and
 should treat that segment as expired.
 
-Future work (not built): an ``S3SegmentStore`` for clusters (``settings.segment_store =
-"s3://bucket/prefix"``) would write each finished segment locally, upload it as
-``<prefix>/<room_id>/<seq>.ts``, and keep the index as small per-segment JSON objects (S3 has no
-append); retention would be a bucket lifecycle rule. It needs an S3 client (boto3 or aiobotocore),
-which this project does not depend on yet, so :func:`open_segment_store` refuses ``s3://`` URIs
-with a clear error rather than pretending.
+:class:`S3SegmentStore` (``settings.segment_store = "s3://bucket/prefix"``, optional extra ``s3``:
+boto3) keeps the segments in an S3-compatible bucket for a cluster: the writer muxes into a local
+file, then uploads it as ``<prefix>/<room_id>/<seq>.ts`` and only then puts the index record
+``<prefix>/<room_id>/index/<seq>.json`` (S3 has no append: one small object per segment). Readers
+list the index objects (fetching each record once) and download a segment into a local cache
+when a cut asks for it (:meth:`~SegmentStore.segments_between`). Endpoint and credentials come
+from boto3's usual environment (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ...), so any
+S3-compatible server works. Retention: :meth:`S3SegmentStore.prune` (index records first), or a
+bucket lifecycle rule.
 """
 
 from __future__ import annotations
@@ -81,7 +84,7 @@ class SegmentInfo:
 class SegmentWriter:
     """A segment being written: mux into :attr:`path`, then :meth:`commit` (or :meth:`abort`)."""
 
-    store: "LocalSegmentStore"
+    store: "LocalSegmentStore | S3SegmentStore"
     room_id: str
     seq: int
     start_ms: int
@@ -107,7 +110,7 @@ class SegmentWriter:
 
 
 class SegmentStore(ABC):
-    """Where rolling segments live. Implementations: :class:`LocalSegmentStore`."""
+    """Where rolling segments live. Implementations: :class:`LocalSegmentStore`, :class:`S3SegmentStore`."""
 
     retention_s: float
 
@@ -232,14 +235,144 @@ class LocalSegmentStore(SegmentStore):
         return sorted(p.name for p in self.root.iterdir() if (p / INDEX_NAME).exists())
 
 
-def open_segment_store(location: str | Path, retention_s: float) -> SegmentStore:
-    """The store named by ``settings.segment_store``: a folder path (or ``file://`` URI)."""
+class S3SegmentStore(SegmentStore):
+    """Segments in an S3-compatible bucket; see the module docstring for the layout."""
+
+    def __init__(self, bucket: str, prefix: str = "", retention_s: float = 1800.0,
+                 cache_dir: Path | str | None = None, client=None):
+        if retention_s <= 0:
+            raise ValueError("retention_s must be positive")
+        if client is None:
+            try:
+                import boto3
+            except ImportError as exc:  # the optional extra
+                raise RuntimeError("s3:// segment stores need boto3: pip install 'livelens[s3]'") from exc
+            client = boto3.client("s3")
+        self.client, self.bucket, self.prefix = client, bucket, prefix.strip("/")
+        self.retention_s = float(retention_s)
+        import tempfile
+
+        self.cache = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "livelens-s3-segments" / bucket
+        self._records: dict[str, dict[int, SegmentInfo]] = {}  # room -> seq -> info (index records read once)
+        self._lock = threading.Lock()
+
+    def _key(self, room_id: str, *parts: str) -> str:
+        return "/".join(p for p in (self.prefix, check_room_id(room_id), *parts) if p)
+
+    def path_for(self, room_id: str, seq: int) -> Path:
+        if seq < 0:
+            raise ValueError("seq must be >= 0")
+        return self.cache / check_room_id(room_id) / f"{seq:06d}{SEGMENT_SUFFIX}"
+
+    def open_writer(self, room_id: str, seq: int, start_ms: int) -> SegmentWriter:
+        final = self.path_for(room_id, seq)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        return SegmentWriter(self, room_id, seq, int(start_ms), final.with_name(final.name + ".part"), final)
+
+    def _append_index(self, room_id: str, info: SegmentInfo) -> None:
+        """Upload the segment, then its index record (a reader never sees a record without media)."""
+        self.client.upload_file(str(info.path), self.bucket, self._key(room_id, info.path.name))
+        record = {k: v for k, v in asdict(info).items() if k != "path"}
+        record["file"] = info.path.name
+        self.client.put_object(Bucket=self.bucket, Key=self._key(room_id, "index", f"{info.seq:06d}.json"),
+                               Body=json.dumps(record, separators=(",", ":")).encode("utf-8"))
+
+    def _index_keys(self, room_id: str) -> list[str]:
+        keys: list[str] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(room_id, "index") + "/"):
+            keys += [obj["Key"] for obj in page.get("Contents", [])]
+        return keys
+
+    def list_segments(self, room_id: str) -> list[SegmentInfo]:
+        keys = self._index_keys(room_id)
+        with self._lock:
+            known = self._records.setdefault(room_id, {})
+        listed: set[int] = set()
+        for key in keys:
+            try:
+                seq = int(key.rsplit("/", 1)[-1].split(".")[0])
+            except ValueError:
+                continue
+            listed.add(seq)
+            if seq in known:
+                continue
+            try:
+                rec = json.loads(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+                info = SegmentInfo(seq=int(rec["seq"]), start_ms=int(rec["start_ms"]),
+                                   duration_ms=int(rec["duration_ms"]), path=self.path_for(room_id, seq),
+                                   has_audio=bool(rec.get("has_audio", True)),
+                                   has_video=bool(rec.get("has_video", True)),
+                                   written_at=float(rec.get("written_at", 0.0)))
+            except Exception as exc:  # noqa: BLE001 - pruned meanwhile, or a damaged record
+                log.debug("segment index record %s unreadable: %s", key, exc)
+                continue
+            with self._lock:
+                known[seq] = info
+        with self._lock:
+            for seq in set(known) - listed:  # pruned by someone
+                del known[seq]
+            return [known[k] for k in sorted(known)]
+
+    def segments_between(self, room_id: str, start_ms: int, end_ms: int) -> list[SegmentInfo]:
+        """The overlapping segments, downloaded into the local cache (a pruned one stays missing:
+        the cutter treats it as expired)."""
+        segments = super().segments_between(room_id, start_ms, end_ms)
+        for s in segments:
+            if not s.path.exists():
+                s.path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = s.path.with_name(s.path.name + f".{os.getpid()}.{threading.get_ident()}.download")
+                try:
+                    self.client.download_file(self.bucket, self._key(room_id, s.path.name), str(tmp))
+                    os.replace(tmp, s.path)
+                except Exception as exc:  # noqa: BLE001 - expired between list and download
+                    log.debug("segment %s/%s not downloadable: %s", room_id, s.seq, exc)
+                    tmp.unlink(missing_ok=True)
+        self._trim_cache(room_id)
+        return segments
+
+    def _trim_cache(self, room_id: str) -> None:
+        """Drop cached files older than the retention (relative to the room's newest segment)."""
+        with self._lock:
+            known = list(self._records.get(room_id, {}).values())
+        if not known:
+            return
+        cutoff = max(s.end_ms for s in known) - self.retention_s * 1000
+        for s in known:
+            if s.end_ms <= cutoff:
+                s.path.unlink(missing_ok=True)
+
+    def prune(self, room_id: str, now_ms: int) -> list[SegmentInfo]:
+        cutoff = int(now_ms - self.retention_s * 1000)
+        expired = [s for s in self.list_segments(room_id) if s.end_ms <= cutoff]
+        for s in expired:  # the record first: no reader is sent to deleted media
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(room_id, "index", f"{s.seq:06d}.json"))
+        for s in expired:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(room_id, s.path.name))
+            s.path.unlink(missing_ok=True)
+        with self._lock:
+            for s in expired:
+                self._records.get(room_id, {}).pop(s.seq, None)
+        return expired
+
+    def rooms(self) -> list[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        base = f"{self.prefix}/" if self.prefix else ""
+        rooms: list[str] = []
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=base, Delimiter="/"):
+            rooms += [p["Prefix"][len(base):].rstrip("/") for p in page.get("CommonPrefixes", [])]
+        return sorted(rooms)
+
+
+def open_segment_store(location: str | Path, retention_s: float, cache_dir: Path | str | None = None) -> SegmentStore:
+    """The store named by ``settings.segment_store``: a folder path (or ``file://`` URI), or
+    ``s3://bucket/prefix`` (:class:`S3SegmentStore`; ``cache_dir``: where readers keep downloads)."""
     text = str(location)
     if text.startswith("s3://"):
-        raise NotImplementedError(
-            "s3:// segment stores are not built yet (needs an S3 client); use a local or "
-            "network-mounted folder for LIVELENS_SEGMENT_STORE"
-        )
+        bucket, _, prefix = text[len("s3://"):].partition("/")
+        if not bucket:
+            raise ValueError(f"no bucket in the segment store URI {text!r}")
+        return S3SegmentStore(bucket, prefix, retention_s, cache_dir)
     if text.startswith("file://"):
         text = text[len("file://"):]
     return LocalSegmentStore(Path(text), retention_s)
