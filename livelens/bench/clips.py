@@ -3,13 +3,17 @@
 1. **Cutting cost** (in process, no broker): the sample room (or ``--video``) is ingested into a
    temporary segment store; clips of several lengths are cut in each mode, and the wall time per
    second of clip is reported: ``reencode`` (frame-exact MP4), ``copy`` (keyframe stream copy),
-   ``vertical`` (9:16 crop, re-encoded) and ``reencode+vertical`` (what the clipper does: both
-   files and the thumbnail from one decode pass).
+   ``vertical`` (9:16 crop, re-encoded) and ``reencode+vertical`` (both files and the thumbnail
+   from one decode pass: the clipper with ``clips.vertical_later=false``), and what a live cut (:class:`LiveCut`, fed the
+   other segments before) has left to do once the last segment lands.
 2. **Clip-ready latency** (real pipeline: embedded Tansu broker + Valkey unless configured, a
    ``livelens worker`` running the clipper and the Redis sink): the sample room is ingested in real
    time, and each selling point of its script is published on ``selling_points`` the moment the
-   stream reaches its end (an ideal upstream). Latency = Clip ``emitted_at`` − that moment
-   (``ingested_at`` of the selling point): the wait for the last segment, the cut and the writes.
+   stream reaches its end (an ideal upstream); a segment reaches the store only once the clock
+   has passed its end (as from a live camera; a file would otherwise be decoded seconds ahead).
+   Latency = the clip's first event (``revision`` 0, the MP4) ``emitted_at`` − that moment
+   (``ingested_at`` of the selling point): the wait for the last segment, the rest of the cut and
+   the writes. The vertical variant's update event is reported separately.
 """
 
 from __future__ import annotations
@@ -73,6 +77,23 @@ def _ingest(video: Path, root: Path, segment_s: float) -> LocalSegmentStore:
     return store
 
 
+class _LiveMediaStore(LocalSegmentStore):
+    """Commits a segment only once the bench clock has reached its end, as with a live source.
+
+    ``run_ingest`` decodes a file ahead of the clock (only the published events are paced), so
+    without this the store would hold the media ~10 s before the stream "reaches" it and the
+    wait for the segment covering a clip's end, a real part of clip-ready latency, would vanish.
+    """
+
+    wall0: float | None = None
+    speed: float = 1.0
+
+    def _append_index(self, room_id, info) -> None:
+        if self.wall0 is not None:
+            time.sleep(max(0.0, self.wall0 + info.end_ms / 1000 / self.speed - time.time()))
+        super()._append_index(room_id, info)
+
+
 def _cut_costs(store: LocalSegmentStore, out: Path, lengths_s: list[float], preset: str) -> list[dict]:
     segments = store.list_segments(ROOM)
     total_ms = segments[-1].end_ms
@@ -131,6 +152,7 @@ async def _live_latency(settings: Settings, video: Path, script: dict, speed: fl
     from streams.topics import TopicNames
 
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    media_ahead: list[int] = []
     with infrastructure(settings.kafka_bootstrap, redis_url, log_dir=work / "logs") as infra:
         run = uuid.uuid4().hex[:6]
         settings = settings.model_copy(update={
@@ -160,7 +182,9 @@ async def _live_latency(settings: Settings, video: Path, script: dict, speed: fl
 
             listener = asyncio.create_task(listen())
             points = _script_selling_points(script, ROOM)
-            wall0 = time.time()
+            live_store = _LiveMediaStore(settings.segment_store)
+            live_store.speed = speed
+            wall0 = live_store.wall0 = time.time()
 
             async def announce():  # each selling point at the moment the stream reaches its end
                 for sp in points:
@@ -168,9 +192,12 @@ async def _live_latency(settings: Settings, video: Path, script: dict, speed: fl
                     await asyncio.sleep(max(0.0, due - time.time()))
                     sp.ingested_at = time.time()
                     await producer.send_and_wait(topics.selling_points, key=sp.key, value=sp.to_bytes())
+                    stored = live_store.list_segments(ROOM)
+                    media_ahead.append((stored[-1].end_ms if stored else 0) - sp.end_ms)
 
             announcer = asyncio.create_task(announce())
-            await run_ingest(str(video), ROOM, settings, publisher.publish, realtime=True, speed=speed)
+            await run_ingest(str(video), ROOM, settings, publisher.publish, realtime=True, speed=speed,
+                             store=live_store)
             await publisher.flush()
             await announcer
             deadline = time.time() + 30
@@ -185,6 +212,7 @@ async def _live_latency(settings: Settings, video: Path, script: dict, speed: fl
             worker.stop()
     first = [c for c in clips if c.get("revision", 0) == 0]  # clip-ready: the first event of each clip
     updates = [c for c in clips if c.get("revision", 0) > 0]  # the vertical variant, later
+    first.sort(key=lambda c: c["start_ms"])
     latencies = [(c["emitted_at"] - c["ingested_at"]) * 1000 for c in first]
     vertical = [(c["emitted_at"] - c["ingested_at"]) * 1000 for c in updates]
     return {
@@ -192,6 +220,9 @@ async def _live_latency(settings: Settings, video: Path, script: dict, speed: fl
         "statuses": {s: sum(c["status"] == s for c in first) for s in ("ready", "shortened", "skipped")},
         "clip_seconds": [round((c["end_ms"] - c["start_ms"]) / 1000, 1) for c in first],
         "latencies_ms": [round(x) for x in latencies],
+        # stored media end - selling-point end at its announcement (< 0: the clip's end is still
+        # being recorded, the clipper waits for it)
+        "media_ahead_ms": media_ahead,
         "latency_ms_p50": float(np.percentile(latencies, 50)) if latencies else None,
         "latency_ms_p95": float(np.percentile(latencies, 95)) if latencies else None,
         "latency_ms_max": float(np.max(latencies)) if latencies else None,
