@@ -94,9 +94,7 @@ def register(ctx: AppContext) -> None:
     ctx.tables.append(TABLE)
     engines = Engines(s)
     pool = ThreadPoolExecutor(max_workers=max(1, s.asr.workers), thread_name_prefix="asr")
-    config = AsrSessionConfig(policy=s.asr.policy, update_interval_ms=int(s.asr.update_interval_s * 1000),
-                              end_silence_ms=s.asr.end_silence_ms, max_utterance_s=s.asr.max_utterance_s,
-                              lag_budget_ms=s.asr.lag_budget_ms)
+    config = session_config(s.asr)
     rooms: dict[str, RoomSpeech] = {}
 
     async def run(fn, *args):
@@ -171,6 +169,14 @@ def register(ctx: AppContext) -> None:
             if state != before:
                 table[room_id] = state
             speech.ack_done()
+
+
+def session_config(a, policy: str | None = None) -> AsrSessionConfig:
+    """The session settings of a room from ``Settings.asr`` (the ASR benchmark uses this too)."""
+    return AsrSessionConfig(policy=policy or a.policy, update_interval_ms=int(a.update_interval_s * 1000),
+                            end_silence_ms=a.end_silence_ms, spec_silence_ms=a.spec_silence_ms,
+                            lead_in_ms=a.lead_in_ms, vad_keep_ms=a.vad_keep_ms, partial_window_s=a.partial_window_s,
+                            max_utterance_s=a.max_utterance_s, lag_budget_ms=a.lag_budget_ms)
 
 
 def _transcript(room_id: str, seg, is_final: bool, ingested_at: float) -> Transcript:

@@ -25,14 +25,15 @@ import typer
 from models.asr import AsrEngine, AsrSessionConfig, DecodeOptions, StreamingAsrSession, load_media
 
 
+from models.asr.metrics import cer, read_kaldi_text, wer
+
+
 def _session_config(policy: str) -> AsrSessionConfig:
-    """The session settings the worker uses (LIVELENS_ASR__END_SILENCE_MS etc. apply here too)."""
+    """The session settings the worker uses, all of them (LIVELENS_ASR__* apply here too)."""
+    from processors.asr import session_config
     from streams.settings import Settings
 
-    a = Settings().asr
-    return AsrSessionConfig(policy=policy, end_silence_ms=a.end_silence_ms, max_utterance_s=a.max_utterance_s,
-                            lag_budget_ms=a.lag_budget_ms)
-from models.asr.metrics import cer, read_kaldi_text, wer
+    return session_config(Settings().asr, policy)
 
 CHUNK_MS = 250
 TAIL_SILENCE_S = 1.5

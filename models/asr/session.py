@@ -1,12 +1,22 @@
 """Incremental ASR for one room: insert audio chunks, process, finish (whisper_streaming shape).
 
 Streaming policy — VAD-bounded utterances with partial re-decodes (default, ``policy="vad"``):
-Silero VAD (faster-whisper's bundled ONNX, ~1 ms per second of audio) runs over the open
-buffer on every ``process_iter``. An utterance whose speech ended ``end_silence_ms`` ago is
-decoded once more and emitted as FINAL; the buffer is cut after it, so finals never change
+Silero VAD (faster-whisper's bundled ONNX) runs as audio arrives, each 512-sample frame once with
+its state carried over (``models.asr.vad``: the same probabilities as one pass over the whole
+stream, so an utterance's regions do not shift between calls). An utterance whose speech ended
+``end_silence_ms`` ago is emitted as FINAL; the buffer is cut after it, so finals never change
 and the buffer never holds more than one open utterance (≤ ``max_utterance_s``, VAD splits
-longer speech at its longest pause). While an utterance is still open it is re-decoded at most
-every ``update_interval_ms`` and emitted as a PARTIAL with the id its final will have.
+longer speech at its last pause). While an utterance is still open it is re-decoded at most
+every ``update_interval_ms`` and emitted as a PARTIAL with the id its final will have. Each
+region is decoded with up to ``lead_in_ms`` of the audio before it (never an earlier region's):
+Silero's onset misses soft first words.
+
+Speculative final: once the open utterance's speech has been followed by ``spec_silence_ms`` of
+silence, it is decoded then (its text shown as a partial) and the result kept with its audio.
+When ``end_silence_ms`` closes the utterance, the final reuses that result only if the closed
+utterance is exactly the same samples (same input → same decode); otherwise (speech resumed,
+the region changed) it is decoded again. So a final is never emitted early nor revised, and its
+latency is ≈ ``end_silence_ms`` instead of ``end_silence_ms`` + one decode.
 
 Why not LocalAgreement-2 (``policy="local_agreement"``, kept for comparison): it commits only
 words two successive decodes agree on, so the last words of every utterance wait for one or
@@ -37,6 +47,7 @@ import numpy as np
 from models.asr.audio import SAMPLE_RATE, BadAudio, check_chunk
 from models.asr.engine import DecodedSegment, DecodeResult, join_texts
 from models.asr.guards import normalize_text
+from models.asr.vad import StreamingVad, segment
 
 Word = tuple[int, int, str, float]  # (start_ms, end_ms, text, probability), stream time
 
@@ -71,6 +82,20 @@ class AsrSessionConfig:
     update_interval_ms: int = 500
     #: silence after speech that closes an utterance (VAD); final latency ≈ this + one decode
     end_silence_ms: int = 500
+    #: speculative final: once speech has been followed by this much silence, the utterance is
+    #: decoded as its final candidate; at ``end_silence_ms`` it is emitted without a decode when
+    #: the closed utterance is exactly that audio (else decoded again). 0 = off
+    spec_silence_ms: int = 250
+    #: audio kept before an utterance when nothing is open: Silero's state warms up on it and
+    #: the onset pad has audio (with ~430 ms, JFK's "ask not" lost its first word)
+    vad_keep_ms: int = 1_000
+    #: audio before a VAD region's start that is decoded with it (never audio of an earlier
+    #: region): Silero's onset misses soft first words (JFK's "ask" of "ask not")
+    lead_in_ms: int = 500
+    #: partials of a longer open utterance re-decode only about this much of its end, restarting
+    #: after a word of the previous partial (the words before it are kept as shown), so a
+    #: partial's cost stops growing with the utterance (finals always decode it whole). 0 = off
+    partial_window_s: float = 4.0
     max_utterance_s: float = 15.0
     vad_threshold: float = 0.5
     speech_pad_ms: int = 200
@@ -101,6 +126,8 @@ class SessionStats:
     compute_s: float = 0.0
     audio_s: float = 0.0
     dropped_segments: dict[str, int] = field(default_factory=dict)
+    spec_decodes: int = 0  # speculative final decodes
+    spec_hits: int = 0  # finals emitted from a speculative decode (no decode at close)
 
 
 class Decoder(Protocol):
@@ -138,14 +165,18 @@ class StreamingAsrSession:
         self._locked_language: str | None = None if language == "auto" else language
         self._buffer = np.zeros(0, np.float32)
         self._buffer_start_ms = 0
+        self._abs_start = 0  # stream position (samples) of buffer[0], for the streaming VAD
+        self._vad = StreamingVad(0)
         self._expected_ms: int | None = None  # stream time the next chunk should start at
         self._processed_end_ms = 0  # audio end covered by the last process_iter
         self._detached: list[tuple[int, np.ndarray]] = []  # buffers cut off by a long gap
         self._utterance_index = 0
         self._last_partial_ms = -10**9  # stream time of the last partial decode
         self._last_partial_text = ""
+        self._partial_words: list[Word] = []  # words of the last partial decode (stream time)
         self._prev_partial_words: list[Word] = []  # local_agreement: previous hypothesis
         self._committed_in_utt = 0
+        self._spec: tuple[np.ndarray, DecodeResult] | None = None  # (audio, its decode)
         self._level = 0
         self._calm_iters = 0
         self._rtf_ema = 0.0
@@ -199,6 +230,9 @@ class StreamingAsrSession:
             else:  # a long outage: close what we have, restart the clock at the new chunk
                 if len(self._buffer):
                     self._detached.append((self._buffer_start_ms, self._buffer))
+                self._abs_start += len(self._buffer)
+                self._vad.reset(self._abs_start)
+                self._spec = None
                 self._buffer = np.zeros(0, np.float32)
                 self._buffer_start_ms = stream_ms
                 self._processed_end_ms = stream_ms
@@ -208,6 +242,14 @@ class StreamingAsrSession:
 
     def _append(self, samples: np.ndarray) -> None:
         self._buffer = np.concatenate([self._buffer, samples]) if len(self._buffer) else samples.copy()
+        self._vad.feed(samples)
+
+    def _cut(self, samples: int) -> None:
+        """Drop the first ``samples`` of the buffer (handled or skipped audio)."""
+        self._buffer = self._buffer[samples:]
+        self._buffer_start_ms += samples * 1000 // SAMPLE_RATE
+        self._abs_start += samples
+        self._vad.drop_before(self._abs_start)
 
     # ------------------------------------------------------------------ processing
     def process_iter(self) -> AsrUpdate:
@@ -268,59 +310,89 @@ class StreamingAsrSession:
 
     def _skip_oldest(self, skip_ms: int) -> None:
         skip = min(len(self._buffer), skip_ms * SAMPLE_RATE // 1000)
-        self._buffer = self._buffer[skip:]
-        self._buffer_start_ms += skip * 1000 // SAMPLE_RATE
+        self._cut(skip)
         self.stats.skipped_ms += skip * 1000 // SAMPLE_RATE
         self._reset_utterance()
 
     def _reset_utterance(self) -> None:
+        self._spec = None
+        self._partial_words = []
         self._last_partial_text = ""
         self._prev_partial_words = []
         self._committed_in_utt = 0
 
     def _vad_regions(self, audio: np.ndarray, max_utterance_s: float) -> list[tuple[int, int]]:
-        from faster_whisper.vad import VadOptions, get_speech_timestamps
+        """Regions of a standalone buffer (one cut off by a long gap): stateless VAD over it."""
+        from faster_whisper.vad import get_vad_model
 
         if len(audio) < 512:
             return []
-        opts = VadOptions(
-            threshold=self.config.vad_threshold,
-            min_speech_duration_ms=self.config.min_speech_ms,
-            max_speech_duration_s=max_utterance_s,
-            min_silence_duration_ms=self.config.end_silence_ms,
-            speech_pad_ms=self.config.speech_pad_ms,
-        )
-        return [(r["start"], r["end"]) for r in get_speech_timestamps(audio, opts)]
+        whole = len(audio) // 512 * 512
+        probs = np.asarray(get_vad_model()(audio[:whole]), np.float32).reshape(-1)
+        return self._regions(probs, 0, whole, len(audio), max_utterance_s)
+
+    def _buffer_regions(self, max_utterance_s: float) -> tuple[list[tuple[int, int]], int]:
+        """Regions of the open buffer from the streaming VAD, and how much of it the VAD has seen."""
+        offset, probs = self._vad.probs_from(self._abs_start)
+        known = max(0, self._vad.known_end - self._abs_start)
+        return self._regions(probs, offset, known, len(self._buffer), max_utterance_s), known
+
+    def _regions(self, probs: np.ndarray, offset: int, known: int, n: int,
+                 max_utterance_s: float) -> list[tuple[int, int]]:
+        cfg = self.config
+        raw = segment(probs, offset, known, threshold=cfg.vad_threshold, min_speech_ms=cfg.min_speech_ms,
+                      max_speech_s=max_utterance_s, min_silence_ms=cfg.end_silence_ms,
+                      speech_pad_ms=cfg.speech_pad_ms)
+        lead = cfg.lead_in_ms * SAMPLE_RATE // 1000
+        regions: list[tuple[int, int]] = []
+        floor = 0
+        for s, e in raw:
+            s, e = max(floor, s - lead, 0), min(e, n)
+            if e > s:
+                regions.append((s, e))
+                floor = e
+        return regions
 
     def _step(self, update: AsrUpdate, force_final: bool) -> None:
         cfg = self.config
         max_utt = cfg.short_context_s if self._level >= 2 else cfg.max_utterance_s
-        regions = self._vad_regions(self._buffer, max_utt)
+        regions, known = self._buffer_regions(max_utt)
         n = len(self._buffer)
         # a region is closed when VAD saw enough silence after it, or VAD split it for length
         closed_margin = (cfg.end_silence_ms - cfg.speech_pad_ms) * SAMPLE_RATE // 1000
+        spec_margin = (cfg.spec_silence_ms - cfg.speech_pad_ms) * SAMPLE_RATE // 1000
         cut = 0  # samples of the buffer fully handled
         open_region: tuple[int, int] | None = None
+        speech_ended = False  # the open region's speech ended ≥ spec_silence_ms ago
+        decodes_before = self.stats.decodes
         for i, (s, e) in enumerate(regions):
             is_last = i == len(regions) - 1
-            if force_final or not is_last or e <= n - closed_margin:
+            if force_final or not is_last or e <= known - closed_margin:
                 update.finals.extend(self._finalize(s, e))
                 cut = e
             else:
                 open_region = (s, e)
+                speech_ended = cfg.spec_silence_ms > 0 and e <= known - max(spec_margin, 1)
         if force_final:
             cut = n
         elif open_region is None:
             # nothing open: keep only a short tail so VAD sees an utterance's onset
-            keep = min(n, cfg.speech_pad_ms * 2 * SAMPLE_RATE // 1000 + 512)
+            keep = min(n, max(cfg.vad_keep_ms, cfg.speech_pad_ms * 2) * SAMPLE_RATE // 1000 + 512)
             cut = max(cut, n - keep)
         else:
             cut = min(cut, open_region[0])
         if cut > 0:
-            self._buffer = self._buffer[cut:]
-            self._buffer_start_ms += cut * 1000 // SAMPLE_RATE
+            self._cut(cut)
         if open_region is not None and not force_final:
-            partial = self._partial((open_region[0] - cut, open_region[1] - cut))
+            region = (open_region[0] - cut, open_region[1] - cut)
+            if cfg.policy == "vad" and self.stats.decodes > decodes_before:
+                # a final was decoded in this call (a length split): the partial waits for the
+                # next call, so one update never costs two decodes
+                partial = None
+            elif speech_ended and cfg.policy == "vad" and self._level < 3:
+                partial = self._speculate(region)
+            else:
+                partial = self._partial(region)
             if partial is not None:
                 (update.finals if partial.is_final else update.partials).append(partial)
 
@@ -361,7 +433,13 @@ class StreamingAsrSession:
     def _finalize(self, s: int, e: int) -> list[Segment]:
         offset_ms = self._buffer_start_ms + s * 1000 // SAMPLE_RATE
         end_ms = self._buffer_start_ms + e * 1000 // SAMPLE_RATE
-        result = self._decode(self._buffer[s:e])
+        audio = self._buffer[s:e]
+        if self._spec is not None and np.array_equal(self._spec[0], audio):
+            # the very audio decoded speculatively: same input, same (deterministic) decode
+            result = self._spec[1]
+            self.stats.spec_hits += 1
+        else:
+            result = self._decode(audio)
         seg = self._to_segment(result, offset_ms, end_ms, is_final=True)
         finals = []
         if seg is not None:
@@ -384,6 +462,30 @@ class StreamingAsrSession:
         self._buffer, self._buffer_start_ms = saved
         return finals
 
+    def _speculate(self, region: tuple[int, int]) -> Segment | None:
+        """Speech ended ``spec_silence_ms`` ago: decode the utterance now as its final candidate,
+        so that the final costs no decode when ``end_silence_ms`` confirms it. Never emits a
+        final itself: only ``_finalize`` does, and it uses the candidate only for identical
+        audio. The candidate's text is shown as a partial."""
+        s, e = region
+        if (e - s) < self.config.min_speech_ms * SAMPLE_RATE // 1000:
+            return None
+        audio = self._buffer[s:e]
+        if self._spec is not None and np.array_equal(self._spec[0], audio):
+            return None  # already decoded: nothing new to show
+        result = self._decode(audio)
+        self._spec = (audio.copy(), result)
+        self.stats.spec_decodes += 1
+        self._last_partial_ms = self.audio_end_ms
+        offset_ms = self._buffer_start_ms + s * 1000 // SAMPLE_RATE
+        end_ms = self._buffer_start_ms + e * 1000 // SAMPLE_RATE
+        seg = self._to_segment(result, offset_ms, end_ms, is_final=False)
+        self._partial_words = seg.words if seg is not None else []
+        if seg is None or seg.text == self._last_partial_text:
+            return None
+        self._last_partial_text = seg.text
+        return seg
+
     def _partial(self, region: tuple[int, int]) -> Segment | None:
         cfg = self.config
         interval = cfg.update_interval_ms * (2 if self._level >= 1 else 1)
@@ -396,9 +498,22 @@ class StreamingAsrSession:
             return None
         offset_ms = self._buffer_start_ms + s * 1000 // SAMPLE_RATE
         end_ms = self._buffer_start_ms + e * 1000 // SAMPLE_RATE
+        prefix: list[Word] = []
+        window_ms = int(cfg.partial_window_s * 1000)
+        if cfg.policy == "vad" and window_ms > 0 and self._level < 2 and end_ms - offset_ms > window_ms:
+            prefix = [w for w in self._partial_words if w[1] <= end_ms - window_ms]
+            if prefix:  # restart at the end of the last word kept from the previous partial
+                offset_ms = prefix[-1][1]
+                s = max(s, (offset_ms - self._buffer_start_ms) * SAMPLE_RATE // 1000)
         result = self._decode(self._buffer[s:e])
         self._last_partial_ms = self.audio_end_ms
         seg = self._to_segment(result, offset_ms, end_ms, is_final=False)
+        if prefix:
+            head = join_texts([w[2] for w in prefix])
+            seg = Segment(self._segment_id(), prefix[0][0], seg.end_ms if seg else prefix[-1][1],
+                          join_texts([head, seg.text]) if seg else head, prefix + (seg.words if seg else []),
+                          False, seg.language if seg else (self._language() or ""))
+        self._partial_words = seg.words if seg is not None else []
         if seg is None:
             return None
         if cfg.policy == "local_agreement":
@@ -425,9 +540,7 @@ class StreamingAsrSession:
         text = join_texts([w[2] for w in words]) if not any("\u3400" <= c <= "\u9fff" for c in seg.text) else "".join(w[2].strip() for w in words)
         committed = Segment(self._segment_id(), words[0][0], words[-1][1], text.strip(), words, True, seg.language)
         self._committed_in_utt += 1
-        cut = max(0, (words[-1][1] - self._buffer_start_ms) * SAMPLE_RATE // 1000)
-        self._buffer = self._buffer[cut:]
-        self._buffer_start_ms += cut * 1000 // SAMPLE_RATE
+        self._cut(max(0, (words[-1][1] - self._buffer_start_ms) * SAMPLE_RATE // 1000))
         self._prev_partial_words = []
         self._last_partial_text = ""
         return committed

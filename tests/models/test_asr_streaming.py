@@ -1,0 +1,167 @@
+"""Streaming VAD and speculative finals of the ASR session (fake decoder: the decode's text is
+the exact audio it was given, so a final's text says which samples it was decoded from)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.asr import AsrSessionConfig, StreamingAsrSession, load_media
+from models.asr.engine import DecodedSegment, DecodedWord, DecodeResult
+from models.asr.vad import StreamingVad, segment
+
+JFK = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "speech" / "en" / "jfk.flac"
+SR = 16_000
+
+
+@pytest.fixture(scope="module")
+def jfk() -> np.ndarray:
+    if not JFK.is_file():
+        pytest.skip("../shared/data/speech/en/jfk.flac missing (real speech for the VAD)")
+    return load_media(str(JFK))
+
+
+class _AudioEcho:
+    """Decoder double: text = length + digest of the audio; counts decodes."""
+
+    multilingual = False
+
+    def __init__(self) -> None:
+        self.decodes = 0
+
+    def decode(self, audio, language, options=None) -> DecodeResult:
+        self.decodes += 1
+        dur = len(audio) / SR
+        text = f"n{len(audio)} {hashlib.sha1(np.ascontiguousarray(audio).tobytes()).hexdigest()[:8]}"
+        word = DecodedWord(0.0, dur, text, 0.9)
+        return DecodeResult([DecodedSegment(0.0, dur, text, [word])], "en", 1.0, 0.0)
+
+
+def _stream(session, audio, chunk_ms=250):
+    step = chunk_ms * SR // 1000
+    updates = []
+    for i in range(0, len(audio), step):
+        session.insert_audio_chunk(audio[i:i + step], i * 1000 // SR)
+        updates.append(session.process_iter())
+    updates.append(session.finish())
+    return updates
+
+
+def test_streaming_vad_equals_one_pass_over_the_whole_stream(jfk):
+    from faster_whisper.vad import get_vad_model
+
+    whole = len(jfk) // 512 * 512
+    one_pass = np.asarray(get_vad_model()(jfk[:whole])).reshape(-1)
+    vad = StreamingVad(0)
+    for i in range(0, whole, 4000):  # 250 ms chunks: frames straddle chunk edges
+        vad.feed(jfk[i:min(i + 4000, whole)])
+    np.testing.assert_allclose(vad.probs, one_pass, atol=1e-6)
+    vad.drop_before(3000)  # frames before 3000 go; offsets stay absolute
+    offset, probs = vad.probs_from(3000)
+    assert offset == 3072 - 3000 and probs[0] == pytest.approx(one_pass[6])
+
+
+def test_segment_matches_faster_whisper_get_speech_timestamps(jfk):
+    from faster_whisper.vad import VadOptions, get_speech_timestamps, get_vad_model
+
+    audio = np.concatenate([jfk, np.zeros(SR * 3 // 2, np.float32)])  # silence after the speech
+    whole = len(audio) // 512 * 512
+    probs = np.asarray(get_vad_model()(audio[:whole])).reshape(-1)
+    for silence_ms in (250, 500):
+        ours = segment(probs, 0, whole, threshold=0.5, min_speech_ms=250, max_speech_s=15,
+                       min_silence_ms=silence_ms, speech_pad_ms=200)
+        theirs = get_speech_timestamps(audio[:whole], VadOptions(
+            threshold=0.5, min_speech_duration_ms=250, max_speech_duration_s=15,
+            min_silence_duration_ms=silence_ms, speech_pad_ms=200))
+        assert ours == [(r["start"], r["end"]) for r in theirs]
+        assert len(ours) == 4  # "and so my fellow Americans" / "ask not" / ... / ...
+
+
+def _finals(updates):
+    return [(f.segment_id, f.start_ms, f.end_ms, f.text) for u in updates for f in u.finals]
+
+
+def test_speculative_final_is_the_final_a_full_decode_gives(jfk):
+    audio = np.concatenate([jfk, np.zeros(SR * 3 // 2, np.float32)])
+    plain_engine, spec_engine = _AudioEcho(), _AudioEcho()
+    plain = StreamingAsrSession(plain_engine, "en", AsrSessionConfig(spec_silence_ms=0))
+    spec = StreamingAsrSession(spec_engine, "en", AsrSessionConfig(spec_silence_ms=250))
+    plain_finals, spec_finals = _finals(_stream(plain, audio)), _finals(_stream(spec, audio))
+    assert len(plain_finals) == 4
+    assert spec_finals == plain_finals  # same ids, times, and decoded from the same samples
+    assert spec.stats.spec_hits >= 3  # most finals cost no decode when they close
+    assert plain.stats.spec_decodes == plain.stats.spec_hits == 0
+
+
+def test_speculative_candidate_is_dropped_when_speech_resumes(jfk):
+    # "and so my fellow Americans", a 400 ms pause (past spec_silence, short of end_silence),
+    # "what your country can do for you", then silence: one utterance, one final
+    first, second = jfk[int(0.32 * SR):int(2.24 * SR)], jfk[int(5.44 * SR):int(7.62 * SR)]
+    pause, tail = np.zeros(int(0.4 * SR), np.float32), np.zeros(int(1.5 * SR), np.float32)
+    audio = np.concatenate([np.zeros(SR // 2, np.float32), first, pause, second, tail])
+    spec = StreamingAsrSession(_AudioEcho(), "en", AsrSessionConfig(spec_silence_ms=250, end_silence_ms=500))
+    updates = _stream(spec, audio)
+    plain = StreamingAsrSession(_AudioEcho(), "en", AsrSessionConfig(spec_silence_ms=0, end_silence_ms=500))
+    finals = _finals(updates)
+    assert finals == _finals(_stream(plain, audio))
+    assert len(finals) == 1, finals
+    assert spec.stats.spec_decodes >= 2  # one in the pause (discarded), one after the second part
+    assert spec.stats.spec_hits == 1
+    # the final spans both parts: decoded from more audio than the pause's candidate
+    assert finals[0][1] < 0.6 * 1000 * 1.0 + 400 and finals[0][2] > (0.5 + 1.92 + 0.4 + 1.5) * 1000
+    final_ids = {f[0] for f in finals}
+    seen_final = set()
+    for u in updates:  # a partial never follows its segment's final
+        assert not ({p.segment_id for p in u.partials} & seen_final)
+        seen_final |= {f.segment_id for f in u.finals}
+    assert seen_final == final_ids
+
+
+def test_lead_in_never_reaches_into_an_earlier_utterance(jfk):
+    audio = np.concatenate([jfk, np.zeros(SR * 3 // 2, np.float32)])
+    session = StreamingAsrSession(_AudioEcho(), "en", AsrSessionConfig(lead_in_ms=2_000))
+    finals = [f for u in _stream(session, audio) for f in u.finals]
+    assert len(finals) == 4
+    for a, b in zip(finals, finals[1:]):
+        assert a.end_ms <= b.start_ms  # regions never overlap, whatever the lead-in
+
+
+class _Words:
+    """Decoder double: one word per 400 ms of audio, named by its offset; records input sizes."""
+
+    multilingual = False
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+
+    def decode(self, audio, language, options=None) -> DecodeResult:
+        self.sizes.append(len(audio))
+        dur = len(audio) / SR
+        words = [DecodedWord(t, min(t + 0.4, dur), f"w{int(t * 10)}", 0.9) for t in np.arange(0, dur - 0.2, 0.4)]
+        return DecodeResult([DecodedSegment(0.0, dur, " ".join(w.text for w in words), words)], "en", 1.0, 0.0)
+
+
+def test_long_utterance_partials_decode_a_bounded_window_finals_decode_it_whole():
+    libri = JFK.parent / "librispeech-1995-1837-0001.wav"
+    if not libri.is_file():
+        pytest.skip("../shared/data/speech/en/librispeech-1995-1837-0001.wav missing")
+    audio = np.concatenate([load_media(str(libri)), np.zeros(SR * 3 // 2, np.float32)])  # 8.8 s of speech
+    engine = _Words()
+    session = StreamingAsrSession(engine, "en", AsrSessionConfig(partial_window_s=3.0, update_interval_ms=500))
+    updates = _stream(session, audio)
+    partials = [p for u in updates for p in u.partials]
+    finals = [f for u in updates for f in u.finals]
+    assert len(finals) == 1 and finals[0].end_ms > 8_000
+    assert max(engine.sizes) >= 8 * SR  # the final (candidate) decodes the whole utterance
+    long_partials = [p for p in partials if p.end_ms - p.start_ms > 4_500]
+    assert long_partials, "no partial of the long utterance"
+    window_decodes = [n for n in engine.sizes if n < 4.6 * SR]
+    assert len(window_decodes) >= len(engine.sizes) - 3  # all but the first and final candidates
+    for p in long_partials:  # whole utterance shown: kept words + the re-decoded end, in order
+        assert p.start_ms < 1_000 and p.words[0][0] == p.start_ms
+        ends = [w[1] for w in p.words]
+        assert ends == sorted(ends) and all(w[0] <= w[1] for w in p.words)
+        assert p.text == " ".join(w[2] for w in p.words)
