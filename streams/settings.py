@@ -47,8 +47,18 @@ class AsrSettings(BaseModel):
     model_dir: Path = Path("var/models")
     #: Streaming policy: "vad" (VAD-bounded utterances, measured better) or "local_agreement".
     policy: Literal["vad", "local_agreement"] = "vad"
-    #: Silence that closes an utterance; final latency ≈ this + one decode.
+    #: Silence that closes an utterance; final latency ≈ this (the decode is speculative, below).
     end_silence_ms: int = 500
+    #: After this much silence the utterance is decoded as its final candidate, emitted without a
+    #: new decode once end_silence_ms confirms it (only for the identical audio). 0 = off.
+    spec_silence_ms: int = 250
+    #: Audio before a VAD region decoded with it (never an earlier region's): soft onsets.
+    lead_in_ms: int = 500
+    #: Audio kept while nobody speaks (VAD onset pad + lead-in come from it).
+    vad_keep_ms: int = 1000
+    #: Partials of a longer open utterance re-decode only its last ~this many seconds (the words
+    #: before are kept from the previous partial): a partial's cost stops growing. 0 = off.
+    partial_window_s: float = 4.0
     max_utterance_s: float = 15.0
     #: Lag (audio waiting + compute) above which a session degrades; an alert condition.
     lag_budget_ms: float = 1000.0
