@@ -87,10 +87,19 @@ def _files(folder: Path) -> list[tuple[str, Path, str]]:
     return out
 
 
-def bench_language(folder: Path, language: str, model: str, policy: str) -> dict:
+def _sample_room_files(folder: Path) -> list[tuple[str, Path, str]]:
+    """A generated sample room (``livelens sample-room``): its video's audio track, and the
+    sentences of its script.json as the reference (synthetic speech: a second, longer set)."""
+    script = json.loads((folder / "script.json").read_text())
+    return [(f"sample-room-{script.get('lang', 'en')}", folder / "room.mp4",
+             " ".join(x["text"] for x in script["sentences"]))]
+
+
+def bench_language(folder: Path, language: str, model: str, policy: str,
+                   files: list[tuple[str, Path, str]] | None = None) -> dict:
     engine = AsrEngine(model, num_workers=2)
     score = wer if language == "en" else cer
-    files = _files(folder)
+    files = files if files is not None else _files(folder)
     stream_err, offline_err, upd, fin, rtf_num, rtf_den, lags, rows = [], [], [], [], 0.0, 0.0, [], []
     ref_all, off_all, str_all = [], [], []
     for name, path, ref in files:
@@ -113,7 +122,7 @@ def bench_language(folder: Path, language: str, model: str, policy: str) -> dict
     joiner = " " if language == "en" else ""
     rtf = rtf_num / max(rtf_den, 1e-9)
     return {
-        "language": language, "model": model, "policy": policy, "files": len(files),
+        "data": str(folder), "language": language, "model": model, "policy": policy, "files": len(files),
         "metric": "WER" if language == "en" else "CER",
         "streaming_error": score(joiner.join(ref_all), joiner.join(str_all)),
         "offline_error": score(joiner.join(ref_all), joiner.join(off_all)),
@@ -154,6 +163,8 @@ def register(app: typer.Typer) -> None:
         policy: str = typer.Option("vad", help="vad or local_agreement"),
         rooms: str = typer.Option("1,2,4,8", help="concurrent room counts to try (English file)"),
         language: list[str] = typer.Option([], help="only these languages (en, zh)"),
+        sample_room: Path = typer.Option(None, help="also measure a generated sample room folder (room.mp4 + "
+                                                   "script.json, e.g. var/sample_room/en): a separate row"),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Streaming vs offline WER/CER, update/final latency, RTF and rooms per worker."""
@@ -182,16 +193,22 @@ def register(app: typer.Typer) -> None:
                         [int(x) for x in rooms.split(",")], AsrSessionConfig().lag_budget_ms)
                 r.pop("_engine")
                 results.append(r)
+        if sample_room is not None:
+            lang = json.loads((sample_room / "script.json").read_text()).get("lang", "en")
+            for m in model or (["tiny.en"] if lang == "en" else ["base"]):
+                r = bench_language(sample_room, lang, m, policy, files=_sample_room_files(sample_room))
+                r.pop("_engine")
+                results.append(r)
         command = "livelens bench asr " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "livelens bench asr"
         if as_json:
             print(json.dumps({"command": command, "results": results}, ensure_ascii=False, default=float))
             return
         table = Table(title="streaming ASR (2-core CPU, int8, 250 ms chunks at real-time pace)")
-        for col in ("lang", "model", "policy", "metric", "stream", "offline", "upd p50/p95 ms",
+        for col in ("data", "lang", "model", "policy", "metric", "stream", "offline", "upd p50/p95 ms",
                     "final p50/p95 ms", "RTF", "rooms est/kept"):
             table.add_column(col)
         for r in results:
-            table.add_row(r["language"], r["model"], r["policy"], r["metric"], f"{r['streaming_error']:.3f}",
+            table.add_row(Path(r["data"]).name, r["language"], r["model"], r["policy"], r["metric"], f"{r['streaming_error']:.3f}",
                           f"{r['offline_error']:.3f}",
                           f"{r['update_latency_p50_ms']:.0f}/{r['update_latency_p95_ms']:.0f}",
                           f"{r['final_latency_p50_ms']:.0f}/{r['final_latency_p95_ms']:.0f}", f"{r['rtf']:.3f}",
