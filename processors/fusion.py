@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from models.fusion import FusionConfig, OnlineFusionLearner
 from models.fusion.learner import _safe as checkpoint_name  # the learner's own file naming
 from processors.base import Processor
 from streams.app import AppContext
+from streams.observability import DROPPED
 from streams.schemas import (
     ChatInsight, CommerceEvent, Event, FusedWindow, Prosody, SellingPoint, StreamMarker, Transcript, VisionFeatures,
 )
@@ -108,16 +110,20 @@ def register(ctx: AppContext) -> None:
                               checkpoint_every=f.checkpoint_every)
         return OnlineFusionLearner(room_id, config, checkpoint_dir)
 
-    def step(room: RoomWindows, start: int, end: int):
+    def step(room: RoomWindows, start: int, end: int, may_learn: bool):
         """Featurize + predict one window; learn from it as the outcome of the window before
-        (every ``learn_every``-th window: a training step costs several times a prediction)."""
+        (every ``learn_every``-th window: a training step costs several times a prediction;
+        never when the worker is behind, ``may_learn`` False)."""
         raw = window_dict(room, start, end)
         features = room.learner.featurize(raw)
         out = room.learner.predict(features)
         earlier = room.pending.pop(start, None)  # the window that ended where this one starts
         room.closed += 1
         if earlier is not None and room.closed % max(1, f.learn_every) == 0:
-            room.learner.observe(earlier, raw["commerce"]["orders"], raw["commerce"]["carts"])
+            if may_learn:
+                room.learner.observe(earlier, raw["commerce"]["orders"], raw["commerce"]["carts"])
+            else:
+                DROPPED.labels(NAME, "learning_step").inc()
         room.pending[end] = features
         return out
 
@@ -126,7 +132,8 @@ def register(ctx: AppContext) -> None:
         while clock_ms >= room.next_end_ms:
             end = room.next_end_ms
             start = max(0, end - f.window_ms)
-            out = await loop.run_in_executor(pool, step, room, start, end)
+            may_learn = (time.time() - cause.ingested_at) * 1000.0 <= f.learn_max_lag_ms
+            out = await loop.run_in_executor(pool, step, room, start, end, may_learn)
             room.next_end_ms += f.hop_ms
             await proc.emit("fused", FusedWindow(
                 room_id=room_id, event_id=f"{room_id}:fused:{end}", stream_ms=end, ingested_at=cause.ingested_at,

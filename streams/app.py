@@ -48,7 +48,7 @@ def create_app(settings: Settings, bootstrap: str, *, app_id: str | None = None)
         # bounded memory under a slow consumer: buffers fill, then faust pauses fetching
         stream_buffer_maxsize=settings.stream_buffer_maxsize,
         broker_max_poll_records=settings.max_poll_records,
-        producer_linger_ms=2,
+        producer_linger_ms=settings.producer_linger_ms,
         # at-least-once; exactly-once needs the idempotent producer Tansu lacks.
         processing_guarantee="at_least_once",
         store="memory://",  # tables restore from their changelog topics
@@ -82,6 +82,14 @@ class AppContext:
         return self.app.topic(*(self.topics.full(n) for n in names), key_type=bytes, value_type=bytes,
                               key_serializer="raw", value_serializer="raw",
                               partitions=self.settings.partitions)
+
+    def on_revoked(self, handler) -> None:
+        """Call ``handler(partitions: set[int])`` when this worker loses partitions (rebalance)."""
+
+        async def _revoked(app, revoked, **_kwargs) -> None:
+            handler({tp.partition for tp in revoked})
+
+        self.app.on_partitions_revoked.connect(_revoked, weak=False)
 
     def topic_name(self, event) -> str:
         """The ``TOPICS`` key ("chat", "commerce", …) of the topic a faust event was read from."""

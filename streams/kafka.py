@@ -64,7 +64,7 @@ def producer_config(settings: Settings, bootstrap: str) -> dict[str, Any]:
         # quirk 2: Tansu rejects InitProducerId v0, so idempotence is opt-in (real Kafka only)
         "enable_idempotence": settings.kafka_idempotent_producer,
         "acks": "all" if settings.kafka_idempotent_producer else 1,
-        "linger_ms": 2,  # a short linger batches bursts without adding visible latency
+        "linger_ms": settings.producer_linger_ms,  # a short linger batches bursts
         "max_request_size": max(settings.max_event_bytes * 2, 1_048_576),
         **security_config(settings),
     }

@@ -100,6 +100,9 @@ class FusionSettings(BaseModel):
     shared_checkpoint: Path | None = None
     #: learn from every Nth closed window (a training step costs ~5-10 ms of CPU; prediction ~1 ms)
     learn_every: int = 4
+    #: skip the learning step of a window whose cause waited longer than this (the worker is
+    #: behind): learning can wait, the fused window cannot (counted in livelens_dropped_total)
+    learn_max_lag_ms: float = 150.0
     #: torch threads in a worker: the default (one per core) fights the event loop for the CPU
     torch_threads: int = 1
 
@@ -184,6 +187,12 @@ class Settings(BaseSettings):
     stream_buffer_maxsize: int = 1024
     #: Records per consumer poll (aiokafka's default is unbounded within its fetch size).
     max_poll_records: int = 500
+    #: Producer linger: how long a produce batch waits for more records. Each produce request
+    #: costs the worker a socket write and the broker a request; a few ms batches bursts.
+    producer_linger_ms: int = 2
+    #: Stateful processors (metrics, chat windows) write a room's table value (its changelog
+    #: record) at most this often per partition, and acknowledge inputs after the write.
+    table_flush_ms: int = 100
 
     # --- worker -------------------------------------------------------------------------
     #: Processors this worker runs (processors/<name>.py); split CPU-heavy ones into their own pool.
