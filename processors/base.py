@@ -87,7 +87,8 @@ class DeferredTable:
         self._room_partition: dict[str, int] = {}
         self._dirty: dict[int, set[str]] = defaultdict(set)  # partition -> rooms to write
         self._unacked: dict[int, list] = defaultdict(list)  # partition -> events to ack after the write
-        self._last_write: dict[int, float] = defaultdict(float)
+        self._last_write: dict[int, float] = {}
+        self._now = time.monotonic
 
     def get(self, room: str, load):
         """The room's live value; ``load(table_value_or_None)`` builds it after a (re)start."""
@@ -103,8 +104,9 @@ class DeferredTable:
             self._dirty[partition].add(room)
             self._room_partition[room] = partition
         self._unacked[partition].append(event)
-        now = time.monotonic()
-        if force or now - self._last_write[partition] >= self.interval_s:
+        now = self._now()
+        last = self._last_write.get(partition)
+        if force or last is None or now - last >= self.interval_s:
             self._last_write[partition] = now
             for r in self._dirty.pop(partition, ()):
                 if r in self._live:
