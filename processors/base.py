@@ -18,6 +18,13 @@ from streams.schemas import DecodeError, Event, OutputEvent, dead_letter, decode
 
 log = logging.getLogger(__name__)
 
+#: decoded events by the identity of their raw bytes: faust hands every agent that reads a topic
+#: the same message bytes, so each message is parsed and validated once per worker, not once per
+#: agent (chat insights feed fusion, the recommender and the Redis sink). Holding the bytes keeps
+#: their id from being reused while cached. Events are read-only for processors.
+_DECODED: dict[int, tuple[bytes, Event]] = {}
+_DECODED_MAX = 4096
+
 
 class Processor:
     """Helpers bound to one processor name (used as the metrics label)."""
@@ -36,7 +43,9 @@ class Processor:
     async def decode(self, raw: bytes, source_topic: str, allowed: tuple[type[Event], ...]) -> Event | None:
         """The event, or None after sending the input to the dead-letter topic with the reason."""
         try:
-            event = decode_event(raw, allowed=allowed, max_bytes=self.ctx.settings.max_event_bytes)
+            event = _decode_shared(raw, self.ctx.settings.max_event_bytes)
+            if not isinstance(event, allowed):
+                raise DecodeError(f"unexpected kind {event.kind!r} on this topic", event.room_id)
         except DecodeError as exc:
             await self.reject(raw, exc.reason, source_topic, exc.room_id)
             return None
@@ -62,6 +71,18 @@ class Processor:
         EVENTS_OUT.labels(self.name, getattr(event, "kind", "?")).inc()
         if self.budget_ms is not None and latency_s * 1000.0 > self.budget_ms:
             BUDGET_BREACHES.labels(self.name).inc()
+
+
+def _decode_shared(raw: bytes, max_bytes: int) -> Event:
+    hit = _DECODED.get(id(raw))
+    if hit is not None and hit[0] is raw:
+        return hit[1]
+    event = decode_event(raw, max_bytes=max_bytes)
+    if isinstance(raw, bytes):
+        if len(_DECODED) >= _DECODED_MAX:
+            del _DECODED[next(iter(_DECODED))]  # oldest first (dicts keep insertion order)
+        _DECODED[id(raw)] = (raw, event)
+    return event
 
 
 class DeferredTable:

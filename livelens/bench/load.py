@@ -372,6 +372,8 @@ class LoadOptions:
     seed: int = 1
     #: OMP/MKL threads of the workers' torch (0: leave the default, one per core)
     torch_threads: int = 0
+    #: the Redis sink in its own worker process (a "sinks" pool) rather than in the light worker
+    sink_pool: bool = True
 
 
 def bench_rules_file(path: Path, cooldown_s: float) -> Path:
@@ -403,10 +405,12 @@ async def run_step(settings: Settings, infra, n_rooms: int, opts: LoadOptions, m
                                        "segment_store": str(run_dir / "segments")})
     topics = TopicNames(step.topic_prefix)
     pools = {"light": LIGHT_POOL} | ({"heavy": HEAVY_POOL} if opts.asr else {})
+    if opts.sink_pool:
+        pools["sinks"] = []  # no processor: the Redis sink alone, off the light worker's event loop
     workers: dict[str, WorkerProcess] = {}
     try:
         for pool, procs in pools.items():
-            sinks = ["redis"] if pool == "light" else []
+            sinks = ["redis"] if pool == ("sinks" if opts.sink_pool else "light") else []
             pool_settings = step.model_copy(update={
                 "app_id": f"load-{run}-{pool}", "processors": procs, "sinks": sinks,
                 "kafka_bootstrap": infra.kafka_bootstrap, "redis_url": SecretStr(infra.redis_url),
@@ -560,9 +564,12 @@ async def run_load(settings: Settings, room_counts: list[int], opts: LoadOptions
     holding = [s["rooms"] for s in steps if s["within_budget"]]
     return {"asr": opts.asr, "seconds_per_step": opts.seconds, "p99_limit_ms": opts.p99_limit_ms,
             "rec_cooldown_s": opts.rec_cooldown_s, "partitions": settings.partitions,
+            "fetch_max_wait_ms": settings.fetch_max_wait_ms, "sink_pool": opts.sink_pool,
             "note": (f"recommendation rules' cooldown and ttl lowered to {opts.rec_cooldown_s:g} s for samples; "
                      f"latency percentiles use inputs ingested after the first {opts.settle_s:g} s; "
                      "one light worker holds every processor but asr"
+                     + ("; the Redis sink runs in its own worker process" if opts.sink_pool else
+                        "; the Redis sink runs in the light worker")
                      + (f"; workers' torch threads = {opts.torch_threads}" if opts.torch_threads else "")),
             "broker": "embedded Tansu" if broker_pid else "configured",
             "steps": steps, "max_rooms_within_budget": max(holding, default=0)}
@@ -629,6 +636,8 @@ def register(app: typer.Typer) -> None:
         p99_limit_ms: float = typer.Option(300.0, help="Recommendation p99 budget"),
         seed: int = typer.Option(1),
         torch_threads: int = typer.Option(0, help="OMP/MKL threads for the workers' torch (0: default)"),
+        sink_pool: bool = typer.Option(True, "--sink-pool/--no-sink-pool",
+                                       help="Run the Redis sink in its own worker process (as production does)"),
         json_out: bool = typer.Option(False, "--json", help="Print JSON"),
     ) -> None:
         """N rooms at realistic rates through the real broker and the full processor set: latency, CPU, memory."""
@@ -636,7 +645,8 @@ def register(app: typer.Typer) -> None:
         (settings.data_dir / "logs").mkdir(parents=True, exist_ok=True)
         opts = LoadOptions(seconds=seconds, asr=asr, asr_rooms=asr_rooms, hot_every=hot_every, hot_rate=hot_rate,
                            burst_every=burst_every, rec_cooldown_s=rec_cooldown, settle_s=settle,
-                           p99_limit_ms=p99_limit_ms, seed=seed, torch_threads=torch_threads)
+                           p99_limit_ms=p99_limit_ms, seed=seed, torch_threads=torch_threads,
+                           sink_pool=sink_pool)
         counts = [int(x) for x in steps.split(",") if x.strip()] if find_max else [rooms]
         result = asyncio.run(run_load(settings, counts, opts, find_max))
         result["command"] = ("livelens bench load " + " ".join(shlex.quote(a) for a in sys.argv[3:])).strip()
