@@ -76,3 +76,15 @@ def test_grafana_dashboard_queries_metrics_the_code_exports():
             base = re.sub(r"_(bucket|total|count|sum)$", "", name)
             assert base in exported or name in exported, f"{name} is not exported by the code"
     assert any("livelens_alerts_total" in e for e in exprs)  # every alert type, by label
+
+
+def test_the_worker_pools_together_run_every_processor_once():
+    import json
+
+    services = _compose()["services"]
+    pools = {name: json.loads(svc["environment"]["LIVELENS_PROCESSORS"])
+             for name, svc in services.items() if "LIVELENS_PROCESSORS" in (svc.get("environment") or {})}
+    assert set(pools) == {"worker", "worker-heavy"}
+    every = {p.stem for p in (REPO / "processors").glob("*.py") if p.stem not in ("__init__", "base")}
+    running = [p for procs in pools.values() for p in procs]
+    assert sorted(running) == sorted(every), "a processor runs in no pool, or in two"
