@@ -2,7 +2,7 @@
 
 Error thresholds come from `livelens bench asr` (2-core CPU, int8): tiny.en streaming WER 0.000
 on the two English files since the streaming VAD (0.038-0.058 before: JFK's "ask not" was lost),
-Whisper base zh CER 0.46 streaming / 0.25 offline. Tests assert a margin above those so they
+Whisper base zh CER 0.29 streaming / 0.25 offline. Tests assert a margin above those so they
 catch regressions (a broken policy or timestamp mapping gives WER > 0.5) without flaking on
 thread timing: WER ≤ 0.15 English, CER ≤ 0.35 on the short zh command.
 """
