@@ -22,7 +22,7 @@ Why not LocalAgreement-2 (``policy="local_agreement"``, kept for comparison): it
 words two successive decodes agree on, so the last words of every utterance wait for one or
 two more updates (whisper_streaming's paper: 3.3 s average latency), and each update re-decodes
 a growing buffer. Measured with ``livelens bench asr [--policy local_agreement]`` (tiny.en,
-the two shared English files, 2 shared cores at load ~7): VAD policy WER 0.038, final latency
+the two shared English files, 2 shared cores at load ~7, before the streaming VAD): VAD policy WER 0.038, final latency
 p50/p95 753/1369 ms; LocalAgreement-2 WER 0.250 (words cut at commit points are re-heard or
 lost), final p50/p95 1266/1614 ms; same RTF (0.32). Offline WER 0.000.
 
