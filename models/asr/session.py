@@ -86,8 +86,7 @@ class AsrSessionConfig:
     #: decoded as its final candidate; at ``end_silence_ms`` it is emitted without a decode when
     #: the closed utterance is exactly that audio (else decoded again). 0 = off
     spec_silence_ms: int = 250
-    #: audio kept before an utterance when nothing is open: Silero's state warms up on it and
-    #: the onset pad has audio (with ~430 ms, JFK's "ask not" lost its first word)
+    #: audio kept while nothing is open: a new utterance's onset pad and lead-in come from it
     vad_keep_ms: int = 1_000
     #: audio before a VAD region's start that is decoded with it (never audio of an earlier
     #: region): Silero's onset misses soft first words (JFK's "ask" of "ask not")
