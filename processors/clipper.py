@@ -20,7 +20,8 @@ Per closed :class:`SellingPoint` of a room:
 
 Cuts run off the event loop and at most ``settings.clips.concurrency`` at a time (they share the
 CPU with ASR and vision). Clip-ready latency is recorded by the processor base as
-``emitted_at − ingested_at`` of the selling point that closed the clip.
+``emitted_at − ingested_at`` of the selling point that closed the clip (the vertical updates are
+recorded too; ``livelens bench clips`` separates the two).
 """
 
 from __future__ import annotations
@@ -60,9 +61,14 @@ class RoomClipState:
         self.points: list[dict] = list(raw.get("points", []))
         self.cut: list[list] = list(raw.get("cut", []))  # [clip_id, start_ms, end_ms, score]
         self.highlights: list[list] = list(raw.get("highlights", []))  # [start_ms, end_ms, score]
+        # clip_id -> last revision emitted: a superseded clip can be planned again, trimmed, under
+        # the same id (sha1 of room, label, start); its new cut must outrank the old events
+        self.revisions: dict[str, int] = dict(raw.get("revisions", {}))
 
     def to_raw(self) -> dict:
-        return {"points": self.points, "cut": self.cut[-MAX_CUT:], "highlights": self.highlights[-MAX_HIGHLIGHTS:]}
+        revisions = dict(list(self.revisions.items())[-MAX_CUT:])
+        return {"points": self.points, "cut": self.cut[-MAX_CUT:], "highlights": self.highlights[-MAX_HIGHLIGHTS:],
+                "revisions": revisions}
 
     def add_point(self, sp: SellingPoint, history_ms: int) -> bool:
         """False for a redelivered selling point."""
@@ -165,10 +171,12 @@ class Clipper:
                                            [self._vertical(folder, crop_center_x)], cfg.mode,
                                            min_duration_ms=0, preset=cfg.preset, crf=cfg.crf)
 
-    def finish(self, sp: SellingPoint, plan: ClipPlan, result: CutResult) -> Clip:
-        """Subtitles + meta for a cut clip (or cleanup for a skipped one); the Clip event."""
+    def finish(self, sp: SellingPoint, plan: ClipPlan, result: CutResult, revision: int = 0) -> Clip:
+        """Subtitles + meta for a cut clip (or cleanup for a skipped one); the Clip event.
+        ``revision`` > 0: the same clip_id was emitted before (a re-cut after being superseded)."""
         room, store = sp.room_id, self.clip_store
-        clip = Clip(room_id=room, event_id=f"{room}:clip:{plan.clip_id}", stream_ms=plan.end_ms,
+        clip = Clip(room_id=room, event_id=_event_id(room, plan.clip_id, revision), stream_ms=plan.end_ms,
+                    revision=revision,
                     ingested_at=sp.ingested_at, clip_id=plan.clip_id, status=result.status,
                     reason="; ".join(r for r in (result.reason, plan.reason if result.ok else "") if r),
                     start_ms=result.start_ms if result.ok else plan.start_ms,
@@ -191,7 +199,8 @@ class Clipper:
     def finish_vertical(self, clip: Clip, result: CutResult) -> Clip:
         """The update of an announced clip once its vertical variant is written (or failed)."""
         update = clip.model_copy(deep=True, update={
-            "event_id": f"{clip.event_id}:r{clip.revision + 1}", "revision": clip.revision + 1, "pending": []})
+            "event_id": _event_id(clip.room_id, clip.clip_id, clip.revision + 1), "revision": clip.revision + 1,
+            "pending": []})
         if not result.ok:
             update.reason = "; ".join(r for r in (clip.reason, f"no vertical variant: {result.reason}") if r)
         update.files = self.clip_store.files_of(clip.room_id, clip.clip_id)
@@ -199,6 +208,11 @@ class Clipper:
             update.files.pop("vertical", None)
         self.clip_store.write_meta(update)
         return update
+
+
+def _event_id(room_id: str, clip_id: str, revision: int) -> str:
+    # sinks dedupe by event_id: each revision of a clip is a new event
+    return f"{room_id}:clip:{clip_id}" + (f":r{revision}" if revision else "")
 
 
 def register(ctx: AppContext) -> None:
@@ -234,7 +248,7 @@ def register(ctx: AppContext) -> None:
                 continue
             for plan in clipper.plan(room, state):
                 result = await clipper.cut(room, plan, face_x.get(room))
-                clip = clipper.finish(ev, plan, result)
+                clip = clipper.finish(ev, plan, result, state.revisions.get(plan.clip_id, -1) + 1)
                 if result.status != "ready":
                     log.info("clipper: %s clip %s/%s: %s", result.status, room, plan.clip_id, result.reason)
                 # a skipped plan is remembered too: its media will not come back
@@ -247,5 +261,7 @@ def register(ctx: AppContext) -> None:
                     vertical = await clipper.cut_vertical(room, clip, face_x.get(room))
                     if not vertical.ok:
                         log.warning("clipper: no vertical for %s/%s: %s", room, plan.clip_id, vertical.reason)
-                    await proc.emit("clips", clipper.finish_vertical(clip, vertical))
+                    clip = clipper.finish_vertical(clip, vertical)
+                    await proc.emit("clips", clip)
+                state.revisions[plan.clip_id] = clip.revision
             table[room] = state.to_raw()

@@ -210,8 +210,14 @@ async def _live_latency(settings: Settings, video: Path, script: dict, speed: fl
         finally:
             await redis.aclose()
             worker.stop()
-    first = [c for c in clips if c.get("revision", 0) == 0]  # clip-ready: the first event of each clip
-    updates = [c for c in clips if c.get("revision", 0) > 0]  # the vertical variant, later
+    # clip-ready: the first event of each cut (a clip re-cut after being superseded keeps its id
+    # with a new span); a later event of the same cut is its vertical variant
+    seen: set[tuple] = set()
+    first, updates = [], []
+    for c in clips:
+        cut = (c["clip_id"], c["start_ms"], c["end_ms"])
+        (updates if cut in seen else first).append(c)
+        seen.add(cut)
     first.sort(key=lambda c: c["start_ms"])
     latencies = [(c["emitted_at"] - c["ingested_at"]) * 1000 for c in first]
     vertical = [(c["emitted_at"] - c["ingested_at"]) * 1000 for c in updates]

@@ -62,6 +62,6 @@ async def test_sample_room_produces_the_expected_selling_point_clips(
         with av.open(str(path)) as c:  # a real, decodable file of the stated length
             duration_ms = float(c.duration) / 1000 if c.duration else 0
             assert c.streams.video and c.streams.audio
-        assert abs(duration_ms - (clip["end_ms"] - clip["start_ms"])) <= 200
+        assert abs(duration_ms - (clip["end_ms"] - clip["start_ms"])) <= 200, (clip["status"], clip["reason"])
         assert (path.parent / "clip.srt").read_text().strip()
 

@@ -13,7 +13,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.testclient import TestClient
 
 from models.clips import ClipPlan, TimedWord
-from processors.clipper import Clipper
+from processors.clipper import Clipper, RoomClipState
 from sinks.clips import ClipStore
 from sinks.web.clips import register_clip_routes
 from streams.cutter import CutResult
@@ -155,6 +155,14 @@ def test_clip_is_announced_before_its_vertical_variant(tmp_path):
     assert json.loads((folder / "meta.json").read_text())["files"] == update.files
     failed = clipper.finish_vertical(clip, CutResult("skipped", 900, 900, 0, 0, False, "no media", 900, 1800))
     assert "vertical" not in failed.files and "no vertical variant: no media" in failed.reason and not failed.pending
+    # superseded, then planned again trimmed: same clip_id (sha1 of room, label, start), new span,
+    # a revision above the old events so that every sink keeps the new cut
+    recut = clipper.finish(_selling_point(words), _plan(words, 900, 1500),
+                           CutResult("ready", 900, 1500, 600, 15, True, "", 900, 1500), revision=2)
+    assert (recut.revision, recut.end_ms) == (2, 1500) and recut.event_id not in (clip.event_id, update.event_id)
+    state = RoomClipState({})
+    state.revisions["abc123"] = 3
+    assert RoomClipState(state.to_raw()).revisions == {"abc123": 3}
 
 
 async def test_a_clip_update_replaces_the_indexed_event_and_an_old_redelivery_does_not(tmp_path, redis_url):
