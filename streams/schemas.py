@@ -343,7 +343,9 @@ class Clip(OutputEvent):
     #: File roles still being made: the clip is announced once its MP4 is playable and the
     #: vertical variant follows as an update (same clip_id, higher ``revision``, in ``files``).
     pending: list[str] = Field(default_factory=list)
-    revision: int = Field(default=0, ge=0)  # 0: the first event of a clip; a consumer keeps the highest
+    #: 0: a clip's first event; higher: its vertical update, or a re-cut of a superseded clip
+    #: planned again under the same id. A consumer keeps the highest revision of each clip_id.
+    revision: int = Field(default=0, ge=0)
 
 
 class Alert(OutputEvent):
