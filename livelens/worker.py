@@ -48,6 +48,22 @@ async def prepare_topics(settings: Settings, bootstrap: str, ctx: AppContext) ->
     await ensure_topics(settings, bootstrap, names)
 
 
+def use_event_loop(name: str) -> str:
+    """Install the event loop implementation for the worker (its consumer thread gets one too).
+
+    uvloop runs the loop and its sockets in C: the light worker's event loop (faust's dispatch,
+    Kafka and Redis I/O) is its main-thread bottleneck under load (bench load, BENCHMARKS.md).
+    """
+    if name == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            log.warning("uvloop is not installed: using asyncio's event loop")
+            return "asyncio"
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return name
+
+
 def run_worker(settings: Settings, bootstrap: str, redis_url: str, loglevel: str = "warning") -> None:
     """Blocks until the worker stops (SIGTERM/SIGINT)."""
     from faust.worker import Worker
@@ -59,5 +75,6 @@ def run_worker(settings: Settings, bootstrap: str, redis_url: str, loglevel: str
         log.info("Prometheus metrics on http://%s:%d/metrics", settings.bind_host, settings.metrics_port)
     log.info("worker %s: processors=%s sinks=%s broker=%s", settings.app_id, settings.processors,
              settings.sinks, bootstrap)
+    use_event_loop(settings.event_loop)
     worker = Worker(ctx.app, loglevel=loglevel, quiet=True, redirect_stdouts=False, override_logging=False)
     worker.execute_from_commandline()

@@ -201,6 +201,8 @@ class Settings(BaseSettings):
     #: Sinks this worker runs (sinks/<name>.py with a register(ctx)).
     sinks: list[str] = Field(default_factory=lambda: ["redis", "clips", "webhook"])
     metrics_port: int = 9464  # Prometheus /metrics of the worker (on bind_host)
+    #: event loop of a worker: uvloop (libuv, in C) or Python's asyncio
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
     # --- redis --------------------------------------------------------------------------
     #: Redis URL (redis://, rediss:// with TLS, user:password@ for auth). Unset -> embedded Valkey.
