@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from models.room_metrics import TumblingRoomMetrics
-from processors.base import DeferredTable, Processor
+from processors.base import Processor
 from streams.app import AppContext
 from streams.observability import DUPLICATES, LATE_EVENTS
 from streams.schemas import ChatMessage, CommerceEvent, RoomMetrics, StreamMarker
@@ -36,31 +36,20 @@ def register(ctx: AppContext) -> None:
                 stream_ms=w["window_start_ms"] + w["window_ms"], ingested_at=ingested_at, **w,
             ))
 
-    # live state per room, written to the table (changelog) once per table_flush_ms per partition
-    states = DeferredTable(table, ctx.settings.table_flush_ms / 1000.0)
-    ctx.on_revoked(states.on_revoked)
-
-    def fresh(saved: dict | None) -> dict:
-        return TumblingRoomMetrics(window_ms, SOURCES, state=saved).state
-
     @ctx.app.agent(source, name=f"{ctx.settings.app_id}.metrics")
     async def metrics_agent(stream):
-        # manual acks: an input is acknowledged once the state that counts it is in the table
-        async for event in stream.noack().events():
+        async for event in stream.events():
             topic_name = ctx.topic_name(event)
             ev = await proc.decode(event.value, topic_name, (ChatMessage, CommerceEvent, StreamMarker))
             if ev is None:
-                states.done(event)
                 continue
             room = ev.room_id
-            model = TumblingRoomMetrics(window_ms, SOURCES, state=states.get(room, fresh))
+            model = TumblingRoomMetrics(window_ms, SOURCES, state=table.get(room))
             late_before = model.late_events
-            ended = False
             if isinstance(ev, StreamMarker):
                 if ev.marker == "end":
                     closed = model.end_of_input(topic_name)
                     last_seen_wall.pop(room, None)
-                    ended = True
                 elif ev.marker == "flush":
                     closed = model.flush(final=False)
                 else:  # start / watermark
@@ -68,7 +57,6 @@ def register(ctx: AppContext) -> None:
                     last_seen_wall[room] = time.time()
             elif model.is_duplicate(topic_name, event.message.offset):
                 DUPLICATES.labels(NAME).inc()  # redelivered after a crash: already in the state
-                states.done(event, room, changed=False)
                 continue
             else:
                 offset = event.message.offset
@@ -80,9 +68,8 @@ def register(ctx: AppContext) -> None:
                 last_seen_wall[room] = time.time()
             if model.late_events > late_before:
                 LATE_EVENTS.labels(NAME).inc()
+            table[room] = model.state
             await emit(room, closed, ev.ingested_at)
-            # a closed window or an ended source is written at once: what was emitted is in the table
-            states.done(event, room, force=bool(closed) or ended)
 
     @ctx.app.timer(interval=1.0)
     async def idle_flush():
