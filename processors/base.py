@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
-from typing import Any
 
 from streams.app import AppContext
 from streams.observability import (
@@ -84,67 +82,3 @@ def _decode_shared(raw: bytes, max_bytes: int) -> Event:
         _DECODED[id(raw)] = (raw, event)
     return event
 
-
-class DeferredTable:
-    """A faust table written at most every ``interval_s`` per partition, inputs acked after.
-
-    Why: writing a room's whole state on every input (one changelog record per chat message,
-    a JSON snapshot with the window's chatters and questions) was the largest share of the
-    chat and metrics stages' cost, and the broker's. Here the live per-room value is kept in
-    memory and written to the table (→ changelog) once per interval; each input is acknowledged
-    only after the state that includes it is written, so a crash redelivers it: at-least-once
-    holds as before (room metrics skip redeliveries exactly by offset).
-
-    faust sends a table write to the changelog partition of the event being processed, so a
-    partition's values are written only while processing an event of that partition.
-    Use with ``stream.noack()``: call :meth:`done` for every input (changed or not).
-    """
-
-    def __init__(self, table, interval_s: float, serialize=None):
-        self.table = table
-        self.interval_s = interval_s
-        self.serialize = serialize or (lambda value: value)
-        self._live: dict[str, Any] = {}  # room -> live value (written or not)
-        self._room_partition: dict[str, int] = {}
-        self._dirty: dict[int, set[str]] = defaultdict(set)  # partition -> rooms to write
-        self._unacked: dict[int, list] = defaultdict(list)  # partition -> events to ack after the write
-        self._last_write: dict[int, float] = {}
-        self._now = time.monotonic
-
-    def get(self, room: str, load):
-        """The room's live value; ``load(table_value_or_None)`` builds it after a (re)start."""
-        value = self._live.get(room)
-        if value is None:
-            value = self._live[room] = load(self.table.get(room))
-        return value
-
-    def done(self, event, room: str | None = None, changed: bool = True, force: bool = False) -> None:
-        """``event`` is processed; ``room``'s live value changed. Writes the partition when due."""
-        partition = event.message.partition
-        if room is not None and changed:
-            self._dirty[partition].add(room)
-            self._room_partition[room] = partition
-        self._unacked[partition].append(event)
-        now = self._now()
-        last = self._last_write.get(partition)
-        if force or last is None or now - last >= self.interval_s:
-            self._last_write[partition] = now
-            for r in self._dirty.pop(partition, ()):
-                if r in self._live:
-                    self.table[r] = self.serialize(self._live[r])
-            for e in self._unacked.pop(partition, ()):
-                e.ack()
-
-    def forget(self, room: str) -> None:
-        """Drop the live value (written already, or the room ended)."""
-        self._live.pop(room, None)
-
-    def on_revoked(self, partitions: set[int]) -> None:
-        """Partitions moved to another worker: drop their unwritten values and unacked inputs
-        (the new owner restores the table from the changelog and gets the inputs again)."""
-        for p in partitions:
-            self._dirty.pop(p, None)
-            self._unacked.pop(p, None)
-        for room in [r for r, p in self._room_partition.items() if p in partitions]:
-            self._room_partition.pop(room, None)
-            self._live.pop(room, None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from models.understanding.chat import ChatAnalyzer
 from models.understanding.streaming import ChatAggregator
-from processors.base import DeferredTable, Processor
+from processors.base import Processor
 from streams.app import AppContext
 from streams.schemas import ChatInsight, ChatMessage, ChatWindow, StreamMarker
 
@@ -27,11 +27,8 @@ def register(ctx: AppContext) -> None:
     ctx.tables.append(TABLE)
     analyzer = ChatAnalyzer(u.chat_weights) if u.chat_weights else ChatAnalyzer()
 
-    # live aggregators per room, snapshotted to the table once per table_flush_ms per partition
-    aggregators = DeferredTable(table, s.table_flush_ms / 1000.0, serialize=ChatAggregator.to_state)
-    ctx.on_revoked(aggregators.on_revoked)
-
-    def load(state: dict | None) -> ChatAggregator:
+    def aggregator(room_id: str) -> ChatAggregator:
+        state = table.get(room_id)
         return ChatAggregator.from_state(state) if state else ChatAggregator(u.chat_window_ms, u.top_questions)
 
     async def emit_windows(room_id: str, windows, ingested_at: float) -> None:
@@ -44,19 +41,16 @@ def register(ctx: AppContext) -> None:
 
     @ctx.app.agent(ctx.topic("chat"), name=f"{s.app_id}.chat")
     async def chat_agent(stream):
-        # manual acks: a message is acknowledged once the window state that counts it is in the table
-        async for event in stream.noack().events():
+        async for event in stream.events():
             ev = await proc.decode(event.value, "chat", (ChatMessage, StreamMarker))
             if ev is None:
-                aggregators.done(event)
                 continue
             if isinstance(ev, StreamMarker):
                 if ev.marker in ("end", "flush"):
-                    agg = aggregators.get(ev.room_id, load)
-                    await emit_windows(ev.room_id, agg.flush(), ev.ingested_at)
-                    aggregators.done(event, ev.room_id, force=True)
-                else:
-                    aggregators.done(event)
+                    agg = aggregator(ev.room_id)
+                    windows = agg.flush()
+                    table[ev.room_id] = agg.to_state()
+                    await emit_windows(ev.room_id, windows, ev.ingested_at)
                 continue
             analysis = analyzer.analyze(ev.text)
             await proc.emit("chat_insights", ChatInsight(
@@ -64,7 +58,7 @@ def register(ctx: AppContext) -> None:
                 ingested_at=ev.ingested_at, message_id=ev.event_id, user_id=ev.user_id, text=ev.text[:TEXT_KEEP],
                 sentiment=analysis.sentiment.label, emotion=analysis.emotion.label, intent=analysis.intent.label,
                 confidence=min(max(analysis.confidence, 0.0), 1.0)))
-            agg = aggregators.get(ev.room_id, load)
+            agg = aggregator(ev.room_id)
             windows = agg.add(ev.stream_ms, ev.text, analysis)
+            table[ev.room_id] = agg.to_state()
             await emit_windows(ev.room_id, windows, ev.ingested_at)
-            aggregators.done(event, ev.room_id, force=bool(windows))

@@ -83,14 +83,6 @@ class AppContext:
                               key_serializer="raw", value_serializer="raw",
                               partitions=self.settings.partitions)
 
-    def on_revoked(self, handler) -> None:
-        """Call ``handler(partitions: set[int])`` when this worker loses partitions (rebalance)."""
-
-        async def _revoked(app, revoked, **_kwargs) -> None:
-            handler({tp.partition for tp in revoked})
-
-        self.app.on_partitions_revoked.connect(_revoked, weak=False)
-
     def topic_name(self, event) -> str:
         """The ``TOPICS`` key ("chat", "commerce", …) of the topic a faust event was read from."""
         return self.topics.short(event.message.topic)

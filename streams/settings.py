@@ -190,10 +190,6 @@ class Settings(BaseSettings):
     #: Producer linger: how long a produce batch waits for more records. Each produce request
     #: costs the worker a socket write and the broker a request; a few ms batches bursts.
     producer_linger_ms: int = 2
-    #: The chat processor writes a room's window state (its changelog record) at most this often
-    #: per partition and acknowledges messages after the write. Room metrics still write per input:
-    #: with deferred writes the failover test lost 4 of 383 messages once (cause not found yet).
-    table_flush_ms: int = 100
 
     # --- worker -------------------------------------------------------------------------
     #: Processors this worker runs (processors/<name>.py); split CPU-heavy ones into their own pool.
