@@ -48,7 +48,7 @@ async def prepare_topics(settings: Settings, bootstrap: str, ctx: AppContext) ->
     await ensure_topics(settings, bootstrap, names)
 
 
-def use_event_loop(name: str) -> str:
+def use_event_loop(name: str) -> None:
     """Install the event loop implementation for the worker (its consumer thread gets one too).
 
     uvloop runs the loop and its sockets in C: the light worker's event loop (faust's dispatch,
@@ -59,9 +59,8 @@ def use_event_loop(name: str) -> str:
             import uvloop
         except ImportError:
             log.warning("uvloop is not installed: using asyncio's event loop")
-            return "asyncio"
+            return
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    return name
 
 
 def run_worker(settings: Settings, bootstrap: str, redis_url: str, loglevel: str = "warning") -> None:

@@ -81,4 +81,3 @@ def _decode_shared(raw: bytes, max_bytes: int) -> Event:
             del _DECODED[next(iter(_DECODED))]  # oldest first (dicts keep insertion order)
         _DECODED[id(raw)] = (raw, event)
     return event
-

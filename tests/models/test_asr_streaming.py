@@ -12,6 +12,7 @@ import pytest
 from models.asr import AsrSessionConfig, StreamingAsrSession, load_media
 from models.asr.engine import DecodedSegment, DecodedWord, DecodeResult
 from models.asr.vad import StreamingVad, segment
+from tests.models.test_asr import stream  # the same chunk feeder the recognition tests use
 
 JFK = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "speech" / "en" / "jfk.flac"
 SR = 16_000
@@ -40,17 +41,7 @@ class _AudioEcho:
         return DecodeResult([DecodedSegment(0.0, dur, text, [word])], "en", 1.0, 0.0)
 
 
-def _stream(session, audio, chunk_ms=250):
-    step = chunk_ms * SR // 1000
-    updates = []
-    for i in range(0, len(audio), step):
-        session.insert_audio_chunk(audio[i:i + step], i * 1000 // SR)
-        updates.append(session.process_iter())
-    updates.append(session.finish())
-    return updates
-
-
-def test_streaming_vad_equals_one_pass_over_the_whole_stream(jfk):
+def test_streaming_vad_equals_one_pass_over_the_wholestream(jfk):
     from faster_whisper.vad import get_vad_model
 
     whole = len(jfk) // 512 * 512
@@ -89,7 +80,7 @@ def test_speculative_final_is_the_final_a_full_decode_gives(jfk):
     plain_engine, spec_engine = _AudioEcho(), _AudioEcho()
     plain = StreamingAsrSession(plain_engine, "en", AsrSessionConfig(spec_silence_ms=0))
     spec = StreamingAsrSession(spec_engine, "en", AsrSessionConfig(spec_silence_ms=250))
-    plain_finals, spec_finals = _finals(_stream(plain, audio)), _finals(_stream(spec, audio))
+    plain_finals, spec_finals = _finals(stream(plain, audio)), _finals(stream(spec, audio))
     assert len(plain_finals) == 4
     assert spec_finals == plain_finals  # same ids, times, and decoded from the same samples
     assert spec.stats.spec_hits >= 3  # most finals cost no decode when they close
@@ -103,10 +94,10 @@ def test_speculative_candidate_is_dropped_when_speech_resumes(jfk):
     pause, tail = np.zeros(int(0.4 * SR), np.float32), np.zeros(int(1.5 * SR), np.float32)
     audio = np.concatenate([np.zeros(SR // 2, np.float32), first, pause, second, tail])
     spec = StreamingAsrSession(_AudioEcho(), "en", AsrSessionConfig(spec_silence_ms=250, end_silence_ms=500))
-    updates = _stream(spec, audio)
+    updates = stream(spec, audio)
     plain = StreamingAsrSession(_AudioEcho(), "en", AsrSessionConfig(spec_silence_ms=0, end_silence_ms=500))
     finals = _finals(updates)
-    assert finals == _finals(_stream(plain, audio))
+    assert finals == _finals(stream(plain, audio))
     assert len(finals) == 1, finals
     assert spec.stats.spec_decodes >= 2  # one in the pause (discarded), one after the second part
     assert spec.stats.spec_hits == 1
@@ -123,7 +114,7 @@ def test_speculative_candidate_is_dropped_when_speech_resumes(jfk):
 def test_lead_in_never_reaches_into_an_earlier_utterance(jfk):
     audio = np.concatenate([jfk, np.zeros(SR * 3 // 2, np.float32)])
     session = StreamingAsrSession(_AudioEcho(), "en", AsrSessionConfig(lead_in_ms=2_000))
-    finals = [f for u in _stream(session, audio) for f in u.finals]
+    finals = [f for u in stream(session, audio) for f in u.finals]
     assert len(finals) == 4
     for a, b in zip(finals, finals[1:]):
         assert a.end_ms <= b.start_ms  # regions never overlap, whatever the lead-in
@@ -151,7 +142,7 @@ def test_long_utterance_partials_decode_a_bounded_window_finals_decode_it_whole(
     audio = np.concatenate([load_media(str(libri)), np.zeros(SR * 3 // 2, np.float32)])  # 8.8 s of speech
     engine = _Words()
     session = StreamingAsrSession(engine, "en", AsrSessionConfig(partial_window_s=3.0, update_interval_ms=500))
-    updates = _stream(session, audio)
+    updates = stream(session, audio)
     partials = [p for u in updates for p in u.partials]
     finals = [f for u in updates for f in u.finals]
     assert len(finals) == 1 and finals[0].end_ms > 8_000
