@@ -24,6 +24,7 @@ def build_context(settings: Settings, bootstrap: str, redis_url: str) -> AppCont
         importlib.import_module(f"processors.{name}").register(ctx)
     for name in settings.sinks:
         importlib.import_module(f"sinks.{name}").register(ctx)
+    ctx.models_loaded("the processors' models")  # the lazily loaded ones call it again
 
     @app.on_rebalance_complete.connect
     async def _announce_ready(sender, **_kwargs) -> None:

@@ -1,13 +1,15 @@
 """Room metrics: chat + commerce in, tumbling-window metrics out (topic ``room_metrics``).
 
 State per room lives in the faust table ``room_metrics`` (restored from its changelog after a
-crash); the windowing itself is the pure :class:`models.room_metrics.TumblingRoomMetrics`.
+crash), written at each offset commit rather than per input (:class:`streams.state.RoomStates`);
+the windowing itself is the pure :class:`models.room_metrics.TumblingRoomMetrics`.
 Output event ids are deterministic (room + window), so a re-emission after a crash is
 deduplicated by the sinks.
 """
 
 from __future__ import annotations
 
+import json
 import time
 
 from models.room_metrics import TumblingRoomMetrics
@@ -21,6 +23,10 @@ TABLE = "room_metrics"
 SOURCES = ("chat", "commerce")
 
 
+def _copy(state: dict | None) -> dict | None:
+    return json.loads(json.dumps(state)) if state is not None else None
+
+
 def register(ctx: AppContext) -> None:
     proc = Processor(ctx, NAME, ctx.settings.budgets.metrics)
     window_ms = ctx.settings.metrics_window_ms
@@ -28,6 +34,10 @@ def register(ctx: AppContext) -> None:
     ctx.tables.append(TABLE)
     source = ctx.topic(*SOURCES)
     last_seen_wall: dict[str, float] = {}  # room -> wall clock of its last input (idle flush)
+    # the model mutates its state dict in place: it works on a copy of the table's value, and the
+    # table gets a copy of the live state (a snapshot at the commit)
+    states = ctx.room_states(table, load=lambda saved: TumblingRoomMetrics(window_ms, SOURCES, state=_copy(saved)),
+                             dump=lambda model: _copy(model.state))
 
     async def emit(room_id: str, windows: list[dict], ingested_at: float) -> None:
         for w in windows:
@@ -44,7 +54,7 @@ def register(ctx: AppContext) -> None:
             if ev is None:
                 continue
             room = ev.room_id
-            model = TumblingRoomMetrics(window_ms, SOURCES, state=table.get(room))
+            model = states.get(room, event.message.partition)
             late_before = model.late_events
             if isinstance(ev, StreamMarker):
                 if ev.marker == "end":
@@ -68,7 +78,7 @@ def register(ctx: AppContext) -> None:
                 last_seen_wall[room] = time.time()
             if model.late_events > late_before:
                 LATE_EVENTS.labels(NAME).inc()
-            table[room] = model.state
+            states.changed(room)
             await emit(room, closed, ev.ingested_at)
 
     @ctx.app.timer(interval=1.0)

@@ -1,8 +1,10 @@
 """Recommendations: the room's live state → next-best actions on ``recommendations``.
 
-Every input (chat insight, room metrics, selling point, fused window, alert, stock level)
+Every input (chat message, room metrics, selling point, fused window, alert, stock level)
 updates the room's :class:`models.recommend.RoomState`, then the rules are evaluated (tens of
-µs). The 300 ms budget runs from the triggering input's ``ingested_at`` to the emitted
+µs). Chat is read from the chat topic and analysed here (the chat processor's analyzer, shared:
+once per message per worker), not from ``chat_insights``: a burst of questions is answered one
+broker hop sooner. The 300 ms budget runs from the triggering input's ``ingested_at`` to the emitted
 recommendation; the base processor records it (``livelens_latency_seconds{processor="recommend"}``)
 and counts breaches, and the anomaly processor alerts on them.
 
@@ -16,14 +18,15 @@ import yaml
 
 from models.recommend import RecommendationPolicy, RoomState
 from processors.base import Processor
+from processors.chat import TEXT_KEEP, shared_analysis
 from streams.app import AppContext
 from streams.schemas import (
-    Alert, ChatInsight, CommerceEvent, Event, FusedWindow, Recommendation, RoomMetrics, SellingPoint, StreamMarker,
+    Alert, ChatMessage, CommerceEvent, Event, FusedWindow, Recommendation, RoomMetrics, SellingPoint, StreamMarker,
 )
 
 NAME = "recommend"
 INPUTS = {
-    "chat_insights": (ChatInsight,), "room_metrics": (RoomMetrics,), "selling_points": (SellingPoint,),
+    "chat": (ChatMessage, StreamMarker), "room_metrics": (RoomMetrics,), "selling_points": (SellingPoint,),
     "fused": (FusedWindow,), "alerts": (Alert,), "commerce": (CommerceEvent, StreamMarker),
 }
 
@@ -43,6 +46,7 @@ def register(ctx: AppContext) -> None:
     policies: dict[str, RecommendationPolicy] = {}
     states: dict[str, RoomState] = {}
     source = ctx.topic(*INPUTS)
+    analyze = shared_analysis(ctx)
 
     def policy_for(room: str) -> RecommendationPolicy:
         if room not in policies:
@@ -53,8 +57,10 @@ def register(ctx: AppContext) -> None:
         return policies[room]
 
     def observe(state: RoomState, ev: Event) -> None:
-        if isinstance(ev, ChatInsight):
-            state.observe_chat_insight(ev.stream_ms, ev.intent, ev.sentiment, text=ev.text)
+        if isinstance(ev, ChatMessage):
+            analysis = analyze(ev)
+            state.observe_chat_insight(ev.stream_ms, analysis.intent.label, analysis.sentiment.label,
+                                       text=ev.text[:TEXT_KEEP])
         elif isinstance(ev, RoomMetrics):
             state.observe_metrics(ev.window_start_ms + ev.window_ms, messages_per_s=ev.messages_per_s,
                                   viewers=ev.viewers, orders=ev.orders, orders_per_min=ev.orders_per_min)

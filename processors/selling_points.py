@@ -63,7 +63,10 @@ def register(ctx: AppContext) -> None:
 
     async def room(room_id: str) -> RoomSegments:
         if room_id not in rooms:
+            first = "c" not in models
             c = await asyncio.to_thread(classifier)
+            if first:
+                ctx.models_loaded("the sentence encoder")
             rooms[room_id] = RoomSegments(SellingPointSegmenter(c, u.segment_max_gap_ms, u.segment_max_ms))
         return rooms[room_id]
 

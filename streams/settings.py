@@ -200,6 +200,10 @@ class Settings(BaseSettings):
     metrics_port: int = 9464  # Prometheus /metrics of the worker (on bind_host)
     #: event loop of a worker: uvloop (libuv, in C) or Python's asyncio
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    #: move the objects alive after model loading out of the garbage collector's full passes
+    #: (gc.freeze): the loaded libraries and weights are ~430k objects, and walking them paused the
+    #: light worker 150-240 ms every few seconds under load (bench load, BENCHMARKS.md)
+    gc_freeze: bool = True
 
     # --- redis --------------------------------------------------------------------------
     #: Redis URL (redis://, rediss:// with TLS, user:password@ for auth). Unset -> embedded Valkey.

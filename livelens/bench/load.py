@@ -275,6 +275,8 @@ class OutputLog:
     settle_at: float  # wall clock; latency samples count inputs ingested after it
     counts: Counter = field(default_factory=Counter)
     latencies_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    #: chat insight latencies by second of ingest since the settle point (where a tail came from)
+    insight_by_second: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
     rec_types: Counter = field(default_factory=Counter)
     alert_types: Counter = field(default_factory=Counter)
     final_rooms: set[str] = field(default_factory=set)
@@ -301,6 +303,8 @@ class OutputLog:
             self.final_rooms.add(ev.room_id)
         if ev.ingested_at >= self.settle_at and getattr(ev, "processor", "") != "bench-load":
             self.latencies_ms[f"{ev.processor}/{ev.kind}"].append(ev.latency_ms)
+            if ev.kind == "chat_insight":
+                self.insight_by_second[int(ev.ingested_at - self.settle_at)].append(ev.latency_ms)
 
 
 def _proc_cpu_s(pid: int) -> float:
@@ -532,6 +536,9 @@ async def _measure(settings: Settings, infra, topics: TopicNames, n_rooms: int, 
         "recommendations": latency_summary(rec), "alerts": latency_summary(alerts),
         "rec_types": dict(out.rec_types), "alert_types": dict(out.alert_types),
         "per_stage": per_stage,
+        # chat insight latency p99 per second of ingest after the settle point: a steady climb is
+        # a stage falling behind, isolated spikes are pauses (GC, a slow fetch, a busy core)
+        "insight_p99_by_second": [_pct(out.insight_by_second[i], 99) for i in sorted(out.insight_by_second)],
         "cpu_pct": {k: round(v, 1) for k, v in sampler.cpu_pct.items()},
         "peak_rss_mb": {k: round(v, 1) for k, v in sampler.peak_rss.items()},
         "within_budget": bool(kept_up and rec_p99 is not None and rec_p99 <= opts.p99_limit_ms),
@@ -661,6 +668,7 @@ def register(app: typer.Typer) -> None:
             console.print(resource_table(last))
             console.print(f"recommendations by type: {last['rec_types']}")
             console.print(f"alerts: {last['alert_types']}")
+            console.print(f"chat insight p99 per second after settling (ms): {last['insight_p99_by_second']}")
         console.print(f"note: {result['note']}")
         if find_max:
             console.print(f"largest N per worker with recommendation p99 ≤ {p99_limit_ms:g} ms and chat kept up: "
