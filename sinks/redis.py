@@ -52,10 +52,11 @@ def room_key(room_id: str, *parts: str) -> str:
     return ":".join([PREFIX, "{" + room_id + "}", *parts])
 
 
-def state_fields(event: Event) -> dict[str, str]:
-    """Fields of the room-state hash that an event sets (values as strings)."""
+def state_fields(event: Event, payload: str | None = None) -> dict[str, str]:
+    """Fields of the room-state hash that an event sets (values as strings); ``payload`` is the
+    event's JSON when the caller has it already (serialising is the sink's largest cost)."""
     kind = getattr(event, "kind", "event")
-    fields: dict[str, Any] = {f"last:{kind}": event.model_dump_json(), f"last:{kind}:stream_ms": event.stream_ms}
+    fields: dict[str, Any] = {f"last:{kind}": payload if payload is not None else event.model_dump_json(), f"last:{kind}:stream_ms": event.stream_ms}
     if kind == "room_metrics":
         m = event
         fields.update({
@@ -126,7 +127,7 @@ class RedisSink:
             kind = getattr(event, "kind", "event")
             payload = event.model_dump_json()
             flat: list[str] = []
-            for k, v in state_fields(event).items():
+            for k, v in state_fields(event, payload).items():
                 flat += [k, v]
             await self._script(
                 keys=[room_key(room, "seen", event.event_id), room_key(room, "stream", kind), room_key(room, "state")],

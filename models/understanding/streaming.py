@@ -13,6 +13,7 @@ Both hold plain data only; the processor owns one per room and feeds it in strea
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from collections import Counter
@@ -160,17 +161,36 @@ _REPEAT_RE = re.compile(r"(.)\1{2,}")
 _DIGITS_RE = re.compile(r"\d+(\.\d+)?")
 
 
+class _DropSymbols(dict):
+    """``str.translate`` table deleting symbols and other/control characters (Unicode category
+    S* or C*: emoji, symbols); each character's category is looked up once, then cached (up to
+    ``_MAX_CACHED`` characters, so spam cycling through all of Unicode cannot grow it)."""
+
+    def __missing__(self, code: int) -> int | None:
+        keep = None if unicodedata.category(chr(code)).startswith(("S", "C")) else code
+        if len(self) < _MAX_CACHED:
+            self[code] = keep
+        return keep
+
+
+_MAX_CACHED = 1 << 15
+
+
+_DROP_SYMBOLS = _DropSymbols()
+
+
 def normalise_question(text: str) -> str:
     """The key questions are counted under: '主播，这个多少钱啊？？' -> '这个多少钱'."""
     text = unicodedata.normalize("NFKC", text).lower()
-    text = "".join(ch for ch in text if not unicodedata.category(ch).startswith(("S", "C")))  # emoji, symbols
+    text = text.translate(_DROP_SYMBOLS)  # emoji, symbols
     text = _FILLER_RE.sub("", text)
     text = _DIGITS_RE.sub("#", text)  # '160 100斤' and '155 90斤' ask the same thing
     return _REPEAT_RE.sub(r"\1", text)[:64]
 
 
 def _bigrams(text: str) -> set[str]:
-    return {text[i:i + 2] for i in range(len(text) - 1)} or {text}
+    # text[i] + text[i + 1] for each i; a 1-character text is its own "bigram"
+    return set(map(operator.add, text, text[1:])) or {text}
 
 
 @dataclass
@@ -267,12 +287,15 @@ class ChatAggregator:
             self._questions[key][1] += 1
             return
         grams = _bigrams(key)
+        n_grams = len(grams)
         for entry in self._questions.values():
             other = entry[2]
             shared = len(grams & other)
-            # similar, or one question inside the other ('多少钱' in '这个多少钱')
-            if shared / len(grams | other) >= self.similarity or (
-                    min(len(grams), len(other)) >= 2 and shared / min(len(grams), len(other)) >= 0.9):
+            smaller = min(n_grams, len(other))
+            # similar (Jaccard; |union| counted, not built), or one question inside the other
+            # ('多少钱' in '这个多少钱')
+            if shared / (n_grams + len(other) - shared) >= self.similarity or (
+                    smaller >= 2 and shared / smaller >= 0.9):
                 entry[1] += 1
                 return
         self._questions[key] = [text.strip()[:200], 1, grams]
