@@ -52,13 +52,17 @@ async def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
 
     for room in ROOMS:
         state = await wait_for(lambda r=room: _ended(redis_client, r), timeout=120, what=f"{room} final window")
-        assert int(state["total_messages"]) == sent[room]["messages"], room
-        assert int(state["total_orders"]) == sent[room]["orders"], room
         windows = await metrics_windows(redis_client, room)
+        # on a failure, say where the counts went (per window), so a rare miss can be traced
+        detail = (f"{room}: sent {sent[room]}, totals {state.get('total_messages')}/{state.get('total_orders')}, "
+                  f"windows (start, messages, orders): {[(w['window_start_ms'], w['messages'], w['orders']) for w in windows]}; "
+                  f"worker logs: {first.log_path.parent}")
+        assert int(state["total_messages"]) == sent[room]["messages"], detail
+        assert int(state["total_orders"]) == sent[room]["orders"], detail
         starts = [w["window_start_ms"] for w in windows]
         assert len(starts) == len(set(starts)), f"{room}: a window was emitted twice into Redis"
-        assert sum(w["messages"] for w in windows) == sent[room]["messages"]
-        assert sum(w["orders"] for w in windows) == sent[room]["orders"]
+        assert sum(w["messages"] for w in windows) == sent[room]["messages"], detail
+        assert sum(w["orders"] for w in windows) == sent[room]["orders"], detail
 
 
 async def _ended(redis_client, room):
