@@ -83,8 +83,9 @@ def register(ctx: AppContext) -> None:
                 if ev.marker in ("end", "flush"):
                     agg = rooms.get(ev.room_id, event.message.partition)
                     windows = agg.flush()
+                    async with rooms.sending(ev.room_id):
+                        await emit_windows(ev.room_id, windows, ev.ingested_at)
                     rooms.changed(ev.room_id)
-                    await emit_windows(ev.room_id, windows, ev.ingested_at)
                 continue
             analysis = analyze(ev)
             await proc.emit("chat_insights", ChatInsight(
@@ -94,5 +95,7 @@ def register(ctx: AppContext) -> None:
                 confidence=min(max(analysis.confidence, 0.0), 1.0)))
             agg = rooms.get(ev.room_id, event.message.partition)
             windows = agg.add(ev.stream_ms, ev.text, analysis)
+            if windows:
+                async with rooms.sending(ev.room_id):  # a commit must not write this state before they are sent
+                    await emit_windows(ev.room_id, windows, ev.ingested_at)
             rooms.changed(ev.room_id)
-            await emit_windows(ev.room_id, windows, ev.ingested_at)

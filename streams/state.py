@@ -12,6 +12,12 @@ After a crash the new owner restores the table from the changelog and re-reads t
 the committed offset, which the table's state does not hold yet (at most the input in flight at
 the commit is in both; room metrics skip such a redelivery by its offset).
 
+Outputs first: a state may be written while its agent is still sending the outputs of the input
+it just applied (a closed window). If the worker died then, the restored state would hold that
+input, its replay would be skipped as already applied, and the window would never be sent. So
+the agent wraps such sends in :meth:`RoomStates.sending` and a commit waits for them to reach
+the producer (which faust flushes before committing).
+
 On a rebalance faust seeks every partition back to its committed offset, so the live objects of
 the partitions given up are dropped and reloaded from the table, which holds the state as of the
 last commit: the re-read inputs are applied once.
@@ -22,8 +28,10 @@ version acked by hand after timed writes and lost inputs in the SIGKILL failover
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Generic, TypeVar
 
 log = logging.getLogger(__name__)
@@ -45,6 +53,7 @@ class RoomStates(Generic[T]):
         self.dump = dump
         self._live: dict[str, tuple[int, T]] = {}  # key -> (partition, live object)
         self._dirty: set[str] = set()
+        self._sending: dict[str, asyncio.Event] = {}  # key -> set once its outputs are sent
 
     def get(self, key: str, partition: int) -> T:
         """The key's live object (loaded from the table the first time, or after a rebalance)."""
@@ -60,11 +69,24 @@ class RoomStates(Generic[T]):
         if key in self._live:
             self._dirty.add(key)
 
+    @contextlib.asynccontextmanager
+    async def sending(self, key: str) -> AsyncIterator[None]:
+        """Wrap the sending of the outputs a change of ``key`` produced: a commit waits until they
+        are with the producer before it writes ``key`` (see the module docstring)."""
+        done = self._sending[key] = asyncio.Event()
+        try:
+            yield
+        finally:
+            del self._sending[key]
+            done.set()
+
     async def write(self) -> int:
         """Send every changed object to the table's changelog and wait until the broker has each
         (called before offsets are committed)."""
         n = 0
         for key in list(self._dirty):
+            while (pending := self._sending.get(key)) is not None:
+                await pending.wait()
             hit = self._live.get(key)
             self._dirty.discard(key)
             if hit is None:  # dropped by a rebalance meanwhile

@@ -117,3 +117,26 @@ async def test_dropping_other_partitions_keeps_the_live_object(partitions):
     states.get("a", 0)["n"] = 7
     states.drop_partitions(partitions)
     assert states.get("a", 0) == {"n": 7}
+
+
+async def test_a_commit_waits_until_the_outputs_of_an_applied_input_are_sent():
+    table = FakeTable()
+    states = counter_states(table)
+    states.get("a", 0)["n"] = 1
+    states.changed("a")
+    output_sent = asyncio.Event()
+
+    async def agent():
+        async with states.sending("a"):
+            states.get("a", 0)["n"] = 2  # an input closed a window ...
+            await output_sent.wait()  # ... whose event is still on its way to the producer
+
+    task = asyncio.create_task(agent())
+    await asyncio.sleep(0)
+    writer = asyncio.create_task(states.write())
+    await asyncio.sleep(0.05)
+    assert not writer.done() and table.changelog_topic.log == [], "wrote a state whose outputs are unsent"
+    output_sent.set()
+    await task
+    assert await writer == 1
+    assert table.data["a"] == {"n": 2}
