@@ -83,9 +83,7 @@ def register(ctx: AppContext) -> None:
                 if ev.marker in ("end", "flush"):
                     agg = rooms.get(ev.room_id, event.message.partition)
                     windows = agg.flush()
-                    async with rooms.sending(ev.room_id):
-                        await emit_windows(ev.room_id, windows, ev.ingested_at)
-                    rooms.changed(ev.room_id)
+                    await rooms.applied(ev.room_id, emit_windows(ev.room_id, windows, ev.ingested_at))
                 continue
             analysis = analyze(ev)
             await proc.emit("chat_insights", ChatInsight(
@@ -95,7 +93,4 @@ def register(ctx: AppContext) -> None:
                 confidence=min(max(analysis.confidence, 0.0), 1.0)))
             agg = rooms.get(ev.room_id, event.message.partition)
             windows = agg.add(ev.stream_ms, ev.text, analysis)
-            if windows:
-                async with rooms.sending(ev.room_id):  # a commit must not write this state before they are sent
-                    await emit_windows(ev.room_id, windows, ev.ingested_at)
-            rooms.changed(ev.room_id)
+            await rooms.applied(ev.room_id, emit_windows(ev.room_id, windows, ev.ingested_at) if windows else None)

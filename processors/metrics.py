@@ -78,10 +78,7 @@ def register(ctx: AppContext) -> None:
                 last_seen_wall[room] = time.time()
             if model.late_events > late_before:
                 LATE_EVENTS.labels(NAME).inc()
-            if closed:
-                async with states.sending(room):  # a commit must not write this state before they are sent
-                    await emit(room, closed, ev.ingested_at)
-            states.changed(room)
+            await states.applied(room, emit(room, closed, ev.ingested_at) if closed else None)
 
     @ctx.app.timer(interval=1.0)
     async def idle_flush():

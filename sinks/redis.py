@@ -52,11 +52,11 @@ def room_key(room_id: str, *parts: str) -> str:
     return ":".join([PREFIX, "{" + room_id + "}", *parts])
 
 
-def state_fields(event: Event, payload: str | None = None) -> dict[str, str]:
+def state_fields(event: Event, payload: str) -> dict[str, str]:
     """Fields of the room-state hash that an event sets (values as strings); ``payload`` is the
-    event's JSON when the caller has it already (serialising is the sink's largest cost)."""
+    event's JSON, which the caller has already (serialising is the sink's largest cost)."""
     kind = getattr(event, "kind", "event")
-    fields: dict[str, Any] = {f"last:{kind}": payload if payload is not None else event.model_dump_json(), f"last:{kind}:stream_ms": event.stream_ms}
+    fields: dict[str, Any] = {f"last:{kind}": payload, f"last:{kind}:stream_ms": event.stream_ms}
     if kind == "room_metrics":
         m = event
         fields.update({

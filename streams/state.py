@@ -15,7 +15,7 @@ the commit is in both; room metrics skip such a redelivery by its offset).
 Outputs first: a state may be written while its agent is still sending the outputs of the input
 it just applied (a closed window). If the worker died then, the restored state would hold that
 input, its replay would be skipped as already applied, and the window would never be sent. So
-the agent wraps such sends in :meth:`RoomStates.sending` and a commit waits for them to reach
+the agent hands such sends to :meth:`RoomStates.applied` and a commit waits for them to reach
 the producer (which faust flushes before committing).
 
 On a rebalance faust seeks every partition back to its committed offset, so the live objects of
@@ -29,12 +29,8 @@ version acked by hand after timed writes and lost inputs in the SIGKILL failover
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -43,8 +39,8 @@ class RoomStates(Generic[T]):
     """Live objects per key (room) over a faust table.
 
     ``load(table_value_or_None)`` builds the live object, ``dump(obj)`` gives the JSON-safe value
-    written to the table; it must be a snapshot (not the live object's own dict), because faust
-    serializes changelog records when they are sent, which may be after the next input.
+    written to the table; it must be a snapshot (not the live object's own dict): the table keeps
+    it as the state to reload after a rebalance, while the live object moves on.
     """
 
     def __init__(self, table, load: Callable[[Any], T], dump: Callable[[T], Any]):
@@ -69,16 +65,18 @@ class RoomStates(Generic[T]):
         if key in self._live:
             self._dirty.add(key)
 
-    @contextlib.asynccontextmanager
-    async def sending(self, key: str) -> AsyncIterator[None]:
-        """Wrap the sending of the outputs a change of ``key`` produced: a commit waits until they
-        are with the producer before it writes ``key`` (see the module docstring)."""
-        done = self._sending[key] = asyncio.Event()
-        try:
-            yield
-        finally:
-            del self._sending[key]
-            done.set()
+    async def applied(self, key: str, outputs: Awaitable[Any] | None = None) -> None:
+        """An input changed ``key``'s live object: send what it produced (``outputs``, e.g. the
+        windows it closed), then mark ``key`` for the next commit. A commit waits until those
+        outputs are with the producer before it writes ``key`` (see the module docstring)."""
+        if outputs is not None:
+            done = self._sending[key] = asyncio.Event()
+            try:
+                await outputs
+            finally:
+                del self._sending[key]
+                done.set()
+        self.changed(key)
 
     async def write(self) -> int:
         """Send every changed object to the table's changelog and wait until the broker has each

@@ -127,9 +127,8 @@ async def test_a_commit_waits_until_the_outputs_of_an_applied_input_are_sent():
     output_sent = asyncio.Event()
 
     async def agent():
-        async with states.sending("a"):
-            states.get("a", 0)["n"] = 2  # an input closed a window ...
-            await output_sent.wait()  # ... whose event is still on its way to the producer
+        states.get("a", 0)["n"] = 2  # an input closed a window ...
+        await states.applied("a", output_sent.wait())  # ... whose event is still on its way to the producer
 
     task = asyncio.create_task(agent())
     await asyncio.sleep(0)
