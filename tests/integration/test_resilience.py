@@ -248,8 +248,11 @@ async def test_slow_redis_keeps_worker_memory_bounded(settings, producer, own_re
     (``stream_buffer_maxsize``) are full, faust stops fetching and the backlog waits in Kafka.
     So a second batch as large as the first adds (almost) nothing to the worker's memory.
     """
-    # its own Redis: the test pauses it, and fills it with thousands of dead letters
-    settings = settings.model_copy(update={"redis_url": type(settings.redis_url)(own_redis[0].url)})
+    # its own Redis: the test pauses it, and fills it with thousands of dead letters. Small stream
+    # buffers: at the default (1024 x 4 KB per agent, chat and dead letters) the buffers alone can
+    # hold about one batch, so the plateau would only start during the second batch.
+    settings = settings.model_copy(update={"redis_url": type(settings.redis_url)(own_redis[0].url),
+                                           "stream_buffer_maxsize": 64})
     worker = await WorkerProcess(settings, tmp_path / "worker-slow.log", ["metrics"]).start()
     redis_client = aioredis.from_url(own_redis[0].url, decode_responses=True)
     try:
