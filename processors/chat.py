@@ -5,15 +5,23 @@ The models are :class:`models.understanding.chat.ChatAnalyzer` (~0.05 ms per mes
 and :class:`models.understanding.streaming.ChatAggregator`, whose window state lives in the faust
 table ``chat_rooms`` (JSON snapshot, written at each offset commit: :class:`streams.state.RoomStates`),
 so a restarted worker continues the open window.
+
+Insights leave as one ``ChatInsights`` record per room and flush interval
+(``understanding.insight_batch_ms``, :class:`InsightBatcher`): a hot room's 50 messages/s are 10
+records, not 50.
 """
 
 from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 
 from models.understanding.chat import ChatAnalysis, ChatAnalyzer
 from models.understanding.streaming import ChatAggregator
 from processors.base import Processor
 from streams.app import AppContext
-from streams.schemas import ChatInsight, ChatMessage, ChatWindow, StreamMarker
+from streams.schemas import ChatInsight, ChatInsights, ChatMessage, ChatWindow, StreamMarker
 
 NAME = "chat"
 TABLE = "chat_rooms"
@@ -45,6 +53,45 @@ class SharedChatAnalysis:
         return analysis
 
 
+class InsightBatcher:
+    """Pending chat insights per room, sent as one :class:`ChatInsights` per room and flush.
+
+    A flush happens every ``insight_batch_ms`` (a faust timer), when a room holds ``max_items``,
+    at a room's end marker, and right before offsets are committed (``app.livelens_before_commit``):
+    like room state (streams/state.py), a committed input's insight is always with the producer,
+    which faust flushes before the commit. One lock orders the flushes, so a room's batches go
+    out oldest first and a commit never passes a flush still sending.
+    """
+
+    def __init__(self, send: Callable[[ChatInsights], Awaitable[None]], max_items: int):
+        self._send = send
+        self.max_items = max(1, max_items)
+        self._pending: dict[str, list[ChatInsight]] = {}
+        self._lock = asyncio.Lock()
+
+    async def add(self, insight: ChatInsight) -> None:
+        items = self._pending.setdefault(insight.room_id, [])
+        items.append(insight)
+        if len(items) >= self.max_items:
+            await self.flush(insight.room_id)
+
+    async def flush(self, room_id: str | None = None) -> int:
+        """Send the pending insights of ``room_id`` (None: of every room); the records sent."""
+        async with self._lock:
+            sent = 0
+            for room in [room_id] if room_id is not None else list(self._pending):
+                items = self._pending.pop(room, None)
+                if items:
+                    await self._send(ChatInsights(
+                        room_id=room, event_id=f"{items[0].event_id}s", stream_ms=items[-1].stream_ms,
+                        ingested_at=min(i.ingested_at for i in items), items=items))
+                    sent += 1
+            return sent
+
+    def pending(self) -> int:
+        return sum(len(items) for items in self._pending.values())
+
+
 def shared_analysis(ctx: AppContext) -> SharedChatAnalysis:
     """The worker's :class:`SharedChatAnalysis` (made by whichever processor asks first)."""
     if "chat_analysis" not in ctx.extras:
@@ -60,6 +107,20 @@ def register(ctx: AppContext) -> None:
     table = ctx.app.Table(TABLE, default=None, partitions=s.partitions)
     ctx.tables.append(TABLE)
     analyze = shared_analysis(ctx)
+
+    async def send_insights(batch: ChatInsights) -> None:
+        now = time.time()
+        for item in batch.items:
+            item.processor, item.emitted_at = NAME, now
+        await proc.emit("chat_insights", batch)
+
+    batch_s = u.insight_batch_ms / 1000.0
+    insights = InsightBatcher(send_insights, u.insight_batch_max if batch_s > 0 else 1)
+    ctx.app.livelens_before_commit.append(insights.flush)
+    if batch_s > 0:
+        @ctx.app.timer(batch_s, name=f"{s.app_id}.chat-insights-flush")
+        async def flush_insights() -> None:  # no parameters: faust passes the app to a task that has one
+            await insights.flush()
 
     rooms = ctx.room_states(
         table, load=lambda saved: ChatAggregator.from_state(saved) if saved else ChatAggregator(
@@ -81,12 +142,13 @@ def register(ctx: AppContext) -> None:
                 continue
             if isinstance(ev, StreamMarker):
                 if ev.marker in ("end", "flush"):
+                    await insights.flush(ev.room_id)
                     agg = rooms.get(ev.room_id, event.message.partition)
                     windows = agg.flush()
                     await rooms.applied(ev.room_id, emit_windows(ev.room_id, windows, ev.ingested_at))
                 continue
             analysis = analyze(ev)
-            await proc.emit("chat_insights", ChatInsight(
+            await insights.add(ChatInsight(
                 room_id=ev.room_id, event_id=f"{ev.event_id}:insight", stream_ms=ev.stream_ms,
                 ingested_at=ev.ingested_at, message_id=ev.event_id, user_id=ev.user_id, text=ev.text[:TEXT_KEEP],
                 sentiment=analysis.sentiment.label, emotion=analysis.emotion.label, intent=analysis.intent.label,

@@ -33,14 +33,14 @@ from processors.base import Processor
 from streams.app import AppContext
 from streams.observability import DROPPED
 from streams.schemas import (
-    ChatInsight, CommerceEvent, Event, FusedWindow, Prosody, SellingPoint, StreamMarker, Transcript, VisionFeatures,
+    ChatInsight, ChatInsights, CommerceEvent, Event, FusedWindow, Prosody, SellingPoint, StreamMarker, Transcript, VisionFeatures,
 )
 
 log = logging.getLogger(__name__)
 NAME = "fusion"
 INPUTS = {
     "commerce": (CommerceEvent, StreamMarker), "transcripts": (Transcript,), "selling_points": (SellingPoint,),
-    "prosody": (Prosody,), "vision": (VisionFeatures,), "chat_insights": (ChatInsight,),
+    "prosody": (Prosody,), "vision": (VisionFeatures,), "chat_insights": (ChatInsight, ChatInsights),
 }
 #: understanding's chat intents → the fusion model's intent slots
 INTENT_SLOTS = {"purchase_signal": "purchase", "asks_price": "price", "asks_size_fit": "size",
@@ -169,6 +169,9 @@ def register(ctx: AppContext) -> None:
                 continue
             if isinstance(ev, Transcript) and not ev.is_final:
                 continue
-            room.events[topic].append(ev)
+            if isinstance(ev, ChatInsights):
+                room.events[topic].extend(ev.items)
+            else:
+                room.events[topic].append(ev)
             if topic == "commerce":
                 await close_windows(room_id, room, ev.stream_ms, ev)

@@ -94,6 +94,8 @@ class Event(BaseModel):
 class OutputEvent(Event):
     """An event a processor emitted. ``ingested_at`` is the causing input's."""
 
+    #: derived from a room id or an input's event id (up to 128 characters each) plus a suffix
+    event_id: str = Field(default_factory=new_event_id, min_length=1, max_length=512)
     emitted_at: float = Field(default_factory=now, gt=0)
     processor: str = ""
 
@@ -270,6 +272,19 @@ class ChatInsight(OutputEvent):
     confidence: float = Field(ge=0, le=1)
 
 
+class ChatInsights(OutputEvent):
+    """A room's chat insights of one flush interval (``understanding.insight_batch_ms``), oldest first.
+
+    Why batched: one Kafka record per chat message made insights the largest share of the records
+    a worker and the broker handle; a busy room's messages now share one. ``ingested_at`` is the
+    oldest item's (the batch's latency is its slowest item's); each item keeps its own, and its
+    ``emitted_at`` is the batch's. Sinks write each item as a ``chat_insight``.
+    """
+
+    kind: Literal["chat_insights"] = "chat_insights"
+    items: list[ChatInsight] = Field(min_length=1, max_length=1_000)
+
+
 class ChatWindow(OutputEvent):
     """Per-room chat aggregates over one window."""
 
@@ -390,7 +405,7 @@ InputEvent = Annotated[
 ]
 AnyOutput = Annotated[
     Union[
-        Transcript, Prosody, VisionFeatures, SellingPoint, ChatInsight, ChatWindow, RoomMetrics,
+        Transcript, Prosody, VisionFeatures, SellingPoint, ChatInsight, ChatInsights, ChatWindow, RoomMetrics,
         FusedWindow, Clip, Alert, Recommendation, DeadLetter,
     ],
     Field(discriminator="kind"),
@@ -401,7 +416,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.model_fields["kind"].default: cls
     for cls in (
         AudioChunk, VideoFrame, SegmentRef, ChatMessage, CommerceEvent, StreamMarker,
-        Transcript, Prosody, VisionFeatures, SellingPoint, ChatInsight, ChatWindow, RoomMetrics,
+        Transcript, Prosody, VisionFeatures, SellingPoint, ChatInsight, ChatInsights, ChatWindow, RoomMetrics,
         FusedWindow, Clip, Alert, Recommendation, DeadLetter,
     )
 }

@@ -80,6 +80,11 @@ class UnderstandingSettings(BaseModel):
     #: None -> the chat weights shipped in models/understanding/weights/chat.npz
     chat_weights: Path | None = None
     top_questions: int = 5
+    #: chat insights of a room go out as one record per this interval (0: one per message);
+    #: a busy room's messages share a record, at the cost of up to this much insight latency
+    insight_batch_ms: int = Field(default=100, ge=0, le=5_000)
+    #: a room's batch goes out early at this many insights
+    insight_batch_max: int = Field(default=200, ge=1, le=1_000)
 
 
 class VisionSettings(BaseModel):

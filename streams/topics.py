@@ -21,7 +21,7 @@ TOPICS: dict[str, tuple[str, str, str]] = {
     "prosody": ("out", "prosody", "host voice energy, pitch, speaking rate per window"),
     "vision": ("out", "vision", "per-frame vision features"),
     "selling_points": ("out", "selling_point", "selling-point segments"),
-    "chat_insights": ("out", "chat_insight", "per-message sentiment, emotion, intent"),
+    "chat_insights": ("out", "chat_insights", "per-message sentiment, emotion, intent; a room's batched per flush"),
     "chat_windows": ("out", "chat_window", "per-room chat aggregates"),
     "room_metrics": ("out", "room_metrics", "per-room chat and commerce metrics per tumbling window"),
     "fused": ("out", "fused_window", "attention-fused highlight windows"),

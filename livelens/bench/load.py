@@ -285,6 +285,10 @@ class OutputLog:
     last_insight_at: float = 0.0
 
     def add(self, ev) -> None:
+        if ev.kind == "chat_insights":  # a room's batch: count and time each message's insight
+            for item in ev.items:
+                self.add(item)
+            return
         if ev.room_id == WARMUP_ROOM:
             self.warmup_kinds.add(ev.kind)
             return

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from streams.schemas import (
-    EVENT_TYPES, AudioChunk, ChatMessage, CommerceEvent, DecodeError, RoomMetrics, StreamMarker,
-    dead_letter, decode_event,
+    EVENT_TYPES, AudioChunk, ChatInsight, ChatInsights, ChatMessage, CommerceEvent, DecodeError, RoomMetrics,
+    StreamMarker, dead_letter, decode_event,
 )
 
 
@@ -28,8 +28,33 @@ def test_every_event_kind_round_trips_through_bytes():
 
 
 def test_all_kinds_are_registered_once():
-    assert len(EVENT_TYPES) == 18
+    assert len(EVENT_TYPES) == 19
     assert {"audio", "chat", "commerce", "transcript", "clip", "alert", "recommendation", "dead_letter"} <= set(EVENT_TYPES)
+
+
+def test_a_batch_of_chat_insights_round_trips_and_is_never_empty():
+    item = ChatInsight(room_id="r1", stream_ms=7, message_id="m", sentiment="negative", emotion="anger",
+                       intent="complaint", confidence=0.9)
+    batch = ChatInsights(room_id="r1", stream_ms=7, items=[item, item.model_copy(update={"message_id": "m2"})])
+    back = decode_event(batch.to_bytes())
+    assert type(back) is ChatInsights and back == batch and type(back.items[0]) is ChatInsight
+    with pytest.raises(DecodeError, match="items"):
+        decode_event(ChatInsights.model_construct(room_id="r1", stream_ms=7, items=[]).to_bytes())
+
+
+def test_output_ids_derived_from_the_longest_inputs_are_valid():
+    """An output's id is an input's id or a room id (128 characters at most) plus a suffix: a
+    processor building one from the longest valid input must not fail validation."""
+    longest = ChatMessage(room_id="r" * 128, event_id="e" * 128, stream_ms=1, user_id="u", text="hi")
+    insight = ChatInsight(room_id=longest.room_id, event_id=f"{longest.event_id}:insight", stream_ms=1,
+                          message_id=longest.event_id, sentiment="neutral", emotion="neutral", intent="other",
+                          confidence=0.5)
+    window = RoomMetrics(room_id=longest.room_id, event_id=f"{longest.room_id}:metrics:123456789", stream_ms=5,
+                         window_start_ms=0, window_ms=5)
+    for ev in (insight, window):
+        assert decode_event(ev.to_bytes()).event_id == ev.event_id
+    with pytest.raises(DecodeError, match="event_id"):  # inputs keep their 128-character limit
+        decode_event(_chat(event_id="e" * 129))
 
 
 def test_output_latency_is_emitted_minus_ingested():

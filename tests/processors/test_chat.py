@@ -1,0 +1,81 @@
+"""InsightBatcher: a room's chat insights leave as one ChatInsights record per flush, in order."""
+
+from __future__ import annotations
+
+import asyncio
+
+from processors.chat import InsightBatcher
+from streams.schemas import ChatInsight, ChatInsights, decode_event
+
+
+def insight(room: str, i: int, ingested_at: float = 1_700_000_000.0) -> ChatInsight:
+    return ChatInsight(room_id=room, event_id=f"{room}-m{i}:insight", stream_ms=100 * i, ingested_at=ingested_at,
+                       message_id=f"{room}-m{i}", text=f"msg {i}", sentiment="neutral", emotion="neutral",
+                       intent="chit_chat", confidence=0.5)
+
+
+class Sent:
+    def __init__(self):
+        self.batches: list[ChatInsights] = []
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def __call__(self, batch: ChatInsights) -> None:
+        await self.release.wait()
+        # what goes on the wire: the batch must survive its own encoding
+        self.batches.append(decode_event(batch.to_bytes()))
+
+
+async def test_a_flush_sends_one_record_per_room_with_its_insights_in_order():
+    sent = Sent()
+    batcher = InsightBatcher(sent, max_items=100)
+    await batcher.add(insight("a", 1, ingested_at=1_700_000_002.0))
+    await batcher.add(insight("b", 1))
+    await batcher.add(insight("a", 2, ingested_at=1_700_000_001.0))
+    assert sent.batches == [] and batcher.pending() == 3
+    assert await batcher.flush() == 2
+    by_room = {b.room_id: b for b in sent.batches}
+    assert [i.message_id for i in by_room["a"].items] == ["a-m1", "a-m2"]
+    assert [i.message_id for i in by_room["b"].items] == ["b-m1"]
+    # the batch's latency is its slowest item's; its stream time the newest item's
+    assert by_room["a"].ingested_at == 1_700_000_001.0 and by_room["a"].stream_ms == 200
+    assert batcher.pending() == 0 and await batcher.flush() == 0
+
+
+async def test_a_room_at_max_items_goes_out_at_once_and_alone():
+    sent = Sent()
+    batcher = InsightBatcher(sent, max_items=3)
+    await batcher.add(insight("quiet", 1))
+    for i in range(7):
+        await batcher.add(insight("hot", i))
+    assert [len(b.items) for b in sent.batches] == [3, 3]
+    assert all(b.room_id == "hot" for b in sent.batches)
+    assert batcher.pending() == 2  # hot's 7th insight and quiet's one wait for the next flush
+    assert await batcher.flush("hot") == 1 and sent.batches[-1].items[0].message_id == "hot-m6"
+    assert batcher.pending() == 1
+
+
+async def test_max_items_one_sends_every_insight_alone():
+    """insight_batch_ms = 0 (no timer) means one record per message."""
+    sent = Sent()
+    batcher = InsightBatcher(sent, max_items=1)
+    for i in range(3):
+        await batcher.add(insight("a", i))
+    assert [len(b.items) for b in sent.batches] == [1, 1, 1] and batcher.pending() == 0
+
+
+async def test_a_flush_waits_for_one_still_sending_and_keeps_a_rooms_order():
+    """The commit's flush must not return while the timer's flush is still sending."""
+    sent = Sent()
+    batcher = InsightBatcher(sent, max_items=100)
+    await batcher.add(insight("a", 1))
+    sent.release.clear()
+    timer_flush = asyncio.create_task(batcher.flush())
+    await asyncio.sleep(0.01)  # it popped a-m1 and waits in send
+    await batcher.add(insight("a", 2))
+    commit_flush = asyncio.create_task(batcher.flush())
+    await asyncio.sleep(0.01)
+    assert not commit_flush.done(), "a flush passed one that was still sending"
+    sent.release.set()
+    assert await timer_flush == 1 and await commit_flush == 1
+    assert [b.items[0].message_id for b in sent.batches] == ["a-m1", "a-m2"]
