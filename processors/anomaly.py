@@ -69,7 +69,9 @@ def register(ctx: AppContext) -> None:
                 stream_ms=stream_ms,
                 ingested_at=cause.ingested_at if cause is not None else time.time(),
                 alert_type=ch.alert_type, state=ch.state, severity=ch.severity, dedup_key=ch.dedup_key,
-                message=ch.message, evidence=ch.evidence)
+                message=ch.message,
+                # a clock-raised alert (a gap, a stall) has no triggering input: its latency is not a hop's
+                evidence=ch.evidence if cause is not None else {**ch.evidence, "raised_by": "clock"})
             await proc.emit("alerts", alert)
             ALERTS.labels(ch.alert_type, ch.state, ch.severity).inc()
             if ch.state == "open":

@@ -364,7 +364,11 @@ class Clip(OutputEvent):
 
 
 class Alert(OutputEvent):
-    """An anomaly alert with a lifecycle: open → updated → resolved."""
+    """An anomaly alert with a lifecycle: open → updated → resolved.
+
+    ``evidence["raised_by"] == "clock"`` marks one raised by the wall clock (an ingest gap, a stalled
+    stage) rather than by an input: its ``ingested_at`` is when it was raised, so its latency is ~0.
+    """
 
     kind: Literal["alert"] = "alert"
     alert_type: str

@@ -305,6 +305,8 @@ class OutputLog:
             self.alert_types[f"{ev.alert_type}:{ev.state}"] += 1
         if ev.kind == "room_metrics" and ev.final:
             self.final_rooms.add(ev.room_id)
+        if ev.kind == "alert" and ev.evidence.get("raised_by") == "clock":
+            return  # raised by the wall clock (a gap, a stall), not by an input: no ingest-to-emit latency
         if ev.ingested_at >= self.settle_at and getattr(ev, "processor", "") != "bench-load":
             self.latencies_ms[f"{ev.processor}/{ev.kind}"].append(ev.latency_ms)
             if ev.kind == "chat_insight":

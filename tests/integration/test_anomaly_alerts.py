@@ -81,3 +81,7 @@ async def test_silence_frozen_video_and_ingest_stall_alert_within_two_seconds(
     for a in found.values():
         assert a["severity"] in ("warning", "critical") and a["evidence"] and a["dedup_key"]
     assert not any(k in found for k in ("video_black",)), found.keys()
+    # the gap is raised by the clock (no input triggered it); silence and freeze by the inputs
+    assert found["audio_ingest_gap"]["evidence"].get("raised_by") == "clock"
+    assert "raised_by" not in found["audio_silence"]["evidence"]
+    assert "raised_by" not in found["video_frozen"]["evidence"]
