@@ -34,6 +34,7 @@ from streams.app import AppContext
 from streams.observability import DROPPED
 from streams.schemas import (
     ChatInsight, ChatInsights, CommerceEvent, Event, FusedWindow, Prosody, SellingPoint, StreamMarker, Transcript, VisionFeatures,
+    unbatched,
 )
 
 log = logging.getLogger(__name__)
@@ -169,9 +170,6 @@ def register(ctx: AppContext) -> None:
                 continue
             if isinstance(ev, Transcript) and not ev.is_final:
                 continue
-            if isinstance(ev, ChatInsights):
-                room.events[topic].extend(ev.items)
-            else:
-                room.events[topic].append(ev)
+            room.events[topic].extend(unbatched(ev))
             if topic == "commerce":
                 await close_windows(room_id, room, ev.stream_ms, ev)

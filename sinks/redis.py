@@ -26,7 +26,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from streams.observability import SINK_RETRIES, SINK_WRITES
-from streams.schemas import ChatInsights, Event
+from streams.schemas import Event, unbatched
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +74,6 @@ def state_fields(event: Event, payload: str) -> dict[str, str]:
     return {k: str(v) for k, v in fields.items()}
 
 
-def written_events(events: list[Event]) -> list[Event]:
-    """What is written for ``events``: a batch of chat insights as its items (each a
-    ``chat_insight`` with its own event id, stream entry and pub/sub message), the rest as is."""
-    if not any(isinstance(e, ChatInsights) for e in events):
-        return events
-    return [x for e in events for x in (e.items if isinstance(e, ChatInsights) else (e,))]
-
-
 class RedisSink:
     """Writes are retried with capped exponential backoff while Redis is unreachable.
 
@@ -108,13 +100,14 @@ class RedisSink:
 
     async def write_many(self, events: list[Event]) -> list[bool]:
         """Write events in one pipelined round trip; per event written, False if it was a duplicate
-        (a :class:`ChatInsights` batch is written as its items: one result each).
+        (a :class:`~streams.schemas.ChatInsights` batch is written as its items, each a
+        ``chat_insight`` with its own stream entry, pub/sub message and result).
 
         Blocks (retrying with backoff) while Redis is unreachable; see the class docstring.
         Each event's write is one atomic script, so a retry after a half-done batch rewrites
         nothing twice.
         """
-        events = written_events(events)
+        events = [one for e in events for one in unbatched(e)]
         delay = self.retry_initial_s
         attempt = 0
         while True:

@@ -278,11 +278,16 @@ class ChatInsights(OutputEvent):
     Why batched: one Kafka record per chat message made insights the largest share of the records
     a worker and the broker handle; a busy room's messages now share one. ``ingested_at`` is the
     oldest item's (the batch's latency is its slowest item's); each item keeps its own, and its
-    ``emitted_at`` is the batch's. Sinks write each item as a ``chat_insight``.
+    ``emitted_at`` is when the batch was sent. Sinks write each item as a ``chat_insight``.
     """
 
     kind: Literal["chat_insights"] = "chat_insights"
     items: list[ChatInsight] = Field(min_length=1, max_length=1_000)
+
+
+def unbatched(event: Event) -> list[Event]:
+    """The events ``event`` stands for: a :class:`ChatInsights` batch's items, else ``[event]``."""
+    return list(event.items) if isinstance(event, ChatInsights) else [event]
 
 
 class ChatWindow(OutputEvent):
