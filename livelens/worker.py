@@ -64,10 +64,30 @@ def use_event_loop(name: str) -> None:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-def run_worker(settings: Settings, bootstrap: str, redis_url: str, loglevel: str = "warning") -> None:
-    """Blocks until the worker stops (SIGTERM/SIGINT)."""
+def _task_dumping_worker():
     from faust.worker import Worker
 
+    class TaskDumpingWorker(Worker):
+        """SIGUSR1 logs where every task waits (``streams.observability.task_stacks``); mode's
+        default prints each task's outer frame only, useless for a stuck agent."""
+
+        def _on_sigusr1(self) -> None:
+            from streams.observability import task_stacks  # noqa: PLC0415
+
+            from streams.kafka import describe_consumer  # noqa: PLC0415
+
+            try:
+                consumer = describe_consumer(self.app)
+            except Exception as exc:  # noqa: BLE001 - a dump must not take the worker down
+                consumer = f"(no consumer state: {exc!r})"
+            log.warning("SIGUSR1: where the tasks wait\n%s\nconsumer:\n%s", task_stacks(), consumer)
+
+    return TaskDumpingWorker
+
+
+def run_worker(settings: Settings, bootstrap: str, redis_url: str, loglevel: str = "warning") -> None:
+    """Blocks until the worker stops (SIGTERM/SIGINT)."""
+    TaskDumpingWorker = _task_dumping_worker()
     ctx = build_context(settings, bootstrap, redis_url)
     asyncio.run(prepare_topics(settings, bootstrap, ctx))
     if settings.metrics_port:
@@ -76,5 +96,6 @@ def run_worker(settings: Settings, bootstrap: str, redis_url: str, loglevel: str
     log.info("worker %s: processors=%s sinks=%s broker=%s", settings.app_id, settings.processors,
              settings.sinks, bootstrap)
     use_event_loop(settings.event_loop)
-    worker = Worker(ctx.app, loglevel=loglevel, quiet=True, redirect_stdouts=False, override_logging=False)
+    worker = TaskDumpingWorker(ctx.app, loglevel=loglevel, quiet=True, redirect_stdouts=False,
+                               override_logging=False)
     worker.execute_from_commandline()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -123,6 +124,21 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+    async def dump_tasks(self, wait_s: float = 2.0) -> str:
+        """Ask the worker for the stack of every asyncio task (mode's worker logs them on SIGUSR1)
+        and return its log from there on: what a stuck worker is waiting for."""
+        if not self.alive():
+            return ""
+        start = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self.proc.send_signal(signal.SIGUSR1)
+        await asyncio.sleep(wait_s)
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(start)
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
 
     def log_tail(self, n: int = 3000) -> str:
         try:

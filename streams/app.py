@@ -16,6 +16,8 @@ from typing import Any
 
 import faust
 from faust.sensors.monitor import Monitor
+from faust.tables.manager import TableManager
+from faust.tables.recovery import Recovery
 
 import streams.kafka  # noqa: F401  (registers the livelens:// transport)
 from streams.settings import Settings
@@ -49,6 +51,34 @@ class LeanMonitor(Monitor):
 
     def on_send_completed(self, producer, state, metadata) -> None:
         pass
+
+
+class StreamResumeRecovery(Recovery):
+    """faust's table recovery with the consumer's flow stopped while stream partitions resume.
+
+    Why: after the changelogs are read, faust resumes the stream partitions and seeks them to
+    their committed offsets while the consumer's flow is still on (it was turned on to read the
+    changelogs), and only then resumes ``app.flow_control``, which *clears* every stream buffer.
+    Records fetched in that window (a few ms, but Tansu answers fetches within ~10 ms) reach an
+    agent's buffer, are cleared, and are never delivered again: their read offsets are already
+    past them. The ASR restart test lost the whole second half of its audio this way (2 runs in
+    34; the worker then sat idle with the chunks unacked). Stopping the flow first means nothing
+    is delivered until the buffers are cleared and the flow is resumed, from the committed offsets.
+    """
+
+    async def _resume_streams(self, generation_id: int = 0) -> None:
+        self.app.consumer.stop_flow()
+        await super()._resume_streams(generation_id)
+
+
+class LivelensTableManager(TableManager):
+    """faust's TableManager with :class:`StreamResumeRecovery`."""
+
+    @property
+    def recovery(self) -> Recovery:
+        if self._recovery is None:
+            self._recovery = StreamResumeRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
+        return self._recovery
 
 
 def create_app(settings: Settings, bootstrap: str, *, app_id: str | None = None) -> faust.App:
@@ -93,6 +123,7 @@ def create_app(settings: Settings, bootstrap: str, *, app_id: str | None = None)
         table_cleanup_interval=30.0,
         stream_wait_empty=False,
         Monitor=LeanMonitor,  # the class: faust makes it with the worker's loop and beacon
+        TableManager=LivelensTableManager,
     )
     app.livelens_fetch_max_wait_ms = settings.fetch_max_wait_ms  # read by LivelensTransport
     app.livelens_before_commit = []  # called by LivelensTransport's consumer before each commit

@@ -229,3 +229,30 @@ class LivelensTransport(faust_aiokafka.Transport):
 
 # broker URL scheme "livelens://host:port" selects this transport.
 TRANSPORTS.aliases["livelens"] = f"{__name__}:LivelensTransport"
+
+
+def describe_consumer(app) -> str:
+    """The faust consumer's flow and per-partition state, for a stuck-worker dump (read across
+    threads without locks: a snapshot for a human, nothing decides on it). Changelog partitions
+    and partitions that never had data are left out."""
+    consumer = app.consumer
+    lines = [f"flow_active={consumer.flow_active} in_recovery={app.in_recovery} "
+             f"unacked={len(consumer._unacked_messages)} paused={sorted(map(str, consumer._paused_partitions))} "
+             f"buffered={sorted(map(str, consumer._buffered_partitions))}"]
+    active = consumer._active_partitions
+    try:
+        aio = consumer._thread._ensure_consumer()
+        assignment = aio._fetcher._subscriptions.subscription.assignment
+    except Exception:  # noqa: BLE001 - not started, or between assignments
+        assignment = None
+    for tp in sorted(consumer.assignment()):
+        state = assignment.state_value(tp) if assignment is not None else None
+        read = consumer._read_offset.get(tp)
+        if read is None and (state is None or not state.highwater):
+            continue
+        lines.append(
+            f"  {tp.topic}[{tp.partition}] active={active is None or tp in active} read={read} "
+            f"committed={consumer._committed_offset.get(tp)} acked={list(consumer._acked.get(tp, []))[:5]} "
+            + (f"position={state._position} highwater={state.highwater} status={state._status} paused={state._paused}"
+               if state is not None else "no aiokafka state"))
+    return "\n".join(lines)

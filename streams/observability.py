@@ -36,3 +36,33 @@ def reason_label(reason: str) -> str:
 def serve_metrics(host: str, port: int) -> None:
     """Expose /metrics (bind 127.0.0.1 by default: Settings.bind_host)."""
     start_http_server(port, addr=host)
+
+
+def task_stacks() -> str:
+    """Where every asyncio task of the running loop is waiting, innermost await last.
+
+    ``Task.get_stack`` stops at the task's own coroutine; a faust agent's is ``_execute_actor``,
+    which says nothing. This follows each coroutine's ``cr_await`` / ``ag_await`` chain down to
+    the awaited future, so a stuck agent shows the line of its own code it is stuck on.
+    """
+    import asyncio  # noqa: PLC0415
+
+    lines: list[str] = []
+    for task in asyncio.all_tasks():
+        lines.append(f"task {task.get_name()}:")
+        obj, depth = task.get_coro(), 0
+        while obj is not None and depth < 64:
+            frame = getattr(obj, "cr_frame", None) or getattr(obj, "ag_frame", None) or getattr(obj, "gi_frame", None)
+            if frame is not None:
+                lines.append(f"  {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}")
+            nxt = getattr(obj, "cr_await", None) or getattr(obj, "ag_await", None) or getattr(obj, "gi_yieldfrom", None)
+            if nxt is not None and type(nxt).__name__ in ("coroutine_wrapper", "async_generator_asend") and frame:
+                # a wrapper hides its coroutine: a faust agent awaits its actor, which holds it as .it
+                inner = [v.it for v in frame.f_locals.values() if hasattr(v, "it")]
+                nxt = inner[0] if inner else nxt
+            if nxt is None:
+                if frame is None:
+                    lines.append(f"  awaiting {obj!r}"[:300])
+                break
+            obj, depth = nxt, depth + 1
+    return "\n".join(lines)

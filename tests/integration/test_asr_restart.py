@@ -49,7 +49,7 @@ async def test_restarted_asr_worker_does_not_repeat_finals(settings, producer, w
     await asyncio.sleep(2.0)  # let it commit offsets and its table
     before = await wait_stable(lambda: _finals(redis_client), stable_s=3, what="the first worker to settle")
     first.kill()
-    await worker_factory(["asr"], name="second")
+    second = await worker_factory(["asr"], name="second")
     await send(half, len(pcm))
     await publisher.marker(ROOM, "end", len(pcm) // 16)
     await publisher.flush()
@@ -59,7 +59,11 @@ async def test_restarted_asr_worker_does_not_repeat_finals(settings, producer, w
         finals = await _finals(redis_client)
         return len(finals) > len(before) and any("sorrow" in f["text"].lower() for f in finals)
 
-    await wait_for(transcribed_to_the_end, timeout=180, what="new finals through the second utterance (\"sorrow\")")
+    try:
+        await wait_for(transcribed_to_the_end, timeout=180, what="new finals through the second utterance (\"sorrow\")")
+    except AssertionError as exc:  # say what the second worker is stuck on
+        raise AssertionError(f"{exc}\n--- second worker log tail:\n{second.log_tail(6000)}"
+                             f"\n--- its tasks:\n{await second.dump_tasks()}") from None
     after = await wait_stable(lambda: _finals(redis_client), stable_s=5, what="the second worker to settle")
 
     assert len(after) > len(before), "the second worker transcribed the rest"
