@@ -8,9 +8,11 @@ import logging
 import os
 import time
 
+from faust.worker import Worker
+
 from streams.app import AppContext, create_app
-from streams.kafka import ensure_topics, faust_internal_topics
-from streams.observability import serve_metrics
+from streams.kafka import describe_consumer, ensure_topics, faust_internal_topics
+from streams.observability import serve_metrics, task_stacks
 from streams.settings import Settings
 from streams.topics import TopicNames
 
@@ -64,30 +66,21 @@ def use_event_loop(name: str) -> None:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-def _task_dumping_worker():
-    from faust.worker import Worker
+class TaskDumpingWorker(Worker):
+    """faust's worker; SIGUSR1 logs where every task waits (``task_stacks``) and the consumer's
+    partition state (mode's default dump prints each task's outer frame only, useless for a
+    stuck agent)."""
 
-    class TaskDumpingWorker(Worker):
-        """SIGUSR1 logs where every task waits (``streams.observability.task_stacks``); mode's
-        default prints each task's outer frame only, useless for a stuck agent."""
-
-        def _on_sigusr1(self) -> None:
-            from streams.observability import task_stacks  # noqa: PLC0415
-
-            from streams.kafka import describe_consumer  # noqa: PLC0415
-
-            try:
-                consumer = describe_consumer(self.app)
-            except Exception as exc:  # noqa: BLE001 - a dump must not take the worker down
-                consumer = f"(no consumer state: {exc!r})"
-            log.warning("SIGUSR1: where the tasks wait\n%s\nconsumer:\n%s", task_stacks(), consumer)
-
-    return TaskDumpingWorker
+    def _on_sigusr1(self) -> None:
+        try:
+            consumer = describe_consumer(self.app)
+        except Exception as exc:  # noqa: BLE001 - a dump must not take the worker down
+            consumer = f"(no consumer state: {exc!r})"
+        log.warning("SIGUSR1: where the tasks wait\n%s\nconsumer:\n%s", task_stacks(), consumer)
 
 
 def run_worker(settings: Settings, bootstrap: str, redis_url: str, loglevel: str = "warning") -> None:
     """Blocks until the worker stops (SIGTERM/SIGINT)."""
-    TaskDumpingWorker = _task_dumping_worker()
     ctx = build_context(settings, bootstrap, redis_url)
     asyncio.run(prepare_topics(settings, bootstrap, ctx))
     if settings.metrics_port:

@@ -126,8 +126,8 @@ class WorkerProcess:
                 self.proc.wait(5)
 
     async def dump_tasks(self, wait_s: float = 2.0) -> str:
-        """Ask the worker for the stack of every asyncio task (mode's worker logs them on SIGUSR1)
-        and return its log from there on: what a stuck worker is waiting for."""
+        """Ask the worker where its tasks wait (``livelens.worker.TaskDumpingWorker`` logs it on
+        SIGUSR1) and return its log from there on: what a stuck worker is waiting for."""
         if not self.alive():
             return ""
         start = self.log_path.stat().st_size if self.log_path.exists() else 0

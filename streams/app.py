@@ -60,8 +60,8 @@ class StreamResumeRecovery(Recovery):
     their committed offsets while the consumer's flow is still on (it was turned on to read the
     changelogs), and only then resumes ``app.flow_control``, which *clears* every stream buffer.
     Records fetched in that window (a few ms, but Tansu answers fetches within ~10 ms) reach an
-    agent's buffer, are cleared, and are never delivered again: their read offsets are already
-    past them. The ASR restart test lost the whole second half of its audio this way (2 runs in
+    agent's buffer, are cleared, and are never fetched again: the fetch position is already past
+    them. The ASR restart test lost the whole second half of its audio this way (2 runs in
     34; the worker then sat idle with the chunks unacked). Stopping the flow first means nothing
     is delivered until the buffers are cleared and the flow is resumed, from the committed offsets.
     """

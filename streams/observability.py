@@ -6,6 +6,8 @@ benchmarks read.
 
 from __future__ import annotations
 
+import asyncio
+
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
@@ -45,8 +47,6 @@ def task_stacks() -> str:
     which says nothing. This follows each coroutine's ``cr_await`` / ``ag_await`` chain down to
     the awaited future, so a stuck agent shows the line of its own code it is stuck on.
     """
-    import asyncio  # noqa: PLC0415
-
     lines: list[str] = []
     for task in asyncio.all_tasks():
         lines.append(f"task {task.get_name()}:")
