@@ -56,19 +56,27 @@ class LeanMonitor(Monitor):
 class StreamResumeRecovery(Recovery):
     """faust's table recovery with the consumer's flow stopped while stream partitions resume.
 
-    Why: after the changelogs are read, faust resumes the stream partitions and seeks them to
-    their committed offsets while the consumer's flow is still on (it was turned on to read the
+    Why: when a rebalance's recovery is done, faust resumes the stream partitions and seeks them
+    to their committed offsets while the consumer's flow is still on (it was turned on to read the
     changelogs), and only then resumes ``app.flow_control``, which *clears* every stream buffer.
     Records fetched in that window (a few ms, but Tansu answers fetches within ~10 ms) reach an
     agent's buffer, are cleared, and are never fetched again: the fetch position is already past
-    them. The ASR restart test lost the whole second half of its audio this way (2 runs in
-    34; the worker then sat idle with the chunks unacked). Stopping the flow first means nothing
-    is delivered until the buffers are cleared and the flow is resumed, from the committed offsets.
+    them. faust does this in two places: ``_resume_streams`` (a worker without tables) and
+    ``on_recovery_completed`` (every worker with tables, after reading their changelogs). The ASR restart test
+    lost the whole second half of its audio this way (2 runs in 34; the worker then sat idle with
+    the chunks unacked); tests/integration/test_resume_window.py widens the window to make the
+    loss certain. Stopping the flow first means nothing is delivered until the buffers are
+    cleared and the flow is resumed, from the committed offsets (the stream partitions were
+    paused until then, so nothing of theirs was delivered earlier).
     """
 
     async def _resume_streams(self, generation_id: int = 0) -> None:
         self.app.consumer.stop_flow()
         await super()._resume_streams(generation_id)
+
+    async def on_recovery_completed(self, generation_id: int = 0) -> None:
+        self.app.consumer.stop_flow()
+        await super().on_recovery_completed(generation_id)
 
 
 class LivelensTableManager(TableManager):

@@ -55,9 +55,10 @@ class WorkerProcess(livelens_workers.WorkerProcess):
     """The tests' flavour of a real ``livelens worker`` process: processors given explicitly,
     ``await start()`` returns once it holds partitions."""
 
-    def __init__(self, settings: Settings, log_path: Path, processors: list[str] | None = None):
+    def __init__(self, settings: Settings, log_path: Path, processors: list[str] | None = None,
+                 extra_env: dict[str, str] | None = None):
         super().__init__(settings.model_copy(update={"processors": processors or settings.processors}),
-                         log_path, loglevel="info")
+                         log_path, loglevel="info", extra_env=extra_env)
 
     async def start(self, timeout: float = 60) -> "WorkerProcess":  # type: ignore[override]
         super().start()
@@ -69,8 +70,9 @@ class WorkerProcess(livelens_workers.WorkerProcess):
 async def worker_factory(settings, tmp_path):
     workers: list[WorkerProcess] = []
 
-    async def start(processors: list[str] | None = None, name: str = "worker") -> WorkerProcess:
-        w = WorkerProcess(settings, tmp_path / f"{name}-{len(workers)}.log", processors)
+    async def start(processors: list[str] | None = None, name: str = "worker",
+                    extra_env: dict[str, str] | None = None) -> WorkerProcess:
+        w = WorkerProcess(settings, tmp_path / f"{name}-{len(workers)}.log", processors, extra_env)
         workers.append(w)
         return await w.start()
 
