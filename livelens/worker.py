@@ -24,6 +24,7 @@ def build_context(settings: Settings, bootstrap: str, redis_url: str) -> AppCont
     ctx = AppContext(app=app, settings=settings, topics=TopicNames(settings.topic_prefix), redis_url=redis_url)
     for name in settings.processors:
         importlib.import_module(f"processors.{name}").register(ctx)
+    ctx.start_dispatch()  # one agent for every processor that registered handlers (AppContext.on_event)
     for name in settings.sinks:
         importlib.import_module(f"sinks.{name}").register(ctx)
     ctx.models_loaded("the processors' models")  # the lazily loaded ones call it again

@@ -58,7 +58,6 @@ def register(ctx: AppContext) -> None:
         stage_budgets_ms=s.budgets.model_dump())
     rooms: dict[str, RoomWatch] = {}
     last_stream_ms: dict[str, int] = {}
-    source = ctx.topic(*INPUTS)
 
     async def publish(room_id: str, changes, cause: Event | None) -> None:
         for ch in changes:
@@ -131,14 +130,14 @@ def register(ctx: AppContext) -> None:
             out += m.observe(f"stage_latency_ms:{ev.processor or ev.kind}", wall_ms, ev.latency_ms)
         return out
 
-    @ctx.app.agent(source, name=f"{s.app_id}.anomaly")
-    async def anomaly_agent(stream):
-        async for event in stream.events():
-            topic = ctx.topic_name(event)
-            ev = await proc.decode(event.value, topic, INPUTS.get(topic, ()))
-            if ev is None or ev.room_id == "unknown":
-                continue
-            await publish(ev.room_id, observe(ev, topic), ev)
+    async def on_input(event) -> None:
+        topic = ctx.topic_name(event)
+        ev = await proc.decode(event.value, topic, INPUTS.get(topic, ()))
+        if ev is None or ev.room_id == "unknown":
+            return
+        await publish(ev.room_id, observe(ev, topic), ev)
+
+    ctx.on_event(NAME, list(INPUTS), on_input)
 
     @ctx.app.timer(interval=0.25)
     async def tick():

@@ -134,25 +134,25 @@ def register(ctx: AppContext) -> None:
                 sentiment_mix=w.sentiment_mix, emotion_mix=w.emotion_mix, intent_counts=w.intent_counts,
                 top_questions=[q for q, _n in w.top_questions], top_question_counts=[n for _q, n in w.top_questions]))
 
-    @ctx.app.agent(ctx.topic("chat"), name=f"{s.app_id}.chat")
-    async def chat_agent(stream):
-        async for event in stream.events():
-            ev = await proc.decode(event.value, "chat", (ChatMessage, StreamMarker))
-            if ev is None:
-                continue
-            if isinstance(ev, StreamMarker):
-                if ev.marker in ("end", "flush"):
-                    await insights.flush(ev.room_id)
-                    agg = rooms.get(ev.room_id, event.message.partition)
-                    windows = agg.flush()
-                    await rooms.applied(ev.room_id, emit_windows(ev.room_id, windows, ev.ingested_at))
-                continue
-            analysis = analyze(ev)
-            await insights.add(ChatInsight(
-                room_id=ev.room_id, event_id=f"{ev.event_id}:insight", stream_ms=ev.stream_ms,
-                ingested_at=ev.ingested_at, message_id=ev.event_id, user_id=ev.user_id, text=ev.text[:TEXT_KEEP],
-                sentiment=analysis.sentiment.label, emotion=analysis.emotion.label, intent=analysis.intent.label,
-                confidence=min(max(analysis.confidence, 0.0), 1.0)))
-            agg = rooms.get(ev.room_id, event.message.partition)
-            windows = agg.add(ev.stream_ms, ev.text, analysis)
-            await rooms.applied(ev.room_id, emit_windows(ev.room_id, windows, ev.ingested_at) if windows else None)
+    async def on_chat(event) -> None:
+        ev = await proc.decode(event.value, "chat", (ChatMessage, StreamMarker))
+        if ev is None:
+            return
+        if isinstance(ev, StreamMarker):
+            if ev.marker in ("end", "flush"):
+                await insights.flush(ev.room_id)
+                agg = rooms.get(ev.room_id, event.message.partition)
+                windows = agg.flush()
+                await rooms.applied(ev.room_id, emit_windows(ev.room_id, windows, ev.ingested_at))
+            return
+        analysis = analyze(ev)
+        await insights.add(ChatInsight(
+            room_id=ev.room_id, event_id=f"{ev.event_id}:insight", stream_ms=ev.stream_ms,
+            ingested_at=ev.ingested_at, message_id=ev.event_id, user_id=ev.user_id, text=ev.text[:TEXT_KEEP],
+            sentiment=analysis.sentiment.label, emotion=analysis.emotion.label, intent=analysis.intent.label,
+            confidence=min(max(analysis.confidence, 0.0), 1.0)))
+        agg = rooms.get(ev.room_id, event.message.partition)
+        windows = agg.add(ev.stream_ms, ev.text, analysis)
+        await rooms.applied(ev.room_id, emit_windows(ev.room_id, windows, ev.ingested_at) if windows else None)
+
+    ctx.on_event(NAME, ["chat"], on_chat)

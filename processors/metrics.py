@@ -32,7 +32,6 @@ def register(ctx: AppContext) -> None:
     window_ms = ctx.settings.metrics_window_ms
     table = ctx.app.Table(TABLE, default=None, partitions=ctx.settings.partitions)
     ctx.tables.append(TABLE)
-    source = ctx.topic(*SOURCES)
     last_seen_wall: dict[str, float] = {}  # room -> wall clock of its last input (idle flush)
     # the model mutates its state dict in place: it works on a copy of the table's value, and the
     # table gets a copy of the live state (a snapshot at the commit)
@@ -46,39 +45,39 @@ def register(ctx: AppContext) -> None:
                 stream_ms=w["window_start_ms"] + w["window_ms"], ingested_at=ingested_at, **w,
             ))
 
-    @ctx.app.agent(source, name=f"{ctx.settings.app_id}.metrics")
-    async def metrics_agent(stream):
-        async for event in stream.events():
-            topic_name = ctx.topic_name(event)
-            ev = await proc.decode(event.value, topic_name, (ChatMessage, CommerceEvent, StreamMarker))
-            if ev is None:
-                continue
-            room = ev.room_id
-            model = states.get(room, event.message.partition)
-            late_before = model.late_events
-            if isinstance(ev, StreamMarker):
-                if ev.marker == "end":
-                    closed = model.end_of_input(topic_name)
-                    last_seen_wall.pop(room, None)
-                elif ev.marker == "flush":
-                    closed = model.flush(final=False)
-                else:  # start / watermark
-                    closed = model.observe_watermark(topic_name, ev.stream_ms)
-                    last_seen_wall[room] = time.time()
-            elif model.is_duplicate(topic_name, event.message.offset):
-                DUPLICATES.labels(NAME).inc()  # redelivered after a crash: already in the state
-                continue
-            else:
-                offset = event.message.offset
-                if isinstance(ev, ChatMessage):
-                    closed = model.observe_chat(topic_name, offset, ev.stream_ms, ev.user_id)
-                else:
-                    closed = model.observe_commerce(topic_name, offset, ev.stream_ms, ev.type,
-                                                    ev.count, ev.amount)
+    async def on_input(event) -> None:
+        topic_name = ctx.topic_name(event)
+        ev = await proc.decode(event.value, topic_name, (ChatMessage, CommerceEvent, StreamMarker))
+        if ev is None:
+            return
+        room = ev.room_id
+        model = states.get(room, event.message.partition)
+        late_before = model.late_events
+        if isinstance(ev, StreamMarker):
+            if ev.marker == "end":
+                closed = model.end_of_input(topic_name)
+                last_seen_wall.pop(room, None)
+            elif ev.marker == "flush":
+                closed = model.flush(final=False)
+            else:  # start / watermark
+                closed = model.observe_watermark(topic_name, ev.stream_ms)
                 last_seen_wall[room] = time.time()
-            if model.late_events > late_before:
-                LATE_EVENTS.labels(NAME).inc()
-            await states.applied(room, emit(room, closed, ev.ingested_at) if closed else None)
+        elif model.is_duplicate(topic_name, event.message.offset):
+            DUPLICATES.labels(NAME).inc()  # redelivered after a crash: already in the state
+            return
+        else:
+            offset = event.message.offset
+            if isinstance(ev, ChatMessage):
+                closed = model.observe_chat(topic_name, offset, ev.stream_ms, ev.user_id)
+            else:
+                closed = model.observe_commerce(topic_name, offset, ev.stream_ms, ev.type,
+                                                ev.count, ev.amount)
+            last_seen_wall[room] = time.time()
+        if model.late_events > late_before:
+            LATE_EVENTS.labels(NAME).inc()
+        await states.applied(room, emit(room, closed, ev.ingested_at) if closed else None)
+
+    ctx.on_event(NAME, SOURCES, on_input)
 
     @ctx.app.timer(interval=1.0)
     async def idle_flush():

@@ -45,7 +45,6 @@ def register(ctx: AppContext) -> None:
     base, brand_overrides, room_overrides = load_policies(s)
     policies: dict[str, RecommendationPolicy] = {}
     states: dict[str, RoomState] = {}
-    source = ctx.topic(*INPUTS)
     analyze = shared_analysis(ctx)
 
     def policy_for(room: str) -> RecommendationPolicy:
@@ -74,25 +73,25 @@ def register(ctx: AppContext) -> None:
         elif isinstance(ev, CommerceEvent) and ev.type == "stock":
             state.observe_stock(ev.product_id or "product", ev.count)
 
-    @ctx.app.agent(source, name=f"{s.app_id}.recommend")
-    async def recommend_agent(stream):
-        async for event in stream.events():
-            topic = ctx.topic_name(event)
-            ev = await proc.decode(event.value, topic, INPUTS.get(topic, ()))
-            if ev is None or isinstance(ev, StreamMarker):
-                if ev is not None and ev.marker == "end":
-                    states.pop(ev.room_id, None)
-                continue
-            if isinstance(ev, CommerceEvent) and ev.type != "stock":
-                continue  # orders arrive aggregated through room_metrics
-            room = ev.room_id
-            state = states.get(room) or states.setdefault(room, RoomState(room))
-            observe(state, ev)
-            for rec in policy_for(room).evaluate(state, ev.stream_ms):
-                out = Recommendation(
-                    room_id=room, event_id=f"{room}:rec:{rec.dedup_key}:{rec.created_ms}",
-                    stream_ms=ev.stream_ms, ingested_at=ev.ingested_at, rec_type=rec.rec_type,
-                    message_zh=rec.message_zh, message_en=rec.message_en, reason=rec.reason,
-                    evidence=rec.evidence, priority=rec.priority, expires_ms=rec.expires_ms,
-                    dedup_key=rec.dedup_key)
-                await proc.emit("recommendations", out)
+    async def on_input(event) -> None:
+        topic = ctx.topic_name(event)
+        ev = await proc.decode(event.value, topic, INPUTS.get(topic, ()))
+        if ev is None or isinstance(ev, StreamMarker):
+            if ev is not None and ev.marker == "end":
+                states.pop(ev.room_id, None)
+            return
+        if isinstance(ev, CommerceEvent) and ev.type != "stock":
+            return  # orders arrive aggregated through room_metrics
+        room = ev.room_id
+        state = states.get(room) or states.setdefault(room, RoomState(room))
+        observe(state, ev)
+        for rec in policy_for(room).evaluate(state, ev.stream_ms):
+            out = Recommendation(
+                room_id=room, event_id=f"{room}:rec:{rec.dedup_key}:{rec.created_ms}",
+                stream_ms=ev.stream_ms, ingested_at=ev.ingested_at, rec_type=rec.rec_type,
+                message_zh=rec.message_zh, message_en=rec.message_en, reason=rec.reason,
+                evidence=rec.evidence, priority=rec.priority, expires_ms=rec.expires_ms,
+                dedup_key=rec.dedup_key)
+            await proc.emit("recommendations", out)
+
+    ctx.on_event(NAME, list(INPUTS), on_input)

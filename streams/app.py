@@ -1,8 +1,14 @@
 """The faust application: one per worker process, configured from :class:`Settings`.
 
 Processors (``processors/*.py``) each define ``register(ctx: AppContext)`` that adds their
-agents, tables and timers to ``ctx.app``. The worker picks processors by name
+handlers or agents, tables and timers to ``ctx.app``. The worker picks processors by name
 (``LIVELENS_PROCESSORS``), so CPU-heavy stages can run in their own worker pool.
+
+A processor whose work stays on the event loop (no thread pool, no network wait per input)
+registers a handler with :meth:`AppContext.on_event`; every such handler of the worker is called
+from one shared agent, so a record read by several of them is delivered once. A processor that
+waits per input (a model in a thread pool, I/O) keeps its own agent, so its waits do not hold
+up the others.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import gc
 import logging
 import ssl
 from time import monotonic
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +27,7 @@ from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
 
 import streams.kafka  # noqa: F401  (registers the livelens:// transport)
+from streams.observability import HANDLER_ERRORS
 from streams.settings import Settings
 from streams.state import RoomStates
 from streams.topics import TopicNames
@@ -138,6 +146,23 @@ def create_app(settings: Settings, bootstrap: str, *, app_id: str | None = None)
     return app
 
 
+#: what :meth:`AppContext.on_event` calls with each faust event
+EventHandler = Callable[[Any], Awaitable[None]]
+
+
+async def dispatch_event(handlers: Sequence[tuple[str, EventHandler]], event) -> None:
+    """Call each ``(processor, handler)`` with ``event``, in order. An exception in one is logged
+    and counted (``livelens_handler_errors_total``) and the others still run: one processor's bug
+    must not starve the rest of the worker."""
+    for processor, handler in handlers:
+        try:
+            await handler(event)
+        except Exception:  # noqa: BLE001
+            HANDLER_ERRORS.labels(processor).inc()
+            m = event.message
+            log.exception("%s: handler failed on %s[%d] offset %d", processor, m.topic, m.partition, m.offset)
+
+
 @dataclass
 class AppContext:
     """What a processor's ``register`` gets: the app, settings, topic names and shared sinks."""
@@ -149,6 +174,44 @@ class AppContext:
     extras: dict[str, Any] = field(default_factory=dict)
     #: table names created by processors (the worker pre-creates their changelog topics)
     tables: list[str] = field(default_factory=list)
+    #: handlers of the shared dispatch agent, in registration order: (processor, topics, handler)
+    handlers: list[tuple[str, tuple[str, ...], EventHandler]] = field(default_factory=list)
+
+    def on_event(self, processor: str, topics: Sequence[str], handler: EventHandler) -> None:
+        """Have ``handler(event)`` called for every faust event of ``topics`` (``TOPICS`` keys),
+        from the worker's one dispatch agent (:meth:`start_dispatch`).
+
+        Why: faust hands a record to every agent that reads its topic, and each delivery costs a
+        queue put, an ack reference and a stream step (three do-nothing agents more on chat cost
+        ~7 points of a core at 30 rooms in ``bench load``, ~45 µs a delivery); a chat message went
+        to three agents (chat, metrics, recommender), commerce to three. Through one agent each
+        record is delivered once to them (BENCHMARKS.md, session 6: the measured gain is small). Handlers of one event run
+        one after another, in registration order, and each sees its topics' events in order, as
+        with an agent of its own. A handler must not wait long per event (a thread pool, the
+        network): that would hold up every other handler; such processors keep their own agent.
+        """
+        self.handlers.append((processor, tuple(topics), handler))
+
+    def handlers_by_topic(self) -> dict[str, list[tuple[str, EventHandler]]]:
+        """Full topic name -> its ``(processor, handler)`` pairs, in registration order."""
+        by_topic: dict[str, list[tuple[str, EventHandler]]] = {}
+        for processor, topics, handler in self.handlers:
+            for name in topics:
+                by_topic.setdefault(self.topics.full(name), []).append((processor, handler))
+        return by_topic
+
+    def start_dispatch(self) -> None:
+        """Create the dispatch agent over every topic some handler reads (once all processors
+        have registered); each event goes to its topic's handlers (:func:`dispatch_event`)."""
+        if not self.handlers:
+            return
+        by_topic = self.handlers_by_topic()
+
+        @self.app.agent(self.topic(*(self.topics.short(t) for t in by_topic)),
+                        name=f"{self.settings.app_id}.dispatch")
+        async def dispatch(stream):
+            async for event in stream.events():
+                await dispatch_event(by_topic[event.message.topic], event)
 
     def topic(self, *names: str) -> faust.TopicT:
         """A faust topic over one or more of our topics (``TOPICS`` keys), raw bytes: processors

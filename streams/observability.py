@@ -19,6 +19,9 @@ LATENCY = Histogram("livelens_latency_seconds", "emitted_at - ingested_at per ou
 BUDGET_BREACHES = Counter("livelens_budget_breaches_total", "Output events over their stage budget", ["processor"])
 DEAD_LETTERS = Counter("livelens_dead_letters_total", "Inputs rejected to the dead-letter topic",
                        ["source", "reason"])
+HANDLER_ERRORS = Counter("livelens_handler_errors_total",
+                         "Events a processor's handler raised on (logged; the other handlers still ran)",
+                         ["processor"])
 DUPLICATES = Counter("livelens_duplicates_total", "Redelivered inputs skipped (at-least-once)", ["processor"])
 LATE_EVENTS = Counter("livelens_late_events_total", "Inputs for an already closed window", ["processor"])
 SINK_WRITES = Counter("livelens_sink_writes_total", "Sink writes", ["sink", "result"])

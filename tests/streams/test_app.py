@@ -1,0 +1,79 @@
+"""The worker's shared dispatch agent (AppContext.on_event / start_dispatch, dispatch_event)."""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+
+from streams.app import AppContext, create_app, dispatch_event
+from streams.observability import HANDLER_ERRORS
+from streams.settings import Settings
+from streams.topics import TopicNames
+
+
+def _event(topic: str = "t.chat", offset: int = 7):
+    return SimpleNamespace(value=b"{}", message=SimpleNamespace(topic=topic, partition=1, offset=offset))
+
+
+def _context() -> AppContext:
+    settings = Settings(topic_prefix="t", app_id="dispatch-test", partitions=4, _env_file=None)
+    # no broker is contacted: a faust app only connects when its worker starts
+    return AppContext(app=create_app(settings, "127.0.0.1:1"), settings=settings,
+                      topics=TopicNames("t"), redis_url="redis://127.0.0.1:1")
+
+
+async def test_handlers_run_in_order_with_the_same_event():
+    seen = []
+
+    async def first(event):
+        seen.append(("first", event))
+
+    async def second(event):
+        seen.append(("second", event))
+
+    event = _event()
+    await dispatch_event([("a", first), ("b", second)], event)
+    assert seen == [("first", event), ("second", event)]
+
+
+async def test_a_failing_handler_is_logged_and_counted_and_the_next_still_runs(caplog):
+    ran = []
+
+    async def broken(event):
+        raise ValueError("bug in processor a")
+
+    async def healthy(event):
+        ran.append(event.message.offset)
+
+    before = HANDLER_ERRORS.labels("a")._value.get()
+    with caplog.at_level(logging.ERROR, logger="streams.app"):
+        await dispatch_event([("a", broken), ("b", healthy)], _event(offset=42))
+    assert ran == [42]
+    assert HANDLER_ERRORS.labels("a")._value.get() == before + 1
+    assert "a: handler failed on t.chat[1] offset 42" in caplog.text
+    assert "bug in processor a" in caplog.text  # the traceback is in the log
+
+
+def test_one_agent_reads_the_union_of_the_handlers_topics_and_routes_by_topic():
+    ctx = _context()
+
+    async def chat_only(event):
+        pass
+
+    async def chat_and_commerce(event):
+        pass
+
+    ctx.on_event("chat", ["chat"], chat_only)
+    ctx.on_event("metrics", ["chat", "commerce"], chat_and_commerce)
+    assert ctx.handlers_by_topic() == {"t.chat": [("chat", chat_only), ("metrics", chat_and_commerce)],
+                                       "t.commerce": [("metrics", chat_and_commerce)]}
+    ctx.start_dispatch()
+    agents = list(ctx.app.agents.values())
+    assert [a.name for a in agents] == ["dispatch-test.dispatch"]
+    assert set(agents[0].channel.topics) == {"t.chat", "t.commerce"}
+
+
+def test_no_handlers_no_agent():
+    ctx = _context()
+    ctx.start_dispatch()
+    assert not ctx.app.agents
