@@ -70,10 +70,10 @@ class StreamResumeRecovery(Recovery):
     Records fetched in that window (a few ms, but Tansu answers fetches within ~10 ms) reach an
     agent's buffer, are cleared, and are never fetched again: the fetch position is already past
     them. faust does this in two places: ``_resume_streams`` (a worker without tables) and
-    ``on_recovery_completed`` (every worker with tables, after reading their changelogs). The ASR restart test
-    lost the whole second half of its audio this way (2 runs in 34; the worker then sat idle with
-    the chunks unacked); tests/integration/test_resume_window.py widens the window to make the
-    loss certain. Stopping the flow first means nothing is delivered until the buffers are
+    ``on_recovery_completed`` (every worker with tables, after reading their changelogs). The ASR
+    restart test lost the whole second half of its audio this way (2 runs in 34; the worker then
+    sat idle with the chunks unacked); tests/integration/test_resume_window.py widens the window
+    to make the loss certain. Stopping the flow first means nothing is delivered until the buffers are
     cleared and the flow is resumed, from the committed offsets (the stream partitions were
     paused until then, so nothing of theirs was delivered earlier).
     """
@@ -185,10 +185,11 @@ class AppContext:
         queue put, an ack reference and a stream step (three do-nothing agents more on chat cost
         ~7 points of a core at 30 rooms in ``bench load``, ~45 µs a delivery); a chat message went
         to three agents (chat, metrics, recommender), commerce to three. Through one agent each
-        record is delivered once to them (BENCHMARKS.md, session 6: the measured gain is small). Handlers of one event run
-        one after another, in registration order, and each sees its topics' events in order, as
-        with an agent of its own. A handler must not wait long per event (a thread pool, the
-        network): that would hold up every other handler; such processors keep their own agent.
+        record is delivered once to them (BENCHMARKS.md, session 6: the measured gain is small).
+        Handlers of one event run one after another, in registration order, and each sees its
+        topics' events in order, as with an agent of its own. A handler must not wait long per
+        event (a thread pool, the network): that would hold up every other handler; such
+        processors keep their own agent.
         """
         self.handlers.append((processor, tuple(topics), handler))
 
