@@ -36,6 +36,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from mode.services import WaitResults
 
 from streams.settings import Settings
 
@@ -207,9 +208,47 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return consumer
 
 
+#: the code of ``asyncio.Event.wait``: how :meth:`_Consumer.wait_first` recognises faust's
+#: per-record ``wait_first(callback(message), self.suspend_flow.wait())``
+_EVENT_WAIT_CODE = asyncio.Event.wait.__code__
+
+
 class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def wait_first(self, *coros, timeout=None):  # type: ignore[override]
+        """faust's fetch loop hands every record to the conductor with
+        ``wait_first(callback(message), suspend_flow.wait())``, so that a delivery blocked on a
+        full stream buffer or on suspended flow is abandoned when a rebalance stops the flow.
+        That costs four futures and an ``asyncio.wait`` per record: ~10 % of a busy worker's
+        main thread (BENCHMARKS.md, session 6). When the delivery cannot block, it is awaited
+        directly: the same outcome as faust's when the callback finishes first, which it always
+        does then, since nothing else runs while a coroutine does not suspend. Anything else
+        goes through faust's own ``wait_first``."""
+        if (len(coros) == 2 and timeout is None and getattr(coros[1], "cr_code", None) is _EVENT_WAIT_CODE
+                and self.delivery_cannot_block()):
+            coros[1].close()  # the suspend_flow.wait() faust made for the slow path
+            result = await coros[0]
+            return WaitResults([coros[0]], [result], False)
+        return await super().wait_first(*coros, timeout=timeout)
+
+    def delivery_cannot_block(self) -> bool:
+        """True when the conductor's callback for a record would run to its end without
+        suspending: the flow is on, the app's flow control is active (it waits otherwise), the
+        producer's buffer is within its limit (it flushes otherwise), and no stream buffer is
+        full (it waits for room otherwise). Decoding raw bytes never waits."""
+        app = self.app
+        if not self.flow_active or self.suspend_flow.is_set() or not app.flow_control.is_active():
+            return False
+        buffer = app.producer.buffer
+        if buffer.size > buffer.max_messages:
+            return False
+        for channel in app.topics._topics:  # the conductor's channels; a queue is made on first use
+            queue = channel._queue
+            if queue is not None and queue.full():
+                return False
+        return True
 
     async def _commit_offsets(self, offsets, start_new_transaction: bool = True) -> bool:
         # State kept in memory between commits (streams/state.py) is sent to its changelog first;
