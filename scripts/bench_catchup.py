@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import sys
 import time
@@ -25,31 +24,24 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
+from livelens.bench.load import LIGHT_POOL, proc_cpu_s
 from livelens.sample_room import ensure_sample_room
 from livelens.workers import WorkerProcess
 from streams.embedded import infrastructure
 from streams.ingest.publisher import Publisher
-from streams.kafka import ensure_topics, faust_internal_topics, start_producer
+from streams.kafka import ensure_topics, start_producer
 from streams.schemas import ChatMessage, CommerceEvent
 from streams.settings import Settings
 from streams.topics import TopicNames
 
 ROOT = Path(__file__).resolve().parents[1]
-LIGHT_POOL = ["metrics", "chat", "selling_points", "fusion", "anomaly", "recommender"]
-TABLES = ["room_metrics", "chat_rooms"]
 CHAT_PER_S = 10  # per room; a commerce event every 0.5 s
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_s(pid: int) -> float:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 async def _backlog(settings: Settings, rooms: list[str], seconds: int, lines: list[str]) -> int:
     topics = TopicNames(settings.topic_prefix)
-    await ensure_topics(settings, settings.kafka_bootstrap, topics.all() + faust_internal_topics(settings, TABLES))
+    # the input is published before the worker exists; it creates its changelog topics itself
+    await ensure_topics(settings, settings.kafka_bootstrap, topics.all())
     producer = await start_producer(settings, settings.kafka_bootstrap)
     publisher = Publisher(producer, topics, input_topics=("chat", "commerce"))
     rng, n = random.Random(1), 0
@@ -84,7 +76,7 @@ async def _run(infra, n_rooms: int, seconds: int, lines: list[str]) -> tuple[int
     redis = aioredis.from_url(infra.redis_url, decode_responses=True)
     try:
         await worker.wait_ready(180)
-        cpu0, t0 = _cpu_s(worker.pid), time.time()
+        cpu0, t0 = proc_cpu_s(worker.pid), time.time()
         while True:  # the Redis sink marks a room ended once its last metrics window is written
             ended = [await redis.hget(f"livelens:{{{room}}}:state", "ended") for room in rooms]
             if all(e == "1" for e in ended):
@@ -92,7 +84,7 @@ async def _run(infra, n_rooms: int, seconds: int, lines: list[str]) -> tuple[int
             if time.time() - t0 > 600:
                 raise TimeoutError(f"not drained in 600 s: {worker.log_tail()}")
             await asyncio.sleep(0.2)
-        return n, _cpu_s(worker.pid) - cpu0, time.time() - t0
+        return n, proc_cpu_s(worker.pid) - cpu0, time.time() - t0
     finally:
         await redis.aclose()
         worker.stop()

@@ -73,9 +73,9 @@ class StreamResumeRecovery(Recovery):
     ``on_recovery_completed`` (every worker with tables, after reading their changelogs). The ASR
     restart test lost the whole second half of its audio this way (2 runs in 34; the worker then
     sat idle with the chunks unacked); tests/integration/test_resume_window.py widens the window
-    to make the loss certain. Stopping the flow first means nothing is delivered until the buffers are
-    cleared and the flow is resumed, from the committed offsets (the stream partitions were
-    paused until then, so nothing of theirs was delivered earlier).
+    to make the loss certain. Stopping the flow first means nothing is delivered until the
+    buffers are cleared and the flow is resumed, from the committed offsets (the stream
+    partitions were paused until then, so nothing of theirs was delivered earlier).
     """
 
     async def _resume_streams(self, generation_id: int = 0) -> None:

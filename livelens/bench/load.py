@@ -313,7 +313,7 @@ class OutputLog:
                 self.insight_by_second[int(ev.ingested_at - self.settle_at)].append(ev.latency_ms)
 
 
-def _proc_cpu_s(pid: int) -> float:
+def proc_cpu_s(pid: int) -> float:
     """utime + stime of a process in seconds (/proc/<pid>/stat fields 14 and 15)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -345,7 +345,7 @@ class ResourceSampler:
 
     def start(self) -> None:
         self._t0 = time.time()
-        self._cpu0 = {name: _proc_cpu_s(pid) for name, pid in self.pids.items()}
+        self._cpu0 = {name: proc_cpu_s(pid) for name, pid in self.pids.items()}
 
     def sample_rss(self) -> None:
         for name, pid in self.pids.items():
@@ -353,7 +353,7 @@ class ResourceSampler:
 
     def stop(self) -> None:
         dt = max(time.time() - self._t0, 1e-6)
-        self.cpu_pct = {name: (_proc_cpu_s(pid) - self._cpu0[name]) / dt * 100 for name, pid in self.pids.items()}
+        self.cpu_pct = {name: (proc_cpu_s(pid) - self._cpu0[name]) / dt * 100 for name, pid in self.pids.items()}
 
 
 def _pct(values: list[float], q: float) -> float | None:
