@@ -25,6 +25,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from livelens.bench.load import LIGHT_POOL, proc_cpu_s
+from livelens.bench.machine import reference_ms
 from livelens.sample_room import ensure_sample_room
 from livelens.workers import WorkerProcess
 from streams.embedded import infrastructure
@@ -95,9 +96,12 @@ async def main(n_rooms: int, seconds: int, repeats: int) -> None:
     lines = [json.loads(x)["text"] for x in (room_dir / "chat.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
     with infrastructure(None, None) as infra:
         for _ in range(repeats):
+            before = reference_ms()
             n, cpu_s, wall_s = await _run(infra, n_rooms, seconds, lines)
             print(f"{n_rooms} rooms x {seconds} s: {n} inputs drained in {wall_s:.1f} s ({n / wall_s:.0f}/s), "
-                  f"worker CPU {cpu_s:.1f} s = {1000 * cpu_s / n:.2f} s per 1000 inputs", flush=True)
+                  f"worker CPU {cpu_s:.1f} s = {1000 * cpu_s / n:.2f} s per 1000 inputs; "
+                  f"machine reference {before:.0f}/{reference_ms():.0f} ms before/after "
+                  "(livelens/bench/machine.py, lower is faster)", flush=True)
     print(f"command: {' '.join(['.venv/bin/python', 'scripts/bench_catchup.py'] + sys.argv[1:])}")
 
 

@@ -48,6 +48,7 @@ from rich.console import Console
 from pydantic import SecretStr
 from rich.table import Table
 
+from livelens.bench.machine import reference_ms
 from livelens.workers import WorkerProcess
 from streams.embedded import infrastructure
 from streams.ingest.publisher import Publisher
@@ -278,6 +279,9 @@ class OutputLog:
     #: chat insight latencies by second of ingest since the settle point (where a tail came from)
     insight_by_second: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
     rec_types: Counter = field(default_factory=Counter)
+    #: recommendation latencies per rec_type: a type reached through more broker hops (room
+    #: metrics windows, fused windows) can set the p99 while being a few % of the samples
+    rec_latency_by_type: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     alert_types: Counter = field(default_factory=Counter)
     final_rooms: set[str] = field(default_factory=set)
     warmup_kinds: set[str] = field(default_factory=set)
@@ -311,6 +315,8 @@ class OutputLog:
             self.latencies_ms[f"{ev.processor}/{ev.kind}"].append(ev.latency_ms)
             if ev.kind == "chat_insight":
                 self.insight_by_second[int(ev.ingested_at - self.settle_at)].append(ev.latency_ms)
+            elif ev.kind == "recommendation":
+                self.rec_latency_by_type[ev.rec_type].append(ev.latency_ms)
 
 
 def proc_cpu_s(pid: int) -> float:
@@ -334,24 +340,40 @@ def _proc_rss_mb(pid: int) -> float:
 
 
 class ResourceSampler:
-    """CPU % (of one core) over the measured interval and peak RSS, per named process."""
+    """CPU % (of one core) over the measured interval and peak RSS, per named process; also CPU %
+    per ``timeline_s`` interval (the embedded broker's grows through a run: its fetches scan a
+    partition's record batches from the start, see streams/kafka.py quirk 5)."""
 
-    def __init__(self, pids: dict[str, int]):
+    def __init__(self, pids: dict[str, int], timeline_s: float = 5.0):
         self.pids = pids
+        self.timeline_s = timeline_s
         self.peak_rss: dict[str, float] = {name: 0.0 for name in pids}
         self._cpu0: dict[str, float] = {}
         self._t0 = 0.0
         self.cpu_pct: dict[str, float] = {}
+        self.cpu_timeline: dict[str, list[float]] = {name: [] for name in pids}
+        self._mark: tuple[float, dict[str, float]] = (0.0, {})
+        self._stopped = False
 
     def start(self) -> None:
         self._t0 = time.time()
         self._cpu0 = {name: proc_cpu_s(pid) for name, pid in self.pids.items()}
+        self._mark = (self._t0, dict(self._cpu0))
 
     def sample_rss(self) -> None:
+        """Called about once a second: peak RSS, and a timeline point every ``timeline_s``."""
         for name, pid in self.pids.items():
             self.peak_rss[name] = max(self.peak_rss[name], _proc_rss_mb(pid))
+        t_mark, cpu_mark = self._mark
+        now = time.time()
+        if not self._stopped and now - t_mark >= self.timeline_s:
+            cpu = {name: proc_cpu_s(pid) for name, pid in self.pids.items()}
+            for name in self.pids:
+                self.cpu_timeline[name].append(round((cpu[name] - cpu_mark[name]) / (now - t_mark) * 100, 1))
+            self._mark = (now, cpu)
 
     def stop(self) -> None:
+        self._stopped = True  # the timeline covers the offered interval, like cpu_pct
         dt = max(time.time() - self._t0, 1e-6)
         self.cpu_pct = {name: (proc_cpu_s(pid) - self._cpu0[name]) / dt * 100 for name, pid in self.pids.items()}
 
@@ -419,6 +441,7 @@ async def run_step(settings: Settings, infra, n_rooms: int, opts: LoadOptions, m
     if opts.sink_pool:
         pools["sinks"] = []  # no processor: the Redis sink alone, off the light worker's event loop
     workers: dict[str, WorkerProcess] = {}
+    machine_before = reference_ms()  # nothing of this step runs yet
     try:
         for pool, procs in pools.items():
             sinks = ["redis"] if pool == ("sinks" if opts.sink_pool else "light") else []
@@ -435,10 +458,14 @@ async def run_step(settings: Settings, infra, n_rooms: int, opts: LoadOptions, m
                                           extra_env=extra).start()
         for worker in workers.values():
             await worker.wait_ready(120)
-        return await _measure(step, infra, topics, n_rooms, opts, material, workers, broker_pid, run_dir)
+        result = await _measure(step, infra, topics, n_rooms, opts, material, workers, broker_pid, run_dir)
     finally:
         for worker in workers.values():
             worker.stop()
+    # the machine's speed before and after the step (livelens/bench/machine.py): a run on a slow
+    # hour is told from a slow change
+    result["machine_ref_ms"] = [machine_before, reference_ms()]
+    return result
 
 
 async def _warm_up(publisher: Publisher, material: SampleMaterial, out: OutputLog, asr: bool) -> float:
@@ -541,11 +568,13 @@ async def _measure(settings: Settings, infra, topics: TopicNames, n_rooms: int, 
         "outputs": {k: v for k, v in sorted(out.counts.items())},
         "recommendations": latency_summary(rec), "alerts": latency_summary(alerts),
         "rec_types": dict(out.rec_types), "alert_types": dict(out.alert_types),
+        "rec_latency_by_type": {k: latency_summary(v) for k, v in sorted(out.rec_latency_by_type.items())},
         "per_stage": per_stage,
         # chat insight latency p99 per second of ingest after the settle point: a steady climb is
         # a stage falling behind, isolated spikes are pauses (GC, a slow fetch, a busy core)
         "insight_p99_by_second": [_pct(out.insight_by_second[i], 99) for i in sorted(out.insight_by_second)],
         "cpu_pct": {k: round(v, 1) for k, v in sampler.cpu_pct.items()},
+        "cpu_timeline_s": sampler.timeline_s, "cpu_pct_timeline": sampler.cpu_timeline,
         "peak_rss_mb": {k: round(v, 1) for k, v in sampler.peak_rss.items()},
         "within_budget": bool(kept_up and rec_p99 is not None and rec_p99 <= opts.p99_limit_ms),
         "logs": str(run_dir / "logs"),
@@ -585,6 +614,8 @@ async def run_load(settings: Settings, room_counts: list[int], opts: LoadOptions
                      + ("; the Redis sink runs in its own worker process" if opts.sink_pool else
                         "; the Redis sink runs in the light worker")
                      + (f"; workers' torch threads = {opts.torch_threads}" if opts.torch_threads else "")),
+            "machine_ref": "machine_ref_ms: CPU ms of a fixed workload before/after each step "
+                           "(livelens/bench/machine.py; lower is faster)",
             "broker": "embedded Tansu" if broker_pid else "configured",
             "steps": steps, "max_rooms_within_budget": max(holding, default=0)}
 
@@ -599,7 +630,8 @@ def _ms(v: float | None) -> str:
 def step_table(steps: list[dict]) -> Table:
     t = Table(title="livelens bench load — end-to-end latency (emitted − ingested, ms), through the broker")
     for col in ("rooms", "in/s", "chat in/s", "chat done/s", "rec n", "rec p50", "rec p95", "rec p99",
-                "alert n", "alert p99", "chat p99", "metrics p99", "light CPU %", "light RSS MB", "ok"):
+                "alert n", "alert p99", "chat p99", "metrics p99", "light CPU %", "light RSS MB", "machine ref ms",
+                "ok"):
         t.add_column(col, justify="right")
     for s in steps:
         ps = s["per_stage"]
@@ -611,6 +643,7 @@ def step_table(steps: list[dict]) -> Table:
                   _ms(r["p99_ms"]), str(a["n"]), _ms(a["p99_ms"]), _ms(chat.get("p99_ms")),
                   _ms(metrics.get("p99_ms")), f"{s['cpu_pct'].get('worker-light', float('nan')):.0f}",
                   f"{s['peak_rss_mb'].get('worker-light', float('nan')):.0f}",
+                  "/".join(f"{v:.0f}" for v in s.get("machine_ref_ms", [])),
                   "yes" if s["within_budget"] else "no")
     return t
 
@@ -624,12 +657,23 @@ def stage_table(step: dict) -> Table:
     return t
 
 
+def rec_type_table(step: dict) -> Table:
+    t = Table(title=f"recommendations by type — {step['rooms']} rooms (latency ms)")
+    for col in ("rec_type", "n", "p50", "p95", "p99", "max"):
+        t.add_column(col, justify="right" if col != "rec_type" else "left")
+    for name, v in step.get("rec_latency_by_type", {}).items():
+        t.add_row(name, str(v["n"]), _ms(v["p50_ms"]), _ms(v["p95_ms"]), _ms(v["p99_ms"]), _ms(v["max_ms"]))
+    return t
+
+
 def resource_table(step: dict) -> Table:
     t = Table(title=f"processes — {step['rooms']} rooms (CPU % of one core over the offered interval)")
-    for col in ("process", "CPU %", "peak RSS MB"):
-        t.add_column(col, justify="right" if col != "process" else "left")
+    every = step.get("cpu_timeline_s", 5)
+    for col in ("process", "CPU %", "peak RSS MB", f"CPU % per {every:g} s"):
+        t.add_column(col, justify="right" if col == "CPU %" or col == "peak RSS MB" else "left")
     for name, cpu in step["cpu_pct"].items():
-        t.add_row(name, f"{cpu:.0f}", f"{step['peak_rss_mb'].get(name, float('nan')):.0f}")
+        timeline = " ".join(f"{v:.0f}" for v in step.get("cpu_pct_timeline", {}).get(name, []))
+        t.add_row(name, f"{cpu:.0f}", f"{step['peak_rss_mb'].get(name, float('nan')):.0f}", timeline)
     return t
 
 
@@ -671,8 +715,8 @@ def register(app: typer.Typer) -> None:
         last = result["steps"][-1] if result["steps"] else None
         if last:
             console.print(stage_table(last))
+            console.print(rec_type_table(last))
             console.print(resource_table(last))
-            console.print(f"recommendations by type: {last['rec_types']}")
             console.print(f"alerts: {last['alert_types']}")
             console.print(f"chat insight p99 per second after settling (ms): {last['insight_p99_by_second']}")
         console.print(f"note: {result['note']}")

@@ -25,7 +25,8 @@ async def test_load_two_rooms_reports_latency_cpu_and_rates(tmp_path, sample_roo
     step = result["steps"][0]
     assert step["rooms"] == 2 and step["hot_rooms"] == 1
     for key in ("offered_per_s", "chat_offered_per_s", "chat_processed_per_s", "drain_s", "kept_up",
-                "recommendations", "alerts", "per_stage", "cpu_pct", "peak_rss_mb", "within_budget", "rec_types"):
+                "recommendations", "alerts", "per_stage", "cpu_pct", "peak_rss_mb", "within_budget", "rec_types",
+                "rec_latency_by_type", "cpu_pct_timeline"):
         assert key in step, key
     assert step["offered"]["chat"] > 0 and step["offered"]["commerce"] > 0 and step["offered"]["transcripts"] > 0
     # every chat message went through the chat processor and came back through the broker
@@ -35,5 +36,13 @@ async def test_load_two_rooms_reports_latency_cpu_and_rates(tmp_path, sample_roo
     # the burst of size questions made the recommender fire, and its latency was measured
     assert step["recommendations"]["n"] > 0 and step["recommendations"]["p99_ms"] is not None
     assert sum(step["rec_types"].values()) >= step["recommendations"]["n"]
+    # per type, the same samples: every measured recommendation is in exactly one type's figures
+    by_type = step["rec_latency_by_type"]
+    assert set(by_type) <= set(step["rec_types"])
+    assert sum(v["n"] for v in by_type.values()) == step["recommendations"]["n"]
     assert step["cpu_pct"]["worker-light"] > 0 and step["peak_rss_mb"]["worker-light"] > 0
+    # a CPU point per 5 s of the ~5 s offered: at most one, and only for the sampled processes
+    assert step["cpu_timeline_s"] == 5.0 and set(step["cpu_pct_timeline"]) == set(step["cpu_pct"])
+    assert all(len(points) <= 1 for points in step["cpu_pct_timeline"].values())
+    assert len(step["machine_ref_ms"]) == 2 and all(ms > 0 for ms in step["machine_ref_ms"])
     assert "rules' cooldown" in result["note"]
