@@ -452,6 +452,12 @@ def decode_event(
 
     Checks, in order: size, UTF-8, JSON object, known ``kind``, ``version``, the schema
     (types, ranges, NaN, far-future clocks), and that the kind is one the caller accepts.
+
+    Fast path: pydantic parses and validates the bytes in one pass (about 3x faster than
+    ``json`` then validation; every input and every output the sinks read is decoded). Only a
+    message it accepts, and that holds nothing the two JSON parsers may read differently
+    (:func:`_checked_only`), is taken from it; anything else goes the checked way, which gives
+    the reason. Both ways give the same event (tests/streams/test_schemas.py compares them).
     """
     if isinstance(raw, str):
         raw = raw.encode("utf-8", errors="surrogatepass")
@@ -459,12 +465,38 @@ def decode_event(
         raise DecodeError("empty message")
     if len(raw) > max_bytes:
         raise DecodeError(f"oversized: {len(raw)} bytes > {max_bytes}")
+    if not _checked_only(raw):
+        try:
+            event = _any_event.validate_json(raw)
+        except ValidationError:
+            pass  # the checked way says why
+        else:
+            if allowed is None or isinstance(event, allowed):
+                return event
+    return _decode_checked(raw, allowed)
+
+
+def _checked_only(raw: bytes) -> bool:
+    """Whether ``raw`` must go the checked way even if pydantic's parser accepts it: NaN/Infinity
+    literals (``json`` here rejects them; pydantic's parser reads them as floats) and ``\\ud...``
+    escapes (surrogates; a lone one is read differently). Substring tests only: a regex over the
+    message would cost more than the fast path saves. (Raw control characters in strings need no
+    test: both parsers reject them.)"""
+    return b"NaN" in raw or b"Infinity" in raw or b"\\ud" in raw or b"\\uD" in raw
+
+
+#: one decoder for every message: ``json.loads(text, parse_constant=...)`` builds a new one per call
+_JSON = json.JSONDecoder(parse_constant=lambda name: _reject_constant(name))
+
+
+def _decode_checked(raw: bytes, allowed: tuple[type[Event], ...] | None) -> Event:
+    """:func:`decode_event` step by step, each failure with its reason."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DecodeError(f"invalid UTF-8 at byte {exc.start}") from None
     try:
-        obj = json.loads(text, parse_constant=_reject_constant)
+        obj = _JSON.decode(text)
     except (ValueError, RecursionError) as exc:
         raise DecodeError(f"bad JSON: {str(exc)[:120]}") from None
     if not isinstance(obj, dict):

@@ -6,10 +6,12 @@ import json
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from streams.schemas import (
-    EVENT_TYPES, AudioChunk, ChatInsight, ChatInsights, ChatMessage, CommerceEvent, DecodeError, RoomMetrics,
-    StreamMarker, dead_letter, decode_event,
+    EVENT_TYPES, AudioChunk, ChatInsight, ChatInsights, ChatMessage, CommerceEvent, DecodeError, Recommendation,
+    RoomMetrics, StreamMarker, _decode_checked, dead_letter, decode_event,
 )
 
 
@@ -109,3 +111,71 @@ def test_dead_letter_keeps_binary_payload_as_base64_and_truncates():
     assert dl.payload_bytes == 10_000
     assert dl.room_id == "unknown"
     assert decode_event(dl.to_bytes()) == dl
+
+
+# ---- the fast path (pydantic parses the bytes) against the checked path (json, then validation)
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8)
+_NOW = time.time()
+_BASES = [
+    # every field with a default is given: a default event id or clock differs per decode
+    {"kind": "chat", "room_id": "r1", "event_id": "m1", "stream_ms": 10, "ingested_at": _NOW, "user_id": "u1",
+     "text": "有S码吗 😍"},
+    {"kind": "commerce", "room_id": "r1", "event_id": "c1", "stream_ms": 20, "ingested_at": _NOW, "type": "order",
+     "count": 2, "amount": 25.8},
+    {"kind": "marker", "room_id": "r1", "event_id": "k1", "stream_ms": 0, "ingested_at": _NOW, "marker": "watermark"},
+    {"kind": "audio", "room_id": "r1", "event_id": "a1", "stream_ms": 0, "ingested_at": _NOW, "seq": 1,
+     "duration_ms": 250, "pcm": "AAECAw=="},
+    json.loads(ChatInsights(room_id="r1", event_id="r1:m1:insights", stream_ms=5, ingested_at=_NOW, emitted_at=_NOW, items=[ChatInsight(
+        room_id="r1", event_id="r1:m1:insight", stream_ms=5, ingested_at=_NOW, emitted_at=_NOW, message_id="r1:m1", user_id="u",
+        text="多少钱", sentiment="neutral", emotion="none", intent="asks_price", confidence=0.91)]).to_bytes()),
+    json.loads(Recommendation(room_id="r1", event_id="r1:rec", stream_ms=9, ingested_at=_NOW, emitted_at=_NOW, rec_type="explain_size_fit", message_zh="看尺码表",
+                              message_en="see the size chart", reason="size questions", evidence={"n": 4},
+                              priority=80, expires_ms=60_000, dedup_key="size").to_bytes()),
+]
+
+
+def _outcome(decode, raw: bytes):
+    try:
+        event = decode(raw)
+    except DecodeError as exc:
+        return "rejected", exc.reason
+    return type(event).__name__, event.model_dump_json()
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(base=st.sampled_from(_BASES), key=st.sampled_from(
+           ["kind", "version", "room_id", "event_id", "stream_ms", "ingested_at", "text", "count", "amount",
+            "items", "evidence", "pcm", "marker", "extra_field"]),
+       value=_JSON_VALUES, change=st.booleans(), ascii_only=st.booleans(), duplicate=st.booleans())
+def test_the_fast_path_decodes_exactly_what_the_checked_path_does(base, key, value, change, ascii_only, duplicate):
+    obj = {**base, key: value} if change else dict(base)
+    raw = json.dumps(obj, ensure_ascii=ascii_only, separators=(",", ":")).encode()
+    if duplicate:  # the same key twice: both parsers must keep the same one
+        raw = raw[:-1] + b"," + json.dumps({key: value}, separators=(",", ":")).encode()[1:]
+    assert _outcome(decode_event, raw) == _outcome(lambda r: _decode_checked(r, None), raw)
+
+
+def test_a_valid_message_takes_the_fast_path(monkeypatch):
+    raw = ChatMessage(room_id="r1", stream_ms=1, user_id="u", text="多少钱").to_bytes()
+    monkeypatch.setattr("streams.schemas._decode_checked", lambda *_a: pytest.fail("took the checked path"))
+    assert decode_event(raw).text == "多少钱"
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"kind":"chat","room_id":"r1","stream_ms":1,"user_id":"u","text":"x","extra":NaN}',  # NaN where anything goes
+    b'{"kind":"chat","room_id":"r1","stream_ms":1,"user_id":"u","text":"\\ud800"}',  # a lone surrogate
+])
+def test_what_the_parsers_may_read_differently_goes_the_checked_way(raw, monkeypatch):
+    checked = []
+    monkeypatch.setattr("streams.schemas._decode_checked", lambda r, allowed: checked.append(r) or "checked")
+    assert decode_event(raw) == "checked" and checked == [raw]
+
+
+def test_a_raw_control_character_is_rejected_either_way():
+    raw = b'{"kind":"chat","room_id":"r1","stream_ms":1,"user_id":"u","text":"a\x01b"}'
+    assert _outcome(decode_event, raw) == _outcome(lambda r: _decode_checked(r, None), raw)
+    assert _outcome(decode_event, raw)[0] == "rejected"
