@@ -225,7 +225,9 @@ class AppContext:
         """Call once models are loaded (at start, and after a lazy load): with ``gc_freeze`` the
         objects alive now leave the collector's full passes. Why: a full pass walks every object of
         torch, transformers and the weights (~430k), 150-240 ms with the event loop stopped, every
-        few seconds under load; frozen, it walks only what streaming creates (~20-30 ms)."""
+        few seconds under load; frozen, it walks only what streaming creates (~20-30 ms). The
+        collector's thresholds are set here too (``gc_thresholds``: full passes less often)."""
+        gc.set_threshold(*self.settings.gc_thresholds)
         if not self.settings.gc_freeze:
             return
         gc.collect()  # garbage first: what is frozen is never collected

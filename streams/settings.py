@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -209,6 +209,12 @@ class Settings(BaseSettings):
     #: (gc.freeze): the loaded libraries and weights are ~430k objects, and walking them paused the
     #: light worker 150-240 ms every few seconds under load (bench load, BENCHMARKS.md)
     gc_freeze: bool = True
+    #: Python's collector thresholds (``gc.set_threshold``: gen0, gen1, gen2), set with the freeze.
+    #: The third is 10 in Python: a full pass, which walks every unfrozen object, ran every ~6 s
+    #: while a light worker drained a backlog (~115 ms each on a slow hour, 2 % of its CPU); at 100
+    #: none ran in 30 s (scripts/bench_catchup.py with gc.callbacks, BENCHMARKS.md session 7). A
+    #: full pass still runs when gen1 has run 100 times and the survivors grew by a quarter.
+    gc_thresholds: tuple[PositiveInt, PositiveInt, PositiveInt] = (700, 10, 100)  # 0 would switch it off
 
     # --- redis --------------------------------------------------------------------------
     #: Redis URL (redis://, rediss:// with TLS, user:password@ for auth). Unset -> embedded Valkey.

@@ -77,3 +77,16 @@ def test_no_handlers_no_agent():
     ctx = _context()
     ctx.start_dispatch()
     assert not ctx.app.agents
+
+
+def test_models_loaded_sets_the_collector_thresholds(monkeypatch):
+    import gc
+
+    before = gc.get_threshold()
+    ctx = _context()
+    ctx.settings = ctx.settings.model_copy(update={"gc_thresholds": (900, 11, 77), "gc_freeze": False})
+    try:
+        ctx.models_loaded("nothing")
+        assert gc.get_threshold() == (900, 11, 77)
+    finally:
+        gc.set_threshold(*before)

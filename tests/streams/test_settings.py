@@ -40,3 +40,15 @@ def test_dotenv_file_is_read(tmp_path, monkeypatch):
     monkeypatch.delenv("LIVELENS_TOPIC_PREFIX", raising=False)
     (tmp_path / ".env").write_text("LIVELENS_TOPIC_PREFIX=fromdotenv\n")
     assert Settings().topic_prefix == "fromdotenv"
+
+
+def test_gc_thresholds_come_from_the_environment_and_never_switch_the_collector_off(monkeypatch):
+    import pytest
+    from pydantic import ValidationError
+
+    assert Settings(_env_file=None).gc_thresholds == (700, 10, 100)
+    monkeypatch.setenv("LIVELENS_GC_THRESHOLDS", "[5000,10,50]")
+    assert Settings(_env_file=None).gc_thresholds == (5000, 10, 50)
+    monkeypatch.setenv("LIVELENS_GC_THRESHOLDS", "[0,10,10]")  # gen0 = 0 disables automatic collection
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)
