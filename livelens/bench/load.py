@@ -341,8 +341,8 @@ def _proc_rss_mb(pid: int) -> float:
 
 class ResourceSampler:
     """CPU % (of one core) over the measured interval and peak RSS, per named process; also CPU %
-    per ``timeline_s`` interval (the embedded broker's grows through a run: its fetches scan a
-    partition's record batches from the start, see streams/kafka.py quirk 5)."""
+    per ``timeline_s`` interval (the embedded broker's grows through a run: its cost per fetch
+    grows with a partition's record batches, streams/kafka.py quirk 5)."""
 
     def __init__(self, pids: dict[str, int], timeline_s: float = 5.0):
         self.pids = pids
@@ -648,22 +648,22 @@ def step_table(steps: list[dict]) -> Table:
     return t
 
 
-def stage_table(step: dict) -> Table:
-    t = Table(title=f"per processor — {step['rooms']} rooms")
-    for col in ("processor/kind", "n", "p50", "p95", "p99", "max"):
-        t.add_column(col, justify="right" if col != "processor/kind" else "left")
-    for name, v in step["per_stage"].items():
+def _latency_table(title: str, label: str, summaries: dict[str, dict]) -> Table:
+    t = Table(title=title)
+    for col in (label, "n", "p50", "p95", "p99", "max"):
+        t.add_column(col, justify="left" if col == label else "right")
+    for name, v in summaries.items():
         t.add_row(name, str(v["n"]), _ms(v["p50_ms"]), _ms(v["p95_ms"]), _ms(v["p99_ms"]), _ms(v["max_ms"]))
     return t
+
+
+def stage_table(step: dict) -> Table:
+    return _latency_table(f"per processor — {step['rooms']} rooms", "processor/kind", step["per_stage"])
 
 
 def rec_type_table(step: dict) -> Table:
-    t = Table(title=f"recommendations by type — {step['rooms']} rooms (latency ms)")
-    for col in ("rec_type", "n", "p50", "p95", "p99", "max"):
-        t.add_column(col, justify="right" if col != "rec_type" else "left")
-    for name, v in step.get("rec_latency_by_type", {}).items():
-        t.add_row(name, str(v["n"]), _ms(v["p50_ms"]), _ms(v["p95_ms"]), _ms(v["p99_ms"]), _ms(v["max_ms"]))
-    return t
+    return _latency_table(f"recommendations by type — {step['rooms']} rooms (latency ms)", "rec_type",
+                          step.get("rec_latency_by_type", {}))
 
 
 def resource_table(step: dict) -> Table:
