@@ -485,10 +485,6 @@ def _checked_only(raw: bytes) -> bool:
     return b"NaN" in raw or b"Infinity" in raw or b"\\ud" in raw or b"\\uD" in raw
 
 
-#: one decoder for every message: ``json.loads(text, parse_constant=...)`` builds a new one per call
-_JSON = json.JSONDecoder(parse_constant=lambda name: _reject_constant(name))
-
-
 def _decode_checked(raw: bytes, allowed: tuple[type[Event], ...] | None) -> Event:
     """:func:`decode_event` step by step, each failure with its reason."""
     try:
@@ -519,6 +515,10 @@ def _decode_checked(raw: bytes, allowed: tuple[type[Event], ...] | None) -> Even
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed")
+
+
+#: one decoder for every message: ``json.loads(text, parse_constant=...)`` builds a new one per call
+_JSON = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def _short_errors(exc: ValidationError) -> str:
