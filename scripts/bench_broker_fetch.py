@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from livelens.bench.load import proc_cpu_s  # noqa: E402
-from livelens.bench.machine import reference_ms  # noqa: E402
-from streams.embedded import infrastructure  # noqa: E402
+from livelens.bench.load import proc_cpu_s
+from livelens.bench.machine import reference_ms
+from streams.embedded import infrastructure
 
 VALUE = b"x" * 200
 CASES = [(0, 1), (1_000, 1), (5_000, 1), (500, 10), (20_000, 1)]  # (batches, records per batch)
@@ -74,10 +72,9 @@ async def _costs(bootstrap: str, topic: str, broker_pid: int, n: int = 50) -> tu
 async def main() -> None:
     print(f"machine reference {reference_ms():.0f} ms (livelens/bench/machine.py, lower is faster)")
     with infrastructure(None, None) as infra:
-        broker = next((s for s in infra.started if hasattr(s, "bootstrap")), None)
-        if broker is None:
+        pid = infra.broker_pid
+        if pid is None:
             sys.exit("needs the embedded broker (unset LIVELENS_KAFKA_BOOTSTRAP)")
-        pid = broker._proc.pid
         admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
         await admin.start()
         try:

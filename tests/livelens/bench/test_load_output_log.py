@@ -68,10 +68,10 @@ def test_sampler_keeps_a_cpu_timeline_until_stopped():
         end = time.time() + 0.06
         while time.time() < end:  # busy: this process uses CPU in each interval
             pass
-        sampler.sample_rss()
+        sampler.sample()
     assert len(sampler.cpu_timeline["me"]) == 3 and all(v >= 0 for v in sampler.cpu_timeline["me"])
     assert sampler.peak_rss["me"] > 0
     sampler.stop()
     time.sleep(0.06)
-    sampler.sample_rss()  # after stop: RSS still sampled, no timeline point
+    sampler.sample()  # after stop: RSS still sampled, no timeline point
     assert len(sampler.cpu_timeline["me"]) == 3 and sampler.cpu_pct["me"] >= 0

@@ -1,0 +1,13 @@
+"""Embedded infrastructure bookkeeping (no process started here; the integration suite starts them)."""
+
+from __future__ import annotations
+
+from streams.embedded import EmbeddedBroker, EmbeddedRedis, Infrastructure
+
+
+def test_broker_pid_is_none_until_an_embedded_broker_runs():
+    broker = EmbeddedBroker()
+    assert broker.pid is None  # not started
+    assert Infrastructure("kafka:9092", "redis://r:6379/0").broker_pid is None  # configured, nothing started
+    infra = Infrastructure(broker.bootstrap, "redis://r:6379/0", started=[EmbeddedRedis(), broker])
+    assert infra.broker_pid is None  # listed, but its process is not running
