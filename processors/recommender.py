@@ -1,15 +1,25 @@
 """Recommendations: the room's live state → next-best actions on ``recommendations``.
 
-Every input (chat message, room metrics, selling point, fused window, alert, stock level)
-updates the room's :class:`models.recommend.RoomState`, then the rules are evaluated (tens of
-µs). Chat is read from the chat topic and analysed here (the chat processor's analyzer, shared:
-once per message per worker), not from ``chat_insights``: a burst of questions is answered one
-broker hop sooner. The 300 ms budget runs from the triggering input's ``ingested_at`` to the emitted
+Every input (chat message, commerce event, selling point, fused window, alert) updates the
+room's :class:`models.recommend.RoomState`, then the rules are evaluated (tens of µs). Two inputs
+are read at the source, one broker hop sooner than the processors that publish them:
+
+- chat is read from the chat topic and analysed here (the chat processor's analyzer, shared:
+  once per message per worker), not from ``chat_insights``: a burst of questions is answered
+  sooner;
+- the rate rules (chat or viewers falling, orders after a selling point) take their windows from
+  a :class:`models.room_metrics.TumblingRoomMetrics` per room fed here with chat and commerce,
+  the same pure model and window (``metrics_window_ms``) the metrics processor publishes on
+  ``room_metrics``. Through that topic they were the slowest recommendations under load (all
+  rooms' windows close at once, then one hop more: p99 ~390 vs ~240 ms at 50 rooms,
+  BENCHMARKS.md); counting here costs ~2 µs an input.
+
+The 300 ms budget runs from the triggering input's ``ingested_at`` to the emitted
 recommendation; the base processor records it (``livelens_latency_seconds{processor="recommend"}``)
 and counts breaches, and the anomaly processor alerts on them.
 
-Room state is per worker, in memory (deques of recent chat; cooldowns): after a failover a
-room's state is rebuilt from new input within one window (60 s by default).
+Room state is per worker, in memory (deques of recent chat; cooldowns; open windows): after a
+failover a room's state is rebuilt from new input within one window (60 s by default).
 """
 
 from __future__ import annotations
@@ -17,18 +27,20 @@ from __future__ import annotations
 import yaml
 
 from models.recommend import RecommendationPolicy, RoomState
+from models.room_metrics import TumblingRoomMetrics
 from processors.base import Processor
 from processors.chat import TEXT_KEEP, shared_analysis
 from streams.app import AppContext
 from streams.schemas import (
-    Alert, ChatMessage, CommerceEvent, Event, FusedWindow, Recommendation, RoomMetrics, SellingPoint, StreamMarker,
+    Alert, ChatMessage, CommerceEvent, Event, FusedWindow, Recommendation, SellingPoint, StreamMarker,
 )
 
 NAME = "recommend"
 INPUTS = {
-    "chat": (ChatMessage, StreamMarker), "room_metrics": (RoomMetrics,), "selling_points": (SellingPoint,),
-    "fused": (FusedWindow,), "alerts": (Alert,), "commerce": (CommerceEvent, StreamMarker),
+    "chat": (ChatMessage, StreamMarker), "commerce": (CommerceEvent, StreamMarker),
+    "selling_points": (SellingPoint,), "fused": (FusedWindow,), "alerts": (Alert,),
 }
+WINDOW_SOURCES = ("chat", "commerce")
 
 
 def load_policies(settings) -> tuple[RecommendationPolicy, dict, dict]:
@@ -45,6 +57,7 @@ def register(ctx: AppContext) -> None:
     base, brand_overrides, room_overrides = load_policies(s)
     policies: dict[str, RecommendationPolicy] = {}
     states: dict[str, RoomState] = {}
+    windows: dict[str, TumblingRoomMetrics] = {}  # room -> its open rate windows
     analyze = shared_analysis(ctx)
 
     def policy_for(room: str) -> RecommendationPolicy:
@@ -60,9 +73,6 @@ def register(ctx: AppContext) -> None:
             analysis = analyze(ev)
             state.observe_chat_insight(ev.stream_ms, analysis.intent.label, analysis.sentiment.label,
                                        text=ev.text[:TEXT_KEEP])
-        elif isinstance(ev, RoomMetrics):
-            state.observe_metrics(ev.window_start_ms + ev.window_ms, messages_per_s=ev.messages_per_s,
-                                  viewers=ev.viewers, orders=ev.orders, orders_per_min=ev.orders_per_min)
         elif isinstance(ev, SellingPoint):
             if ev.closed:
                 state.observe_selling_point(ev.label, ev.start_ms, ev.end_ms, text=ev.text)
@@ -73,18 +83,39 @@ def register(ctx: AppContext) -> None:
         elif isinstance(ev, CommerceEvent) and ev.type == "stock":
             state.observe_stock(ev.product_id or "product", ev.count)
 
+    def count(room: str, topic: str, offset: int, ev: Event) -> list[dict]:
+        """Feed the room's rate windows; the windows this input closed."""
+        model = windows.get(room)
+        if model is None:
+            model = windows[room] = TumblingRoomMetrics(s.metrics_window_ms, WINDOW_SOURCES)
+        if isinstance(ev, StreamMarker):
+            if ev.marker == "flush":  # the metrics processor's idle flush, on the chat topic
+                return model.flush(final=False)
+            return model.observe_watermark(topic, ev.stream_ms)  # start / watermark
+        if isinstance(ev, ChatMessage):
+            return model.observe_chat(topic, offset, ev.stream_ms, ev.user_id)
+        return model.observe_commerce(topic, offset, ev.stream_ms, ev.type, ev.count, ev.amount)
+
     async def on_input(event) -> None:
         topic = ctx.topic_name(event)
         ev = await proc.decode(event.value, topic, INPUTS.get(topic, ()))
-        if ev is None or isinstance(ev, StreamMarker):
-            if ev is not None and ev.marker == "end":
-                states.pop(ev.room_id, None)
+        if ev is None:
             return
-        if isinstance(ev, CommerceEvent) and ev.type != "stock":
-            return  # orders arrive aggregated through room_metrics
         room = ev.room_id
+        if isinstance(ev, StreamMarker) and ev.marker == "end":
+            states.pop(room, None)
+            windows.pop(room, None)
+            return
         state = states.get(room) or states.setdefault(room, RoomState(room))
-        observe(state, ev)
+        closed = count(room, topic, event.message.offset, ev) if topic in WINDOW_SOURCES else ()
+        for w in closed:
+            state.observe_metrics(w["window_start_ms"] + w["window_ms"], messages_per_s=w["messages_per_s"],
+                                  viewers=w["viewers"], orders=w["orders"], orders_per_min=w["orders_per_min"])
+        if isinstance(ev, StreamMarker) or (isinstance(ev, CommerceEvent) and ev.type != "stock"):
+            if not closed:
+                return  # only counted: nothing a rule reads changed
+        else:
+            observe(state, ev)
         for rec in policy_for(room).evaluate(state, ev.stream_ms):
             out = Recommendation(
                 room_id=room, event_id=f"{room}:rec:{rec.dedup_key}:{rec.created_ms}",

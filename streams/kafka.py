@@ -217,6 +217,12 @@ _EVENT_WAIT_CODE = asyncio.Event.wait.__code__
 
 
 class _Consumer(faust_aiokafka.Consumer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # faust's count-based commit runs inside its fetch loop, which stops delivering records
+        # until the commit returns; None leaves commits to the interval timer (its own task).
+        self._commit_every = getattr(self.app, "livelens_commit_every", self._commit_every)
+
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 

@@ -70,6 +70,10 @@ class UnderstandingSettings(BaseModel):
     category: str = "apparel"
     #: "use-multilingual" (packaged, offline), "minilm" (packaged), or any transformers path / hub id.
     encoder: str = "use-multilingual"
+    #: classify transcript sentences on the event loop (the packaged encoder: ~2 ms a sentence)
+    #: rather than in a thread, whose hand-offs and GIL turns cost the loop more than that
+    #: (BENCHMARKS.md, session 8); False for a slow encoder (a transformers model: 10 ms and up)
+    classify_on_loop: bool = True
     taxonomy_dir: Path | None = None  # None -> the taxonomies shipped in models/taxonomy
     chat_window_ms: int = 10_000
     #: below this best score a sentence is the taxonomy's fallback (chit-chat)
@@ -187,6 +191,11 @@ class Settings(BaseSettings):
     session_timeout_s: float = 6.0
     heartbeat_interval_s: float = 1.0
     commit_interval_s: float = 1.0
+    #: Also commit after this many acknowledged records (faust's ``broker_commit_every``, 10,000
+    #: by default); 0: only every ``commit_interval_s``. faust runs that commit inside its fetch
+    #: loop, which delivers no record until the commit is done (~300 ms here: room states go to
+    #: their changelog first, see streams/state.py), every ~7 s at 50 rooms (BENCHMARKS.md).
+    commit_every: int = Field(default=0, ge=0)
     #: Back pressure: unprocessed messages an agent's stream may buffer (faust's default 4096);
     #: a slow sink (or a slow Redis) makes the backlog wait in Kafka, not in worker memory.
     stream_buffer_maxsize: int = 1024

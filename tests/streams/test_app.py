@@ -90,3 +90,13 @@ def test_models_loaded_sets_the_collector_thresholds(monkeypatch):
         assert gc.get_threshold() == (900, 11, 77)
     finally:
         gc.set_threshold(*before)
+
+
+def test_count_based_commits_are_off_by_default_and_configurable():
+    # faust's count-based commit runs inside its fetch loop and stops delivery while it lasts
+    def consumer_commit_every(**overrides):
+        settings = Settings(topic_prefix="t", app_id="commit-test", _env_file=None, **overrides)
+        return create_app(settings, "livelens://127.0.0.1:1").consumer._commit_every  # no broker contacted
+
+    assert consumer_commit_every() is None
+    assert consumer_commit_every(commit_every=5000) == 5000
