@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from models.fusion import OnlineFusionLearner
 from streams.ingest.publisher import Publisher
 from streams.ingest.runner import run_ingest
 from streams.topics import TopicNames
@@ -59,3 +60,5 @@ async def test_sample_room_yields_vision_features_and_fused_windows(
     assert any(v["scene_cut"] for v in frames)  # product cards cut in
     checkpoint = settings.data_dir / "fusion" / f"{ROOM}.pt"
     await wait_for(checkpoint.exists, timeout=30, what="the room's fusion checkpoint, saved at the end of the stream")
+    # the room's model learned online from its windows (queued steps run before the save)
+    assert OnlineFusionLearner.load(checkpoint).updates >= 1
