@@ -107,7 +107,10 @@ class TumblingRoomMetrics:
         if index <= self.state["closed_through"]:
             self.state["late"] += 1
             return self._close_ready()
-        w = self.state["open"].setdefault(str(index), _empty_window(index))
+        key = str(index)
+        w = self.state["open"].get(key)
+        if w is None:  # not setdefault: that would build an empty window for every event
+            w = self.state["open"][key] = _empty_window(index)
         totals = self.state["totals"]
         if what == "chat":
             w["messages"] += 1

@@ -38,3 +38,36 @@ async def test_each_message_is_decoded_once_per_worker_and_kinds_still_checked_p
     # a processor that does not accept the kind still dead-letters it, cached or not
     assert await other.decode(raw, "chat_insights", (ChatInsight,)) is None
     assert len(ctx.dead.sent) == 1 and b"unexpected kind" in ctx.dead.sent[0]
+
+
+async def test_inputs_and_outputs_are_counted_per_processor_and_kind():
+    from prometheus_client import REGISTRY
+
+    from processors.base import Processor
+    from streams.schemas import ChatMessage, CommerceEvent, Recommendation
+
+    class _Context(_FakeContext):
+        def topic(self, name):
+            return self.dead  # any topic: a list of what was sent
+
+    def value(metric, **labels):
+        return REGISTRY.get_sample_value(metric, labels) or 0.0
+
+    proc = Processor(_Context(), "count-test", budget_ms=300)
+    before_chat = value("livelens_events_in_total", processor="count-test", kind="chat")
+    for i in range(3):  # distinct bytes each time: the decode cache must not hide an input
+        await proc.decode(ChatMessage(room_id="r1", stream_ms=i, user_id="u", text=f"m{i}").to_bytes(),
+                          "chat", (ChatMessage, CommerceEvent))
+    await proc.decode(CommerceEvent(room_id="r1", stream_ms=9, type="like").to_bytes(), "commerce",
+                      (ChatMessage, CommerceEvent))
+    assert value("livelens_events_in_total", processor="count-test", kind="chat") == before_chat + 3
+    assert value("livelens_events_in_total", processor="count-test", kind="commerce") >= 1
+    before_out = value("livelens_events_out_total", processor="count-test", kind="recommendation")
+    before_latency = value("livelens_latency_seconds_count", processor="count-test")
+    for _ in range(2):
+        await proc.emit("recommendations", Recommendation(
+            room_id="r1", stream_ms=9, ingested_at=1.0, rec_type="pin_product", message_zh="置顶",
+            message_en="pin it", reason="asked", priority=1, expires_ms=10, dedup_key="k"))
+    assert value("livelens_events_out_total", processor="count-test", kind="recommendation") == before_out + 2
+    assert value("livelens_latency_seconds_count", processor="count-test") == before_latency + 2
+    assert value("livelens_budget_breaches_total", processor="count-test") >= 2  # ingested in 1970
