@@ -32,8 +32,8 @@ class Processor:
         self.name = name
         self.budget_ms = budget_ms
         self._topics: dict[str, object] = {}
-        # labelled metric children by kind: ``labels()`` costs a lock and a dict lookup per call,
-        # ~1-2 % of a busy worker's main thread at one call per input and output
+        # labelled metric children by kind, made once: ``labels()`` takes a lock and a lookup per
+        # call (1.15 vs 0.32 us for a cached child's ``inc()`` here), at every input and output
         self._events_in: dict[str, object] = {}
         self._events_out: dict[str, object] = {}
         self._latency = LATENCY.labels(name)
@@ -55,10 +55,16 @@ class Processor:
         except Exception as exc:  # noqa: BLE001 - a decoder bug must not kill the agent either
             await self.reject(raw, f"undecodable: {type(exc).__name__}: {exc}"[:300], source_topic)
             return None
-        kind = getattr(event, "kind", "?")
-        counter = self._events_in.get(kind) or self._events_in.setdefault(kind, EVENTS_IN.labels(self.name, kind))
-        counter.inc()
+        self._counter(self._events_in, EVENTS_IN, event).inc()
         return event
+
+    def _counter(self, cache: dict, metric, event):
+        """``metric``'s child for this processor and the event's kind, made once per kind."""
+        kind = getattr(event, "kind", "?")
+        child = cache.get(kind)
+        if child is None:
+            child = cache[kind] = metric.labels(self.name, kind)
+        return child
 
     async def reject(self, raw: bytes, reason: str, source_topic: str, room_id: str = "unknown") -> None:
         DEAD_LETTERS.labels(source_topic, reason_label(reason)).inc()
@@ -73,9 +79,7 @@ class Processor:
         await self._topic(topic).send(key=event.key, value=event.to_bytes())
         latency_s = event.emitted_at - event.ingested_at
         self._latency.observe(max(latency_s, 0.0))
-        kind = getattr(event, "kind", "?")
-        counter = self._events_out.get(kind) or self._events_out.setdefault(kind, EVENTS_OUT.labels(self.name, kind))
-        counter.inc()
+        self._counter(self._events_out, EVENTS_OUT, event).inc()
         if self.budget_ms is not None and latency_s * 1000.0 > self.budget_ms:
             BUDGET_BREACHES.labels(self.name).inc()
 

@@ -27,6 +27,21 @@ def _copy(state: dict | None) -> dict | None:
     return json.loads(json.dumps(state)) if state is not None else None
 
 
+def observe(model: TumblingRoomMetrics, source: str, position: int | None,
+            ev: ChatMessage | CommerceEvent | StreamMarker) -> list[dict]:
+    """Feed one input of ``source`` (its Kafka offset as ``position``) to a room's windows; the
+    windows it closed. Shared with the recommender, which keeps windows of its own."""
+    if isinstance(ev, StreamMarker):
+        if ev.marker == "end":
+            return model.end_of_input(source)
+        if ev.marker == "flush":  # the idle flush below, sent through the room's chat partition
+            return model.flush(final=False)
+        return model.observe_watermark(source, ev.stream_ms)  # start / watermark
+    if isinstance(ev, ChatMessage):
+        return model.observe_chat(source, position, ev.stream_ms, ev.user_id)
+    return model.observe_commerce(source, position, ev.stream_ms, ev.type, ev.count, ev.amount)
+
+
 def register(ctx: AppContext) -> None:
     proc = Processor(ctx, NAME, ctx.settings.budgets.metrics)
     window_ms = ctx.settings.metrics_window_ms
@@ -53,25 +68,13 @@ def register(ctx: AppContext) -> None:
         room = ev.room_id
         model = states.get(room, event.message.partition)
         late_before = model.late_events
-        if isinstance(ev, StreamMarker):
-            if ev.marker == "end":
-                closed = model.end_of_input(topic_name)
-                last_seen_wall.pop(room, None)
-            elif ev.marker == "flush":
-                closed = model.flush(final=False)
-            else:  # start / watermark
-                closed = model.observe_watermark(topic_name, ev.stream_ms)
-                last_seen_wall[room] = time.time()
-        elif model.is_duplicate(topic_name, event.message.offset):
+        if not isinstance(ev, StreamMarker) and model.is_duplicate(topic_name, event.message.offset):
             DUPLICATES.labels(NAME).inc()  # redelivered after a crash: already in the state
             return
-        else:
-            offset = event.message.offset
-            if isinstance(ev, ChatMessage):
-                closed = model.observe_chat(topic_name, offset, ev.stream_ms, ev.user_id)
-            else:
-                closed = model.observe_commerce(topic_name, offset, ev.stream_ms, ev.type,
-                                                ev.count, ev.amount)
+        closed = observe(model, topic_name, event.message.offset, ev)
+        if isinstance(ev, StreamMarker) and ev.marker == "end":
+            last_seen_wall.pop(room, None)
+        elif not (isinstance(ev, StreamMarker) and ev.marker == "flush"):
             last_seen_wall[room] = time.time()
         if model.late_events > late_before:
             LATE_EVENTS.labels(NAME).inc()

@@ -30,6 +30,8 @@ from models.recommend import RecommendationPolicy, RoomState
 from models.room_metrics import TumblingRoomMetrics
 from processors.base import Processor
 from processors.chat import TEXT_KEEP, shared_analysis
+from processors.metrics import SOURCES as WINDOW_SOURCES
+from processors.metrics import observe as observe_windows
 from streams.app import AppContext
 from streams.schemas import (
     Alert, ChatMessage, CommerceEvent, Event, FusedWindow, Recommendation, SellingPoint, StreamMarker,
@@ -40,7 +42,6 @@ INPUTS = {
     "chat": (ChatMessage, StreamMarker), "commerce": (CommerceEvent, StreamMarker),
     "selling_points": (SellingPoint,), "fused": (FusedWindow,), "alerts": (Alert,),
 }
-WINDOW_SOURCES = ("chat", "commerce")
 
 
 def load_policies(settings) -> tuple[RecommendationPolicy, dict, dict]:
@@ -88,13 +89,7 @@ def register(ctx: AppContext) -> None:
         model = windows.get(room)
         if model is None:
             model = windows[room] = TumblingRoomMetrics(s.metrics_window_ms, WINDOW_SOURCES)
-        if isinstance(ev, StreamMarker):
-            if ev.marker == "flush":  # the metrics processor's idle flush, on the chat topic
-                return model.flush(final=False)
-            return model.observe_watermark(topic, ev.stream_ms)  # start / watermark
-        if isinstance(ev, ChatMessage):
-            return model.observe_chat(topic, offset, ev.stream_ms, ev.user_id)
-        return model.observe_commerce(topic, offset, ev.stream_ms, ev.type, ev.count, ev.amount)
+        return observe_windows(model, topic, offset, ev)
 
     async def on_input(event) -> None:
         topic = ctx.topic_name(event)

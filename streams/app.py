@@ -123,7 +123,6 @@ def create_app(settings: Settings, bootstrap: str, *, app_id: str | None = None)
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.heartbeat_interval_s,
         broker_commit_interval=settings.commit_interval_s,
-        broker_commit_every=settings.commit_every or 10_000,  # 0: off, see LivelensTransport
         consumer_auto_offset_reset="earliest",
         # bounded memory under a slow consumer: buffers fill, then faust pauses fetching
         stream_buffer_maxsize=settings.stream_buffer_maxsize,
@@ -143,7 +142,9 @@ def create_app(settings: Settings, bootstrap: str, *, app_id: str | None = None)
         TableManager=LivelensTableManager,
     )
     app.livelens_fetch_max_wait_ms = settings.fetch_max_wait_ms  # read by LivelensTransport
-    app.livelens_commit_every = settings.commit_every or None  # read by LivelensTransport
+    # faust's count-based commit (its broker_commit_every); None = interval only. Read by
+    # LivelensTransport's consumer, the only place faust uses it
+    app.livelens_commit_every = settings.commit_every or None
     app.livelens_before_commit = []  # called by LivelensTransport's consumer before each commit
     return app
 

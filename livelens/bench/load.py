@@ -669,7 +669,7 @@ def resource_table(step: dict) -> Table:
     t = Table(title=f"processes — {step['rooms']} rooms (CPU % of one core over the offered interval)")
     every = step.get("cpu_timeline_s", 5)
     for col in ("process", "CPU %", "peak RSS MB", f"CPU % per {every:g} s"):
-        t.add_column(col, justify="right" if col == "CPU %" or col == "peak RSS MB" else "left")
+        t.add_column(col, justify="right" if col in ("CPU %", "peak RSS MB") else "left")
     for name, cpu in step["cpu_pct"].items():
         timeline = " ".join(f"{v:.0f}" for v in step.get("cpu_pct_timeline", {}).get(name, []))
         t.add_row(name, f"{cpu:.0f}", f"{step['peak_rss_mb'].get(name, float('nan')):.0f}", timeline)
