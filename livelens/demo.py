@@ -165,7 +165,8 @@ async def _stream_rooms(settings, infra, topics, rooms, speed, realtime, run_ing
         await asyncio.gather(*[
             run_ingest(str(path / "room.mp4"), room, settings, publisher.publish,
                        replay=[path / "chat.jsonl", path / "commerce.jsonl"],
-                       realtime=realtime, speed=speed, on_progress=on_progress(room))
+                       realtime=realtime, speed=speed, on_progress=on_progress(room),
+                       language=_room_language(path))  # the sample room declares its language
             for room, path in rooms.items()])
         await publisher.flush()
         ingest_s = time.time() - t0
@@ -182,6 +183,10 @@ async def _stream_rooms(settings, infra, topics, rooms, speed, realtime, run_ing
     await watcher
     await producer.stop()
     return await _summary(settings, infra, rooms, publisher, watch, ingest_s)
+
+
+def _room_language(room_dir: Path) -> str:
+    return json.loads((room_dir / "script.json").read_text(encoding="utf-8")).get("lang", "")
 
 
 def _duration_ms(room_dir: Path) -> int:
@@ -204,8 +209,12 @@ async def _summary(settings, infra, rooms, publisher, watch, ingest_s) -> int:
         keys = await sink.client.keys(f"livelens:{{{room}}}:stream:*")
         lens = {k.rsplit(":", 1)[-1]: await sink.client.xlen(k) for k in sorted(keys)}
         t.add_row(room, "\n".join(f"{k}={v}" for k, v in shown.items()), "\n".join(f"{k}: {n}" for k, n in lens.items()))
-    await sink.close()
     console.print(t)
+    for room, path in rooms.items():
+        report = room_report(path, {kind: await sink.events(room, kind, count=5000)
+                                    for kind in ("transcript", "selling_point", "clip", "recommendation")})
+        _print_room_report(room, report)
+    await sink.close()
     if watch.notable:
         console.print("alerts, recommendations and clips:")
         for what, n in sorted(watch.notable.items()):
@@ -216,3 +225,58 @@ async def _summary(settings, infra, rooms, publisher, watch, ingest_s) -> int:
         return 1
     console.print("[green]all rooms streamed through the pipeline[/]")
     return 0
+
+
+def room_report(room_dir: Path, events: dict[str, list[dict]]) -> dict:
+    """How well the pipeline understood a sample room, from what landed in Redis, against the
+    room's own ground truth (script.json: each sentence's text, timing and selling-point class)."""
+    from models.asr.metrics import cer, wer
+
+    script = json.loads((room_dir / "script.json").read_text(encoding="utf-8"))
+    lang = script.get("lang", "en")
+    sentences = script["sentences"]
+    finals = sorted((e for e in events.get("transcript", []) if e.get("is_final") and e.get("text")),
+                    key=lambda e: e["start_ms"])
+    heard = ("" if lang == "zh" else " ").join(e["text"] for e in finals)
+    said = ("" if lang == "zh" else " ").join(s["text"] for s in sentences)
+    error = cer(said, heard) if lang == "zh" else wer(said, heard)
+    points = [e for e in events.get("selling_point", []) if e.get("closed", True) and not e.get("chit_chat")]
+    selling = [s for s in sentences if s["label"] != "chit_chat"]
+
+    def found(sentence) -> bool:
+        start, end = sentence["start"] * 1000, sentence["end"] * 1000
+        return any(p["label"] == sentence["label"] and p["start_ms"] < end and p["end_ms"] > start for p in points)
+
+    clips = {}
+    for c in events.get("clip", []):  # the newest revision of each clip
+        if c.get("status") != "skipped" and c.get("revision", 0) >= clips.get(c["clip_id"], {}).get("revision", -1):
+            clips[c["clip_id"]] = c
+    recs = events.get("recommendation", [])
+    return {
+        "language": lang,
+        "transcript_languages": sorted({e.get("language", "") for e in finals}),
+        "error_metric": "CER" if lang == "zh" else "WER", "error": round(error, 3), "finals": len(finals),
+        "selling_sentences": len(selling), "selling_found": sum(found(s) for s in selling),
+        "selling_points": [(p.get("label_zh") if lang == "zh" else p.get("label_en")) or p["label"] for p in points],
+        "selling_examples": [p["text"] for p in points[:3]],
+        "clip_titles": [c.get("title", "") for c in clips.values()],
+        "recommendations": [r.get("message_zh" if lang == "zh" else "message_en", "") for r in recs[:3]],
+    }
+
+
+def _print_room_report(room: str, r: dict) -> None:
+    t = Table(title=f"{room}: understood in {r['language']}", show_header=False)
+    t.add_column("what")
+    t.add_column("result")
+    t.add_row("final transcripts", f"{r['finals']} in {', '.join(r['transcript_languages']) or '-'}; "
+                                   f"{r['error_metric']} {r['error']:.2f} against the room's script")
+    t.add_row("selling points", f"{r['selling_found']} of {r['selling_sentences']} scripted selling sentences found "
+                                f"with the right class")
+    t.add_row("classes", ", ".join(dict.fromkeys(r["selling_points"])) or "-")
+    for text in r["selling_examples"]:
+        t.add_row("  e.g.", text[:80])
+    for title in r["clip_titles"][:5]:
+        t.add_row("clip title", title)
+    for message in r["recommendations"]:
+        t.add_row("recommendation", message[:80])
+    console.print(t)

@@ -25,11 +25,13 @@ from concurrent.futures import ThreadPoolExecutor
 from prometheus_client import Gauge
 
 from models.asr import AsrEngine, AsrSessionConfig, BadAudio, DecodeOptions, StreamingAsrSession, decode_chunk
+from models.asr.language import choose_room_language
 from models.prosody import ProsodyAnalyzer
 from processors.base import Processor
 from streams.app import AppContext
 from streams.observability import STAGE_DEGRADED
-from streams.schemas import AudioChunk, Prosody, StreamMarker, Transcript, Word
+from streams.rooms import room_language
+from streams.schemas import Alert, AudioChunk, Prosody, StreamMarker, Transcript, Word
 
 log = logging.getLogger(__name__)
 NAME = "asr"
@@ -60,8 +62,10 @@ class Engines:
 class RoomSpeech:
     """One room: its ASR session, prosody analyzer and the ingest times of recent audio."""
 
-    def __init__(self, engine: AsrEngine, language: str, config: AsrSessionConfig, prefix: str):
+    def __init__(self, engine: AsrEngine, language: str, config: AsrSessionConfig, prefix: str, source: str = ""):
         self.session = StreamingAsrSession(engine, language=language, config=config, segment_prefix=prefix)
+        self.language_source = source  # where the language came from (override, declared, …)
+        self.alerted_unsupported = False
         self.prosody = ProsodyAnalyzer(window_ms=2000)
         self.ingested: deque[tuple[int, float]] = deque(maxlen=400)  # (chunk end ms, ingested_at)
         self.unacked: deque[tuple[int, object]] = deque()  # (chunk end ms, faust event) still held
@@ -96,19 +100,37 @@ def register(ctx: AppContext) -> None:
     pool = ThreadPoolExecutor(max_workers=max(1, s.asr.workers), thread_name_prefix="asr")
     config = session_config(s.asr)
     rooms: dict[str, RoomSpeech] = {}
+    declared: dict[str, str] = {}  # room -> language its start marker declared (HTTP start has no audio)
 
     async def run(fn, *args):
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
 
-    async def room_for(room_id: str, state: dict) -> RoomSpeech:
+    async def room_for(room_id: str, state: dict, declared: str) -> RoomSpeech:
         """The room's session; a new one (after a start or a restart) gets a new epoch in
         ``state`` so its segment ids never collide with ids emitted before."""
         if room_id not in rooms:
-            language = s.asr.room_languages.get(room_id, s.asr.language)
+            language, source = resolve_language(s, room_id, declared)
             engine = await run(engines.for_language, language)
             state["epoch"] += 1
-            rooms[room_id] = RoomSpeech(engine, language, config, prefix=f"{room_id}:{state['epoch']}:")
+            rooms[room_id] = RoomSpeech(engine, language, config, prefix=f"{room_id}:{state['epoch']}:", source=source)
+            log.info("room %s: transcribing in %s (%s)", room_id, language, source)
         return rooms[room_id]
+
+    async def alert_unsupported(room_id: str, speech: RoomSpeech, update) -> None:
+        """``auto`` heard neither zh nor en: say so once, instead of transcribing nonsense."""
+        if not update.unsupported_language or speech.alerted_unsupported:
+            return
+        speech.alerted_unsupported = True
+        heard = update.unsupported_language
+        await proc.emit("alerts", Alert(
+            room_id=room_id, event_id=f"{room_id}:unsupported_language:{speech.session.language}:{heard}",
+            stream_ms=update.audio_end_ms, ingested_at=speech.ingested_at(update.audio_end_ms),
+            alert_type="unsupported_language", state="open", severity="warning",
+            dedup_key=f"{room_id}:unsupported_language",
+            message=(f"the host speaks {heard!r}, neither Chinese nor English: no transcripts for this room "
+                     f"(declare its language, or set LIVELENS_ASR__ROOM_LANGUAGES)"),
+            evidence={"heard": heard, "language_setting": speech.session.language,
+                      "source": speech.language_source}))
 
     async def emit_update(room_id: str, speech: RoomSpeech, update, state: dict) -> dict:
         ingested_at = speech.ingested_at(update.audio_end_ms)
@@ -143,6 +165,10 @@ def register(ctx: AppContext) -> None:
             room_id = ev.room_id
             state = dict(table.get(room_id) or {"last_final_end_ms": -1, "epoch": 0})
             if isinstance(ev, StreamMarker):
+                if ev.marker == "start" and ev.language:
+                    declared[room_id] = ev.language
+                if ev.marker == "end":
+                    declared.pop(room_id, None)
                 if ev.marker == "end" and room_id in rooms:
                     speech = rooms.pop(room_id)
                     state = await emit_update(room_id, speech, await run(speech.session.finish), state)
@@ -158,17 +184,24 @@ def register(ctx: AppContext) -> None:
                 event.ack()
                 continue
             before = dict(state)
-            speech = await room_for(room_id, state)
+            speech = await room_for(room_id, state, ev.language or declared.get(room_id, ""))
             speech.ingested.append((ev.stream_ms + ev.duration_ms, ev.ingested_at))
             speech.unacked.append((ev.stream_ms + ev.duration_ms, event))
             speech.session.insert_audio_chunk(pcm, ev.stream_ms)
             speech.prosody.insert_audio_chunk(pcm, ev.stream_ms)
             update = await run(speech.session.process_iter)
             state = await emit_update(room_id, speech, update, state)
+            await alert_unsupported(room_id, speech, update)
             await emit_prosody(room_id, speech, await run(speech.prosody.process_iter))
             if state != before:
                 table[room_id] = state
             speech.ack_done()
+
+
+def resolve_language(s, room_id: str, declared: str) -> tuple[str, str]:
+    """A room's ASR language and where it came from (models/asr/language.py has the precedence)."""
+    return choose_room_language(override=s.asr.room_languages.get(room_id), declared=declared,
+                                room_config=room_language(s.rooms_file, room_id), default=s.asr.language)
 
 
 def session_config(a, policy: str | None = None) -> AsrSessionConfig:
@@ -176,7 +209,8 @@ def session_config(a, policy: str | None = None) -> AsrSessionConfig:
     return AsrSessionConfig(policy=policy or a.policy, update_interval_ms=int(a.update_interval_s * 1000),
                             end_silence_ms=a.end_silence_ms, spec_silence_ms=a.spec_silence_ms,
                             lead_in_ms=a.lead_in_ms, vad_keep_ms=a.vad_keep_ms, partial_window_s=a.partial_window_s,
-                            max_utterance_s=a.max_utterance_s, lag_budget_ms=a.lag_budget_ms)
+                            max_utterance_s=a.max_utterance_s, lag_budget_ms=a.lag_budget_ms,
+                            language_id_speech_ms=a.language_id_speech_ms)
 
 
 def _transcript(room_id: str, seg, is_final: bool, ingested_at: float) -> Transcript:

@@ -40,6 +40,22 @@ MAX_CLOCK_SKEW_S = 300.0
 
 RoomId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 
+#: The languages a room can declare: Chinese, English, or ``auto`` (identified from the first
+#: seconds of the host's speech, then held). "" = not declared (the worker's settings decide).
+ROOM_LANGUAGES = ("zh", "en", "auto")
+RoomLanguage = Literal["", "zh", "en", "auto"]
+
+
+def parse_room_language(value: str | None) -> str:
+    """A declared room language, normalised (``zh-CN`` → ``zh``); ValueError with a one-line reason."""
+    text = (value or "").strip().lower().replace("_", "-")
+    aliases = {"cmn": "zh", "zh-cn": "zh", "zh-hans": "zh", "zh-tw": "zh", "zh-hant": "zh", "chinese": "zh",
+               "mandarin": "zh", "en-us": "en", "en-gb": "en", "english": "en"}
+    text = aliases.get(text, text)
+    if text not in ROOM_LANGUAGES:
+        raise ValueError(f"unknown language {value!r}: use one of {', '.join(ROOM_LANGUAGES)}")
+    return text
+
 
 def _b64decode(value: Any) -> bytes:
     if isinstance(value, bytes):
@@ -116,6 +132,9 @@ class AudioChunk(Event):
     sample_rate: int = Field(default=16_000, gt=0, le=192_000)
     channels: int = Field(default=1, ge=1, le=8)
     pcm: B64Bytes
+    #: the room's declared language (every chunk carries it: a worker that starts mid-stream
+    #: or after a restart knows the room's language from the next chunk it reads)
+    language: RoomLanguage = ""
 
     _decode_pcm = field_validator("pcm", mode="before")(lambda cls, v: _b64decode(v))
 
@@ -184,6 +203,8 @@ class StreamMarker(Event):
     #: state it closes is changed inside stream processing (faust tables require that).
     marker: Literal["start", "watermark", "end", "flush"]
     source: str = Field(default="", max_length=1024)
+    #: on ``start``: the room's declared language ("" = not declared)
+    language: RoomLanguage = ""
 
 
 # ---------------------------------------------------------------- outputs

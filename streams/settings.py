@@ -37,10 +37,12 @@ class AsrSettings(BaseModel):
     compute_type: str = "int8"
     beam_size: int = 1
     threads: int = 2
-    #: Language per room when the room does not say: zh, en or auto.
+    #: Language of a room that does not declare one (at ingest or in the rooms file): zh, en or auto.
     language: Literal["zh", "en", "auto"] = "en"
-    #: Per-room override, e.g. {"room-zh": "zh"} (JSON in the env var).
-    room_languages: dict[str, str] = Field(default_factory=dict)
+    #: Per-room override, beating what the room declares, e.g. {"room-zh": "zh"} (JSON in the env var).
+    room_languages: dict[str, Literal["zh", "en", "auto"]] = Field(default_factory=dict)
+    #: auto: speech heard before a room's language is decided (one very sure utterance decides sooner)
+    language_id_speech_ms: int = Field(default=3_000, ge=500, le=60_000)
     #: Seconds between partial updates when keeping up with real time.
     update_interval_s: float = 1.0
     #: Where the assembled multilingual model lives (built by ``livelens setup-models``).
@@ -243,6 +245,8 @@ class Settings(BaseSettings):
     segment_retention_s: float = 1800.0
 
     # --- ingest -------------------------------------------------------------------------
+    #: Optional YAML of rooms declared ahead of time (language, category): streams/rooms.py.
+    rooms_file: Path | None = None
     audio_chunk_ms: int = 250
     frame_fps: float = 1.0
     frame_width: int = 320

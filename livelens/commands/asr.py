@@ -80,10 +80,21 @@ def register(app: typer.Typer) -> None:
             session = StreamingAsrSession(engine, language, session_config())
             _emit(stream_file(session, audio), as_json)
             return
-        # offline: the same engine and guards, Silero VAD cuts utterances, one decode each
-        session = StreamingAsrSession(engine, language, session_config())
-        session.insert_audio_chunk(audio, 0) if len(audio) else None
-        _emit(session.finish().finals if len(audio) else [], as_json)
+        # offline: the same engine and guards; Silero VAD bounds the utterances, any length
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from models.asr.offline import transcribe_offline
+
+        with Progress(TextColumn("transcribing"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f} s"),
+                      TimeRemainingColumn(), transient=True, disable=len(audio) < 60 * 16_000 or as_json) as progress:
+            task = progress.add_task("asr", total=max(1.0, len(audio) / 16_000))
+            finals, session = transcribe_offline(engine, audio, language, session_config(),
+                                                 on_progress=lambda done, total: progress.update(task, completed=done))
+        if session.unsupported_language:
+            typer.echo(f"language: the speech is {session.unsupported_language!r}, neither zh nor en: nothing transcribed",
+                       err=True)
+            raise typer.Exit(1)
+        _emit(finals, as_json)
 
     @app.command("setup-models")
     def setup_models(dest: Path | None = typer.Option(None, help="default: settings asr.model_dir/whisper-base")) -> None:

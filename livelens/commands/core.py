@@ -82,7 +82,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def demo(
-        lang: str = typer.Option("en", help="Sample room language(s): en, zh or both"),
+        lang: str = typer.Option("zh", help="Sample room language(s): zh (the default: the product is Chinese "
+                                 "first), en or both"),
         speed: float = typer.Option(1.0, help="Pace ingest at this multiple of real time (ASR needs ~1 on 2 cores)"),
         full_speed: bool = typer.Option(False, "--full-speed", help="No pacing: as fast as ingest goes"),
         sample_dir: str = typer.Option(None, help="Where sample rooms live (default: var/sample_room)"),
@@ -93,8 +94,10 @@ def register(app: typer.Typer) -> None:
 
         from livelens.demo import run_demo
 
+        if lang not in ("zh", "en", "both"):
+            raise typer.BadParameter(f"unknown sample room language {lang!r}: use zh, en or both")
         settings = Settings()
-        langs = ["en", "zh"] if lang == "both" else [lang]
+        langs = ["zh", "en"] if lang == "both" else [lang]
         out = Path(sample_dir) if sample_dir else settings.data_dir / "sample_room"
         code = asyncio.run(run_demo(settings, langs, speed, not full_speed, out))
         raise typer.Exit(code)

@@ -24,7 +24,24 @@ def _pair_replays(rooms: list[str], replays: list[str]) -> dict[str, list[Path]]
     return out
 
 
-async def _ingest(settings: Settings, jobs: dict[str, tuple[str, list[Path]]], realtime: bool, speed: float) -> int:
+def _room_languages(rooms: list[str], langs: list[str], rooms_file) -> dict[str, str]:
+    """Each room's declared language: --lang (one for all, or one per room in order), else the
+    rooms file's, else undeclared (""). An unknown code is a one-line error."""
+    from streams.rooms import RoomConfigError, room_language
+    from streams.schemas import parse_room_language
+
+    if langs and len(langs) not in (1, len(rooms)):
+        raise typer.BadParameter("give one --lang for all rooms, or one per room in order")
+    try:
+        parsed = [parse_room_language(v) for v in langs]
+        return {r: (parsed[0] if len(parsed) == 1 else parsed[i]) if parsed else room_language(rooms_file, r)
+                for i, r in enumerate(rooms)}
+    except (ValueError, RoomConfigError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+async def _ingest(settings: Settings, jobs: dict[str, tuple[str, list[Path]]], realtime: bool, speed: float,
+                  languages: dict[str, str] | None = None) -> int:
     from rich.progress import Progress, TextColumn
 
     from streams.ingest.publisher import Publisher
@@ -49,7 +66,8 @@ async def _ingest(settings: Settings, jobs: dict[str, tuple[str, list[Path]]], r
 
             results = await asyncio.gather(*[
                 run_ingest(src, room, settings, publisher.publish, replay=replays or None,
-                           realtime=realtime, speed=speed, on_progress=updater(room))
+                           realtime=realtime, speed=speed, on_progress=updater(room),
+                           language=(languages or {}).get(room, ""))
                 for room, (src, replays) in jobs.items()], return_exceptions=True)
         await publisher.flush()
     finally:
@@ -73,15 +91,19 @@ def register(app: typer.Typer) -> None:
         replay: list[str] = typer.Option(None, "--replay", help="Chat/commerce JSONL: FILE or ROOM=FILE; repeatable"),
         full_speed: bool = typer.Option(False, "--fast", help="No pacing (files only)"),
         speed: float = typer.Option(1.0, help="Pace at this multiple of real time"),
+        lang: list[str] = typer.Option(None, "--lang", help="The room's language: zh, en or auto (identified "
+                                       "from the first seconds of speech); one for all rooms or one per room. "
+                                       "Default: the rooms file (LIVELENS_ROOMS_FILE), else the worker's setting"),
     ) -> None:
         """Publish audio chunks, frames, segment refs, chat and commerce of one or more rooms to Kafka."""
         settings = Settings()
-        if not settings.kafka_bootstrap:
-            raise typer.BadParameter("set LIVELENS_KAFKA_BOOTSTRAP (`livelens infra` starts an embedded broker)")
         rooms = list(room or [])
         if rooms and len(rooms) != len(sources):
             raise typer.BadParameter("give one --room per source, or none")
         rooms = rooms or [Path(s).stem or f"room{i}" for i, s in enumerate(sources)]
         replays = _pair_replays(rooms, list(replay or []))
+        languages = _room_languages(rooms, list(lang or []), settings.rooms_file)
+        if not settings.kafka_bootstrap:
+            raise typer.BadParameter("set LIVELENS_KAFKA_BOOTSTRAP (`livelens infra` starts an embedded broker)")
         jobs = {r: (s, replays[r]) for r, s in zip(rooms, sources)}
-        raise typer.Exit(asyncio.run(_ingest(settings, jobs, not full_speed, speed)))
+        raise typer.Exit(asyncio.run(_ingest(settings, jobs, not full_speed, speed, languages)))

@@ -105,6 +105,8 @@ class DecodeResult:
     language: str
     language_probability: float
     compute_s: float
+    #: every language's probability when the language was detected (decoded with language None)
+    language_probs: dict[str, float] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -195,7 +197,9 @@ class AsrEngine:
             elif not seg.dropped and key and key in seen:
                 seg.dropped = "repeated_segment"  # the same sentence again: a decoder loop
             seen.add(key)
-        return DecodeResult(segments, detected, float(info.language_probability or 0.0), time.perf_counter() - started)
+        probs = {lang: float(p) for lang, p in (info.all_language_probs or [])}
+        return DecodeResult(segments, detected, float(info.language_probability or 0.0), time.perf_counter() - started,
+                            probs)
 
     @staticmethod
     def _guard(seg, language: str, duration_s: float, opts: DecodeOptions) -> DecodedSegment:

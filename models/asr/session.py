@@ -47,6 +47,8 @@ import numpy as np
 from models.asr.audio import SAMPLE_RATE, BadAudio, check_chunk
 from models.asr.engine import DecodedSegment, DecodeResult, join_texts
 from models.asr.guards import normalize_text
+from models.asr.language import SUPPORTED as SUPPORTED_LANGUAGES
+from models.asr.language import RoomLanguageId
 from models.asr.vad import StreamingVad, segment
 
 Word = tuple[int, int, str, float]  # (start_ms, end_ms, text, probability), stream time
@@ -71,6 +73,11 @@ class AsrUpdate:
     degraded_level: int = 0
     #: stream time up to which audio was used for this update (end of newest audio seen)
     audio_end_ms: int = 0
+    #: the language the session transcribes in ("" while ``auto`` has not decided yet)
+    language: str = ""
+    #: ``auto`` decided the room speaks neither zh nor en: the language heard ("ja", …); the
+    #: session then emits no text (Whisper would hallucinate a translation or a wrong script)
+    unsupported_language: str = ""
 
     def __bool__(self) -> bool:
         return bool(self.partials or self.finals)
@@ -108,8 +115,10 @@ class AsrSessionConfig:
     recover_iters: int = 4
     short_context_s: float = 6.0
     max_backlog_ms: int = 10_000
-    #: auto language: lock the room's language after a detection this confident
-    lock_language_prob: float = 0.8
+    #: auto language: one utterance this sure of zh/en decides the room's language at once;
+    #: otherwise the first ``language_id_speech_ms`` of speech vote (models/asr/language.py)
+    lock_language_prob: float = 0.9
+    language_id_speech_ms: int = 3_000
 
 
 @dataclass
@@ -162,6 +171,10 @@ class StreamingAsrSession:
         self.stats = SessionStats()
         self._prefix = segment_prefix
         self._locked_language: str | None = None if language == "auto" else language
+        self._language_id = (RoomLanguageId(min_speech_ms=self.config.language_id_speech_ms,
+                                            sure_prob=self.config.lock_language_prob)
+                             if language == "auto" else None)
+        self.unsupported_language = ""
         self._buffer = np.zeros(0, np.float32)
         self._buffer_start_ms = 0
         self._abs_start = 0  # stream position (samples) of buffer[0], for the streaming VAD
@@ -284,6 +297,8 @@ class StreamingAsrSession:
 
     def _account(self, update: AsrUpdate, backlog_ms: int, new_audio_ms: int, compute_s: float) -> None:
         self._processed_end_ms = self.audio_end_ms
+        update.language = self._locked_language or ""
+        update.unsupported_language = self.unsupported_language
         update.audio_end_ms = self.audio_end_ms
         update.lag_ms = backlog_ms + compute_s * 1000.0
         if new_audio_ms > 0:
@@ -400,13 +415,12 @@ class StreamingAsrSession:
         return self._locked_language
 
     def _decode(self, audio: np.ndarray) -> DecodeResult:
+        if self.unsupported_language:
+            return DecodeResult([], self.unsupported_language, 0.0, 0.0)  # nothing to transcribe in: save the CPU
         result = self.engine.decode(audio, self._language())
         self.stats.decodes += 1
         self.stats.compute_s += result.compute_s
         self.stats.audio_s += len(audio) / SAMPLE_RATE
-        if self.language == "auto" and self._locked_language is None and result.text:
-            if result.language_probability >= self.config.lock_language_prob and result.language in ("en", "zh"):
-                self._locked_language = result.language
         for seg in result.segments:
             if seg.dropped:
                 self.stats.dropped_segments[seg.dropped] = self.stats.dropped_segments.get(seg.dropped, 0) + 1
@@ -418,7 +432,23 @@ class StreamingAsrSession:
             sid += f".{self._committed_in_utt}"
         return sid
 
+    def _identify_language(self, result: DecodeResult, speech_ms: int) -> None:
+        """``auto``: a final utterance's language probabilities vote until the room's language is decided."""
+        if self._language_id is None or self._language_id.decision is not None or not result.text:
+            return
+        probs = result.language_probs or {result.language: result.language_probability}
+        decision = self._language_id.observe(probs, speech_ms)
+        if decision is not None:
+            if decision.language:
+                self._locked_language = decision.language
+            else:
+                self.unsupported_language = decision.unsupported
+
     def _to_segment(self, result: DecodeResult, offset_ms: int, end_limit_ms: int, is_final: bool) -> Segment | None:
+        if self.language == "auto" and (self.unsupported_language or result.language not in SUPPORTED_LANGUAGES):
+            # neither zh nor en (yet): emit nothing rather than a hallucinated transcript
+            self.stats.dropped_segments["unsupported_language"] = self.stats.dropped_segments.get("unsupported_language", 0) + 1
+            return None
         kept: list[DecodedSegment] = [s for s in result.segments if not s.dropped]
         text = join_texts([s.text for s in kept])
         if not normalize_text(text):
@@ -439,6 +469,7 @@ class StreamingAsrSession:
             self.stats.spec_hits += 1
         else:
             result = self._decode(audio)
+        self._identify_language(result, len(audio) * 1000 // SAMPLE_RATE)
         seg = self._to_segment(result, offset_ms, end_ms, is_final=True)
         finals = []
         if seg is not None:

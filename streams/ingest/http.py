@@ -6,7 +6,8 @@
     {"kind": "commerce", "type": "order", "count": 1, "amount": 129.0, "product_id": "dress-01"}
 
 Optional per event: ``stream_ms`` (else: milliseconds since this room's first HTTP event or
-``POST /ingest/{room_id}/start``). Every rejected line gets its reason in the response (HTTP
+``POST /ingest/{room_id}/start``, whose optional JSON body ``{"language": "zh"}`` declares the
+room's language: zh, en or auto). Every rejected line gets its reason in the response (HTTP
 422 if nothing was accepted) and is kept on the dead-letter topic.
 ``POST /ingest/{room_id}/end`` ends the room's chat and commerce streams.
 
@@ -25,7 +26,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import ValidationError
 
 from streams.ingest.publisher import Publisher
-from streams.schemas import ChatMessage, CommerceEvent
+from streams.schemas import ChatMessage, CommerceEvent, parse_room_language
 from streams.security import RateLimiter
 
 _KINDS = {"chat": ("chat", ChatMessage), "commerce": ("commerce", CommerceEvent)}
@@ -110,6 +111,22 @@ class HttpIngest:
         return None
 
 
+def _declared_language(body: bytes) -> str:
+    """The ``language`` of a start call's optional JSON body ("" if none); 400 with the reason if bad."""
+    if not body.strip():
+        return ""
+    try:
+        obj = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError):
+        raise HTTPException(400, "start: the body must be a JSON object such as {\"language\": \"zh\"}") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("language", ""), str):
+        raise HTTPException(400, "start: the body must be a JSON object such as {\"language\": \"zh\"}")
+    try:
+        return parse_room_language(obj.get("language", "")) if obj.get("language") else ""
+    except ValueError as exc:
+        raise HTTPException(400, f"start: {exc}") from None
+
+
 def _no_constant(name: str):
     raise ValueError(f"{name} is not allowed")
 
@@ -148,13 +165,14 @@ def create_ingest_router(get_ingest, require_token) -> APIRouter:
         return result
 
     @router.post("/{room_id}/start")
-    async def start_room(room_id: str):
+    async def start_room(room_id: str, request: Request):
         ingest: HttpIngest = get_ingest()
         room_id = _room(room_id)
+        language = _declared_language(await _body(request, ingest))
         ingest.room_start[room_id] = time.time()
         ingest.room_active[room_id] = time.time()
-        await ingest.publisher.marker(room_id, "start", 0, source="http")
-        return {"room_id": room_id, "stream_ms": 0}
+        await ingest.publisher.marker(room_id, "start", 0, source="http", language=language)
+        return {"room_id": room_id, "stream_ms": 0, "language": language}
 
     @router.post("/{room_id}/end")
     async def end_room(room_id: str):

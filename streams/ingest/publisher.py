@@ -48,10 +48,11 @@ class Publisher:
         INGEST_EVENTS.labels(topic).inc()
         await self._maybe_watermark(event.room_id, event.stream_ms)
 
-    async def marker(self, room_id: str, marker: str, stream_ms: int, source: str = "") -> None:
-        """Send a marker on every input topic of the room."""
+    async def marker(self, room_id: str, marker: str, stream_ms: int, source: str = "", language: str = "") -> None:
+        """Send a marker on every input topic of the room (``language``: a ``start``'s declared language)."""
         for topic in self.input_topics:
-            m = StreamMarker(room_id=room_id, stream_ms=max(stream_ms, 0), marker=marker, source=source[:1024])
+            m = StreamMarker(room_id=room_id, stream_ms=max(stream_ms, 0), marker=marker, source=source[:1024],
+                             language=language)
             await self.producer.send(self.topics.full(topic), m.to_bytes(), key=m.key)
         self.counts[f"marker:{marker}"] += len(self.input_topics)
 

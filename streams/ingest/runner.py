@@ -20,7 +20,7 @@ from pathlib import Path
 from streams.ingest.media import MediaIngest
 from streams.ingest.pacing import Pacer, merge_by_stream_time, paced
 from streams.ingest.replay import ReplayReject, ReplaySource
-from streams.schemas import Event, StreamMarker, dead_letter
+from streams.schemas import AudioChunk, Event, StreamMarker, dead_letter, parse_room_language
 from streams.segment_store import SegmentStore, open_segment_store
 from streams.settings import Settings
 from streams.topics import INPUT_TOPICS
@@ -62,11 +62,17 @@ async def run_ingest(
     speed: float = 1.0,
     on_progress: Callable[[IngestStats], None] | None = None,
     store: SegmentStore | None = None,
+    language: str = "",
 ) -> IngestStats:
     """Ingest ``source`` for ``room_id`` until it ends; return the counts.
 
-    Raises ``MediaOpenError`` (before any marker is sent) if the source cannot be opened.
+    ``language`` is the room's declared language ("zh", "en", "auto"; "" = undeclared): it goes
+    on the start marker and on every audio chunk, so the ASR stage transcribes the room in it.
+
+    Raises ``MediaOpenError`` (before any marker is sent) if the source cannot be opened, and
+    ValueError for an unknown language.
     """
+    language = parse_room_language(language) if language else ""
     stats = IngestStats()
     wall0 = time.monotonic()
     store = store or open_segment_store(settings.segment_store, settings.segment_retention_s)
@@ -81,11 +87,14 @@ async def run_ingest(
     replay_sources = [ReplaySource(p, room_id, realtime=False, stamp=False) for p in replay_files]
 
     async def send(topic: str, event: Event) -> None:
+        if isinstance(event, AudioChunk):
+            event.language = language
         await publish(topic, stamp_ingested(event))
         stats.published[topic] = stats.published.get(topic, 0) + 1
 
     for topic in INPUT_TOPICS:
-        await send(topic, StreamMarker(room_id=room_id, stream_ms=0, marker="start", source=source[:1024]))
+        await send(topic, StreamMarker(room_id=room_id, stream_ms=0, marker="start", source=source[:1024],
+                                       language=language))
     for replay_source in replay_sources:
         for reject in replay_source.rejects:
             await send("dead_letters", _reject_letter(reject, room_id, replay_source.path))

@@ -85,3 +85,12 @@ async def test_oversized_bodies_bad_room_ids_and_floods_are_refused(api):
     line = json.dumps({"kind": "chat", "user_id": "u", "text": "spam"})
     codes = [(await api.post("/ingest/flood", content=line, headers=AUTH)).status_code for _ in range(130)]
     assert 429 in codes and codes[0] == 200
+
+
+async def test_start_declares_the_room_language_and_refuses_an_unknown_one(api):
+    r = await api.post("/ingest/lang-room/start", headers=AUTH, content=json.dumps({"language": "zh"}))
+    assert r.status_code == 200 and r.json()["language"] == "zh"
+    r = await api.post("/ingest/lang-room2/start", headers=AUTH)  # no body: undeclared, still fine
+    assert r.status_code == 200 and r.json()["language"] == ""
+    r = await api.post("/ingest/lang-room3/start", headers=AUTH, content=json.dumps({"language": "klingon"}))
+    assert r.status_code == 400 and "unknown language 'klingon'" in r.json()["detail"]

@@ -64,3 +64,30 @@ async def test_run_ingest_fails_before_any_marker_on_an_unopenable_source(tmp_pa
     with pytest.raises(MediaOpenError):
         await run_ingest(str(tmp_path / "missing.mp4"), "room-1", settings, publish)
     assert sent == []
+
+
+async def test_run_ingest_declares_the_room_language_on_the_start_marker_and_every_audio_chunk(
+        tmp_path: Path, settings: Settings) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", seconds=1.0)
+    sent: list[tuple[str, Event]] = []
+
+    async def publish(topic: str, event: Event) -> None:
+        sent.append((topic, event))
+
+    await run_ingest(str(clip), "room-zh", settings, publish, realtime=False, language="zh-CN")
+    starts = [e for _, e in sent if isinstance(e, StreamMarker) and e.marker == "start"]
+    assert len(starts) == len(INPUT_TOPICS) and all(m.language == "zh" for m in starts)
+    audio = [e for t, e in sent if t == "audio" and e.kind == "audio"]
+    assert audio and all(a.language == "zh" for a in audio)
+
+
+async def test_run_ingest_refuses_an_unknown_language_before_sending_anything(tmp_path: Path, settings: Settings) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", seconds=1.0)
+    sent = []
+
+    async def publish(topic: str, event: Event) -> None:
+        sent.append(event)
+
+    with pytest.raises(ValueError, match="unknown language 'fr'"):
+        await run_ingest(str(clip), "room", settings, publish, realtime=False, language="fr")
+    assert sent == []

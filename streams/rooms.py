@@ -1,0 +1,78 @@
+"""Room config file: what an operator declares about each room ahead of time (YAML, optional).
+
+``LIVELENS_ROOMS_FILE=rooms.yaml``::
+
+    rooms:
+      sample-zh:
+        language: zh        # zh, en or auto (identified from the first seconds of speech)
+        category: apparel   # the taxonomy its selling points are classified with
+      brand-night-en:
+        language: en
+
+Precedence of a room's language (models/asr/language.py ``choose_room_language``): the per-room
+override in settings (``LIVELENS_ASR__ROOM_LANGUAGES``), then the language declared at ingest
+(``livelens ingest --lang``, ``POST /ingest/{room}/start {"language": …}``, carried on the room's
+events), then this file, then ``LIVELENS_ASR__LANGUAGE``. Ingest also declares this file's
+language for a room when no ``--lang`` is given, so every event says it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from streams.schemas import parse_room_language
+
+
+class RoomConfigError(ValueError):
+    """A room config file that cannot be used; the message is one line naming the file and field."""
+
+
+class RoomConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    language: str = ""
+    category: str = ""
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, v: str) -> str:
+        return parse_room_language(v) if v else ""
+
+
+class RoomsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rooms: dict[str, RoomConfig] = Field(default_factory=dict)
+
+
+def load_rooms(path: Path | str | None) -> dict[str, RoomConfig]:
+    """The rooms of ``path`` (None: no file, no rooms). Raises :class:`RoomConfigError`."""
+    if not path:
+        return {}
+    return dict(_load(str(path)).rooms)
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> RoomsFile:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise RoomConfigError(f"{path}: cannot read the room config file: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise RoomConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    try:
+        return RoomsFile.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise RoomConfigError(f"{path}: {where}: {err['msg'].removeprefix('Value error, ')}") from None
+
+
+def room_language(rooms_file: Path | str | None, room_id: str) -> str:
+    """The language ``rooms_file`` declares for ``room_id`` ("" when none)."""
+    room = load_rooms(rooms_file).get(room_id)
+    return room.language if room else ""
