@@ -26,6 +26,27 @@
 
   const newer = (a, b) => !b || (a.emitted_at || 0) >= (b.emitted_at || 0);
 
+  // The page speaks the room's language: a Chinese room's operators read Chinese labels,
+  // recommendations and selling-point names first. The room's language is its transcripts'.
+  const LABELS = { zh: {
+    "Viewers": "在线人数", "Messages / s": "弹幕/秒", "Orders / min": "订单/分钟", "Orders (total)": "订单总数",
+    "GMV (total)": "成交额", "Open alerts": "未处理告警", "Live transcript": "实时字幕", "Alerts": "告警",
+    "Resolved": "已解决", "Recommendations": "运营建议", "Selling points": "卖点", "Chat": "弹幕", "Clips": "切片",
+    "← rooms": "← 直播间", "No open alerts.": "暂无告警。", "None.": "无。", "No recommendations yet.": "暂无建议。",
+    "No selling points yet.": "暂无卖点。", "No analysed chat yet.": "暂无弹幕分析。", "No clips yet.": "暂无切片。",
+    "No speech transcribed yet.": "暂无字幕。", "Top questions": "热门问题", "expired": "已过期", "stream": "直播时长",
+    "score": "评分", "open clip": "打开切片",
+  } };
+  let roomLang = "";
+  const tr = (text) => (LABELS[roomLang] && LABELS[roomLang][text]) || text;
+
+  function setRoomLanguage(lang) {
+    if (!lang || lang === roomLang) return;
+    roomLang = lang;
+    document.documentElement.lang = lang;
+    document.querySelectorAll("[data-i18n]").forEach((node) => { node.textContent = tr(node.dataset.i18n); });
+  }
+
   function ingest(ev) {
     if (!ev || ev.room_id !== room || !ev.event_id || seen.has(ev.event_id)) return;
     seen.add(ev.event_id);
@@ -35,6 +56,7 @@
       case "transcript":
         if (ev.is_final) {
           finals.set(ev.segment_id, ev);
+          if (ev.text) setRoomLanguage(ev.language);
           if (partial && partial.segment_id === ev.segment_id) partial = null;
         } else if (!finals.has(ev.segment_id) && newer(ev, partial)) partial = ev;
         break;
@@ -86,7 +108,7 @@
       lines.push(el("p", { cls: "line partial", title: "partial: may still change" },
         [el("span", { cls: "ts", text: fmtStreamMs(partial.start_ms) }), el("span", { text: partial.text })]));
     }
-    if (!lines.length) lines.push(el("p", { cls: "empty", text: "No speech transcribed yet." }));
+    if (!lines.length) lines.push(el("p", { cls: "empty", text: tr("No speech transcribed yet.") }));
     replaceChildren(node, lines);
     if (atBottom) node.scrollTop = node.scrollHeight;
   }
@@ -112,9 +134,9 @@
       (SEVERITY_ORDER[a.severity] ?? 9) - (SEVERITY_ORDER[b.severity] ?? 9) || b.stream_ms - a.stream_ms);
     const resolved = all.filter((a) => a.state === "resolved").sort((a, b) => b.stream_ms - a.stream_ms).slice(0, 10);
     replaceChildren(document.getElementById("alerts-open"),
-      open.length ? open.map(alertItem) : [el("p", { cls: "empty ok", text: "No open alerts." })]);
+      open.length ? open.map(alertItem) : [el("p", { cls: "empty ok", text: tr("No open alerts.") })]);
     replaceChildren(document.getElementById("alerts-resolved"),
-      resolved.length ? resolved.map(alertItem) : [el("p", { cls: "empty", text: "None." })]);
+      resolved.length ? resolved.map(alertItem) : [el("p", { cls: "empty", text: tr("None.") })]);
     document.getElementById("alerts-count").textContent = open.length ? String(open.length) : "";
     document.getElementById("kpi-alerts").textContent = String(open.length);
     document.getElementById("kpi-alerts").className = `kpi-value ${open.length ? "alerting" : ""}`;
@@ -127,13 +149,13 @@
       return el("div", { cls: `item rec ${expired ? "expired" : ""}` }, [
         el("div", { cls: "item-head" }, [
           el("span", { cls: "pill prio", text: `P${r.priority}` }),
-          el("span", { cls: "item-title", text: r.message_zh || r.message_en }),
-          expired ? el("span", { cls: "muted", text: "expired" }) : null,
+          el("span", { cls: "item-title", text: roomLang === "en" ? r.message_en || r.message_zh : r.message_zh || r.message_en }),
+          expired ? el("span", { cls: "muted", text: tr("expired") }) : null,
         ]),
-        r.message_en && r.message_zh ? el("div", { cls: "item-body", text: r.message_en }) : null,
+        r.message_en && r.message_zh ? el("div", { cls: "item-body", text: roomLang === "en" ? r.message_zh : r.message_en }) : null,
         el("div", { cls: "muted small", text: `${r.rec_type} · ${r.reason}` }),
       ]);
-    }) : [el("p", { cls: "empty", text: "No recommendations yet." })]);
+    }) : [el("p", { cls: "empty", text: tr("No recommendations yet.") })]);
   }
 
   function renderSellingPoints() {
@@ -141,17 +163,17 @@
     replaceChildren(document.getElementById("selling-points"), points.length ? points.map((p) =>
       el("div", { cls: "item sp" }, [
         el("div", { cls: "item-head" }, [
-          el("span", { cls: "pill cat", text: p.label_zh || p.label || p.category }),
+          el("span", { cls: "pill cat", text: (roomLang === "en" ? p.label_en : p.label_zh) || p.label || p.category }),
           el("span", { cls: "muted", text: `${fmtStreamMs(p.start_ms)}–${fmtStreamMs(p.end_ms)} · ${fmtNumber(p.confidence * 100)}%` }),
         ]),
         el("div", { cls: "item-body", text: p.text }),
-      ])) : [el("p", { cls: "empty", text: "No selling points yet." })]);
+      ])) : [el("p", { cls: "empty", text: tr("No selling points yet.") })]);
   }
 
   function renderChat() {
     const questions = chatWindow && chatWindow.top_questions ? chatWindow.top_questions.slice(0, 3) : [];
     replaceChildren(document.getElementById("questions"), questions.length
-      ? [el("div", { cls: "muted small", text: "Top questions" }), ...questions.map((q) => el("div", { cls: "question", text: q }))]
+      ? [el("div", { cls: "muted small", text: tr("Top questions") }), ...questions.map((q) => el("div", { cls: "question", text: q }))]
       : []);
     const node = document.getElementById("chat");
     const lines = chat.slice(-30).reverse().map((c) => el("div", { cls: `chat-line sent-${c.sentiment}` }, [
@@ -159,7 +181,7 @@
       el("span", { cls: "chat-text", text: c.text }),
       el("span", { cls: "chat-tags muted", text: `${c.sentiment} · ${c.intent}` }),
     ]));
-    replaceChildren(node, lines.length ? lines : [el("p", { cls: "empty", text: "No analysed chat yet." })]);
+    replaceChildren(node, lines.length ? lines : [el("p", { cls: "empty", text: tr("No analysed chat yet.") })]);
   }
 
   function clipMedia(clip) {
@@ -179,7 +201,7 @@
     }
     const anyUrl = Object.values(files).map(mediaUrl).find(Boolean);
     if (anyUrl) {
-      const link = el("a", { cls: "clip-link", text: "open clip" });
+      const link = el("a", { cls: "clip-link", text: tr("open clip") });
       link.href = anyUrl;
       link.rel = "noopener noreferrer";
       link.target = "_blank";
@@ -197,7 +219,7 @@
         el("div", { cls: "clip-title", text: c.title || c.label || c.clip_id }),
         el("div", { cls: "muted small", text:
           `${c.status}${c.reason ? ` (${c.reason})` : ""} · ${fmtStreamMs(c.start_ms)}–${fmtStreamMs(c.end_ms)} · score ${fmtNumber(c.score, 2)}` }),
-      ])) : [el("p", { cls: "empty", text: "No clips yet." })]);
+      ])) : [el("p", { cls: "empty", text: tr("No clips yet.") })]);
   }
 
   const scheduleRender = throttled(() => {
@@ -208,7 +230,7 @@
     renderSellingPoints();
     renderChat();
     renderClips();
-    document.getElementById("stream-time").textContent = streamMs ? `stream ${fmtStreamMs(streamMs)}` : "";
+    document.getElementById("stream-time").textContent = streamMs ? `${tr("stream")} ${fmtStreamMs(streamMs)}` : "";
   });
 
   // ---------------------------------------------------------------- status pill (from the overview rows)

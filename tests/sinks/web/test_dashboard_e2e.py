@@ -256,6 +256,12 @@ async def test_dashboard_shows_the_live_room_and_updates_over_sse(settings, prod
             assert driver.find_elements(By.CSS_SELECTOR, "main img, main script") == []
             assert driver.execute_script("return window.__xss") is None
 
+            # ---- a Chinese room's page speaks Chinese: labels, then the zh message first
+            assert driver.execute_script("return document.documentElement.lang") == "zh"
+            headings = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "h2 [data-i18n], h2[data-i18n]")]
+            assert {"实时字幕", "运营建议", "卖点", "切片"} <= set(headings), headings
+            assert driver.find_element(By.CSS_SELECTOR, "#recommendations .item-title").text.startswith(("主播", "提示"))
+
             # ---- the rest of the room view
             assert "价格优惠" in text_of(driver, "#selling-points")
             assert "主播请回答价格问题" in text_of(driver, "#recommendations")
