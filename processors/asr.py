@@ -27,7 +27,7 @@ from prometheus_client import Gauge
 from models.asr import AsrEngine, AsrSessionConfig, BadAudio, DecodeOptions, StreamingAsrSession, decode_chunk
 from models.asr.language import choose_room_language
 from models.prosody import ProsodyAnalyzer
-from processors.base import Processor
+from processors.base import Processor, release_held
 from streams.app import AppContext
 from streams.observability import STAGE_DEGRADED
 from streams.rooms import room_language
@@ -158,44 +158,45 @@ def register(ctx: AppContext) -> None:
     async def asr_agent(stream):
         # manual acks: a chunk's offset is committed only once its audio is out of the session
         async for event in stream.noack().events():
-            ev = await proc.decode(event.value, "audio", (AudioChunk, StreamMarker))
-            if ev is None:
-                event.ack()
-                continue
-            room_id = ev.room_id
-            state = dict(table.get(room_id) or {"last_final_end_ms": -1, "epoch": 0})
-            if isinstance(ev, StreamMarker):
-                if ev.marker == "start" and ev.language:
-                    declared[room_id] = ev.language
-                if ev.marker == "end":
-                    declared.pop(room_id, None)
-                if ev.marker == "end" and room_id in rooms:
-                    speech = rooms.pop(room_id)
-                    state = await emit_update(room_id, speech, await run(speech.session.finish), state)
-                    await emit_prosody(room_id, speech, await run(speech.prosody.finish))
+            async with proc.guard(event, on_failure=lambda: release_held(event, rooms.values())):
+                ev = await proc.decode(event.value, "audio", (AudioChunk, StreamMarker))
+                if ev is None:
+                    event.ack()
+                    continue
+                room_id = ev.room_id
+                state = dict(table.get(room_id) or {"last_final_end_ms": -1, "epoch": 0})
+                if isinstance(ev, StreamMarker):
+                    if ev.marker == "start" and ev.language:
+                        declared[room_id] = ev.language
+                    if ev.marker == "end":
+                        declared.pop(room_id, None)
+                    if ev.marker == "end" and room_id in rooms:
+                        speech = rooms.pop(room_id)
+                        state = await emit_update(room_id, speech, await run(speech.session.finish), state)
+                        await emit_prosody(room_id, speech, await run(speech.prosody.finish))
+                        table[room_id] = state
+                        speech.ack_all()
+                    event.ack()
+                    continue
+                try:
+                    pcm = decode_chunk(ev.pcm, ev.sample_rate, ev.channels)
+                except BadAudio as exc:
+                    await proc.reject(event.value, f"audio: {exc.reason}", "audio", room_id)
+                    event.ack()
+                    continue
+                before = dict(state)
+                speech = await room_for(room_id, state, ev.language or declared.get(room_id, ""))
+                speech.ingested.append((ev.stream_ms + ev.duration_ms, ev.ingested_at))
+                speech.unacked.append((ev.stream_ms + ev.duration_ms, event))
+                speech.session.insert_audio_chunk(pcm, ev.stream_ms)
+                speech.prosody.insert_audio_chunk(pcm, ev.stream_ms)
+                update = await run(speech.session.process_iter)
+                state = await emit_update(room_id, speech, update, state)
+                await alert_unsupported(room_id, speech, update)
+                await emit_prosody(room_id, speech, await run(speech.prosody.process_iter))
+                if state != before:
                     table[room_id] = state
-                    speech.ack_all()
-                event.ack()
-                continue
-            try:
-                pcm = decode_chunk(ev.pcm, ev.sample_rate, ev.channels)
-            except BadAudio as exc:
-                await proc.reject(event.value, f"audio: {exc.reason}", "audio", room_id)
-                event.ack()
-                continue
-            before = dict(state)
-            speech = await room_for(room_id, state, ev.language or declared.get(room_id, ""))
-            speech.ingested.append((ev.stream_ms + ev.duration_ms, ev.ingested_at))
-            speech.unacked.append((ev.stream_ms + ev.duration_ms, event))
-            speech.session.insert_audio_chunk(pcm, ev.stream_ms)
-            speech.prosody.insert_audio_chunk(pcm, ev.stream_ms)
-            update = await run(speech.session.process_iter)
-            state = await emit_update(room_id, speech, update, state)
-            await alert_unsupported(room_id, speech, update)
-            await emit_prosody(room_id, speech, await run(speech.prosody.process_iter))
-            if state != before:
-                table[room_id] = state
-            speech.ack_done()
+                speech.ack_done()
 
 
 def resolve_language(s, room_id: str, declared: str) -> tuple[str, str]:

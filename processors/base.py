@@ -5,12 +5,14 @@ A processor stays thin: topic in, model call, state in a faust table, event out.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator, Callable
 
 from streams.app import AppContext
 from streams.observability import (
-    BUDGET_BREACHES, DEAD_LETTERS, EVENTS_IN, EVENTS_OUT, LATENCY, reason_label,
+    BUDGET_BREACHES, DEAD_LETTERS, EVENTS_IN, EVENTS_OUT, HANDLER_ERRORS, LATENCY, reason_label,
 )
 from streams.schemas import DecodeError, Event, OutputEvent, dead_letter, decode_event
 
@@ -66,6 +68,25 @@ class Processor:
             child = cache[kind] = metric.labels(self.name, kind)
         return child
 
+    @contextlib.asynccontextmanager
+    async def guard(self, event, on_failure: Callable[[], None] | None = None) -> AsyncIterator[None]:
+        """Handle one faust event of this processor's own agent inside ``async with proc.guard(event):``.
+
+        An exception while handling it does not stop the agent (faust would not restart it: the
+        stage would silently stop for every room): the event goes to the dead-letter topic with the
+        processor, the exception type and message (counted in ``livelens_handler_errors_total``),
+        and only once that record is written does ``on_failure`` run — a manual-ack agent acks the
+        event there, so its offset cannot be committed before its dead letter exists."""
+        try:
+            yield
+        except Exception as exc:  # noqa: BLE001
+            HANDLER_ERRORS.labels(self.name).inc()
+            m = event.message
+            log.exception("%s: failed on %s[%d] offset %d", self.name, m.topic, m.partition, m.offset)
+            await self.ctx.handler_failed(self.name, event, exc)
+            if on_failure is not None:
+                on_failure()
+
     async def reject(self, raw: bytes, reason: str, source_topic: str, room_id: str = "unknown") -> None:
         DEAD_LETTERS.labels(source_topic, reason_label(reason)).inc()
         log.warning("%s: dead-lettered input from %s: %s", self.name, source_topic, reason)
@@ -82,6 +103,15 @@ class Processor:
         self._counter(self._events_out, EVENTS_OUT, event).inc()
         if self.budget_ms is not None and latency_s * 1000.0 > self.budget_ms:
             BUDGET_BREACHES.labels(self.name).inc()
+
+
+def release_held(event, holders) -> None:
+    """Acknowledge a failed input of a manual-ack agent once: out of the ``unacked`` deque of
+    whichever room state still holds it (``holders``: objects with such a deque), then acked."""
+    for holder in holders:
+        for item in [i for i in holder.unacked if i[1] is event]:
+            holder.unacked.remove(item)
+    event.ack()
 
 
 def _decode_shared(raw: bytes, max_bytes: int) -> Event:

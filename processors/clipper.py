@@ -229,39 +229,40 @@ def register(ctx: AppContext) -> None:
     @ctx.app.agent(source, name=f"{settings.app_id}.clipper")
     async def clipper_agent(stream):
         async for event in stream.events():
-            topic_name = ctx.topic_name(event)
-            ev = await proc.decode(event.value, topic_name, (SellingPoint, FusedWindow, VisionFeatures))
-            if ev is None:
-                continue
-            room = ev.room_id
-            if isinstance(ev, VisionFeatures):
-                if ev.face_box:
-                    x, _y, w, _h = ev.face_box
-                    face_x[room] = min(1.0, max(0.0, x + w / 2))
-                continue
-            state = RoomClipState(table.get(room))
-            if isinstance(ev, FusedWindow):
-                state.highlights.append([ev.start_ms, ev.end_ms, ev.highlight_score])
-                table[room] = state.to_raw()
-                continue
-            if not ev.closed or not state.add_point(ev, settings.clips.history_ms):
-                continue
-            for plan in clipper.plan(room, state):
-                result = await clipper.cut(room, plan, face_x.get(room))
-                clip = clipper.finish(ev, plan, result, state.revisions.get(plan.clip_id, -1) + 1)
-                if result.status != "ready":
-                    log.info("clipper: %s clip %s/%s: %s", result.status, room, plan.clip_id, result.reason)
-                # a skipped plan is remembered too: its media will not come back
-                state.cut.append([plan.clip_id, plan.start_ms, plan.end_ms, plan.score])
-                if result.ok:
-                    clip.supersedes = list(plan.supersedes)
-                    state.cut = [c for c in state.cut if c[0] not in plan.supersedes]
-                await proc.emit("clips", clip)
-                if clip.pending:  # after the announcement: editors can open the MP4 meanwhile
-                    vertical = await clipper.cut_vertical(room, clip, face_x.get(room))
-                    if not vertical.ok:
-                        log.warning("clipper: no vertical for %s/%s: %s", room, plan.clip_id, vertical.reason)
-                    clip = clipper.finish_vertical(clip, vertical)
+            async with proc.guard(event):
+                topic_name = ctx.topic_name(event)
+                ev = await proc.decode(event.value, topic_name, (SellingPoint, FusedWindow, VisionFeatures))
+                if ev is None:
+                    continue
+                room = ev.room_id
+                if isinstance(ev, VisionFeatures):
+                    if ev.face_box:
+                        x, _y, w, _h = ev.face_box
+                        face_x[room] = min(1.0, max(0.0, x + w / 2))
+                    continue
+                state = RoomClipState(table.get(room))
+                if isinstance(ev, FusedWindow):
+                    state.highlights.append([ev.start_ms, ev.end_ms, ev.highlight_score])
+                    table[room] = state.to_raw()
+                    continue
+                if not ev.closed or not state.add_point(ev, settings.clips.history_ms):
+                    continue
+                for plan in clipper.plan(room, state):
+                    result = await clipper.cut(room, plan, face_x.get(room))
+                    clip = clipper.finish(ev, plan, result, state.revisions.get(plan.clip_id, -1) + 1)
+                    if result.status != "ready":
+                        log.info("clipper: %s clip %s/%s: %s", result.status, room, plan.clip_id, result.reason)
+                    # a skipped plan is remembered too: its media will not come back
+                    state.cut.append([plan.clip_id, plan.start_ms, plan.end_ms, plan.score])
+                    if result.ok:
+                        clip.supersedes = list(plan.supersedes)
+                        state.cut = [c for c in state.cut if c[0] not in plan.supersedes]
                     await proc.emit("clips", clip)
-                state.revisions[plan.clip_id] = clip.revision
-            table[room] = state.to_raw()
+                    if clip.pending:  # after the announcement: editors can open the MP4 meanwhile
+                        vertical = await clipper.cut_vertical(room, clip, face_x.get(room))
+                        if not vertical.ok:
+                            log.warning("clipper: no vertical for %s/%s: %s", room, plan.clip_id, vertical.reason)
+                        clip = clipper.finish_vertical(clip, vertical)
+                        await proc.emit("clips", clip)
+                    state.revisions[plan.clip_id] = clip.revision
+                table[room] = state.to_raw()

@@ -156,25 +156,26 @@ def register(ctx: AppContext) -> None:
     @ctx.app.agent(source, name=f"{s.app_id}.fusion")
     async def fusion_agent(stream):
         async for event in stream.events():
-            topic = ctx.topic_name(event)
-            ev = await proc.decode(event.value, topic, INPUTS.get(topic, ()))
-            if ev is None:
-                continue
-            room_id = ev.room_id
-            if room_id not in rooms:
-                learner = await asyncio.get_running_loop().run_in_executor(pool, new_learner, room_id)
-                rooms[room_id] = RoomWindows(learner, next_end_ms=f.window_ms)
-            room = rooms[room_id]
-            if isinstance(ev, StreamMarker):
-                if ev.marker == "end":
+            async with proc.guard(event):
+                topic = ctx.topic_name(event)
+                ev = await proc.decode(event.value, topic, INPUTS.get(topic, ()))
+                if ev is None:
+                    continue
+                room_id = ev.room_id
+                if room_id not in rooms:
+                    learner = await asyncio.get_running_loop().run_in_executor(pool, new_learner, room_id)
+                    rooms[room_id] = RoomWindows(learner, next_end_ms=f.window_ms)
+                room = rooms[room_id]
+                if isinstance(ev, StreamMarker):
+                    if ev.marker == "end":
+                        await close_windows(room_id, room, ev.stream_ms, ev)
+                        await asyncio.get_running_loop().run_in_executor(pool, room.learner.save)
+                        rooms.pop(room_id, None)
+                    elif ev.marker in ("watermark", "start"):
+                        await close_windows(room_id, room, ev.stream_ms, ev)
+                    continue
+                if isinstance(ev, Transcript) and not ev.is_final:
+                    continue
+                room.events[topic].extend(unbatched(ev))
+                if topic == "commerce":
                     await close_windows(room_id, room, ev.stream_ms, ev)
-                    await asyncio.get_running_loop().run_in_executor(pool, room.learner.save)
-                    rooms.pop(room_id, None)
-                elif ev.marker in ("watermark", "start"):
-                    await close_windows(room_id, room, ev.stream_ms, ev)
-                continue
-            if isinstance(ev, Transcript) and not ev.is_final:
-                continue
-            room.events[topic].extend(unbatched(ev))
-            if topic == "commerce":
-                await close_windows(room_id, room, ev.stream_ms, ev)

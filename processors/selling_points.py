@@ -26,7 +26,7 @@ from models.taxonomy import load_taxonomy
 from models.understanding.encoders import make_encoder
 from models.understanding.segment_classifier import SegmentClassifier
 from models.understanding.streaming import SellingPointSegmenter
-from processors.base import Processor
+from processors.base import Processor, release_held
 from streams.app import AppContext
 from streams.schemas import SegmentRef, SellingPoint, StreamMarker, Transcript, Word
 
@@ -85,31 +85,32 @@ def register(ctx: AppContext) -> None:
     async def selling_points_agent(stream):
         # manual acks: a final's offset is committed only once no open segment holds it
         async for event in stream.noack().events():
-            topic = ctx.topic_name(event)
-            ev = await proc.decode(event.value, topic, (Transcript, SegmentRef, StreamMarker))
-            if ev is None or isinstance(ev, SegmentRef):
-                event.ack()
-                continue
-            if isinstance(ev, StreamMarker):  # the media ended: close the room's open segment
-                if ev.marker == "end" and ev.room_id in rooms:
-                    r = rooms.pop(ev.room_id)
-                    await emit(ev.room_id, r.segmenter.finish(), r.last_ingested_at)
-                    r.ack_done()
-                event.ack()
-                continue
-            if not ev.is_final or not ev.text.strip():
-                event.ack()
-                continue
-            r = await room(ev.room_id)
-            r.last_final_wall, r.last_ingested_at = time.time(), ev.ingested_at
-            r.unacked.append((ev.end_ms, event))
-            words = [w.model_dump() for w in ev.words]
-            if u.classify_on_loop:
-                closed = r.segmenter.insert_sentence(ev.text, ev.start_ms, ev.end_ms, words)
-            else:
-                closed = await asyncio.to_thread(r.segmenter.insert_sentence, ev.text, ev.start_ms, ev.end_ms, words)
-            await emit(ev.room_id, closed, ev.ingested_at)
-            r.ack_done()
+            async with proc.guard(event, on_failure=lambda: release_held(event, rooms.values())):
+                topic = ctx.topic_name(event)
+                ev = await proc.decode(event.value, topic, (Transcript, SegmentRef, StreamMarker))
+                if ev is None or isinstance(ev, SegmentRef):
+                    event.ack()
+                    continue
+                if isinstance(ev, StreamMarker):  # the media ended: close the room's open segment
+                    if ev.marker == "end" and ev.room_id in rooms:
+                        r = rooms.pop(ev.room_id)
+                        await emit(ev.room_id, r.segmenter.finish(), r.last_ingested_at)
+                        r.ack_done()
+                    event.ack()
+                    continue
+                if not ev.is_final or not ev.text.strip():
+                    event.ack()
+                    continue
+                r = await room(ev.room_id)
+                r.last_final_wall, r.last_ingested_at = time.time(), ev.ingested_at
+                r.unacked.append((ev.end_ms, event))
+                words = [w.model_dump() for w in ev.words]
+                if u.classify_on_loop:
+                    closed = r.segmenter.insert_sentence(ev.text, ev.start_ms, ev.end_ms, words)
+                else:
+                    closed = await asyncio.to_thread(r.segmenter.insert_sentence, ev.text, ev.start_ms, ev.end_ms, words)
+                await emit(ev.room_id, closed, ev.ingested_at)
+                r.ack_done()
 
     @ctx.app.timer(interval=1.0)
     async def close_quiet_segments():

@@ -27,7 +27,8 @@ from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
 
 import streams.kafka  # noqa: F401  (registers the livelens:// transport)
-from streams.observability import HANDLER_ERRORS
+from streams.observability import DEAD_LETTERS, HANDLER_ERRORS
+from streams.schemas import dead_letter
 from streams.settings import Settings
 from streams.state import RoomStates
 from streams.topics import TopicNames
@@ -153,17 +154,32 @@ def create_app(settings: Settings, bootstrap: str, *, app_id: str | None = None)
 EventHandler = Callable[[Any], Awaitable[None]]
 
 
-async def dispatch_event(handlers: Sequence[tuple[str, EventHandler]], event) -> None:
-    """Call each ``(processor, handler)`` with ``event``, in order. An exception in one is logged
-    and counted (``livelens_handler_errors_total``) and the others still run: one processor's bug
-    must not starve the rest of the worker."""
+#: what :func:`dispatch_event` calls when a handler raised: ``(processor, faust event, exception)``
+ErrorHandler = Callable[[str, Any, Exception], Awaitable[None]]
+
+
+async def dispatch_event(handlers: Sequence[tuple[str, EventHandler]], event,
+                         on_error: ErrorHandler | None = None) -> None:
+    """Call each ``(processor, handler)`` with ``event``, in order. An exception in one is counted
+    (``livelens_handler_errors_total``), logged, and handed to ``on_error`` (the worker's sends the
+    event to the dead-letter topic and waits until it is written, so the event's offset is never
+    committed before its dead letter exists); the others still run: one processor's bug must not
+    starve the rest of the worker."""
     for processor, handler in handlers:
         try:
             await handler(event)
-        except Exception:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001
             HANDLER_ERRORS.labels(processor).inc()
             m = event.message
             log.exception("%s: handler failed on %s[%d] offset %d", processor, m.topic, m.partition, m.offset)
+            if on_error is not None:
+                await on_error(processor, event, exc)
+
+
+def handler_error_reason(processor: str, exc: Exception) -> str:
+    """The dead letter's reason for an input a processor raised on (type and message, one line)."""
+    message = " ".join(str(exc).split())
+    return f"handler error in {processor}: {type(exc).__name__}: {message}"[:500]
 
 
 @dataclass
@@ -215,7 +231,19 @@ class AppContext:
                         name=f"{self.settings.app_id}.dispatch")
         async def dispatch(stream):
             async for event in stream.events():
-                await dispatch_event(by_topic[event.message.topic], event)
+                await dispatch_event(by_topic[event.message.topic], event, self.handler_failed)
+
+    async def handler_failed(self, processor: str, event, exc: Exception) -> None:
+        """Keep an input a processor raised on: to the dead-letter topic with the processor, the
+        exception's type and message, counted; returns once the dead letter is written (the
+        caller acknowledges the input only after that)."""
+        topic = self.topics.short(event.message.topic)
+        raw = event.value if isinstance(event.value, (bytes, bytearray)) else str(event.value).encode()
+        key = event.key.decode("utf-8", "replace") if isinstance(event.key, (bytes, bytearray)) else "unknown"
+        dl = dead_letter(bytes(raw), handler_error_reason(processor, exc), topic, key, processor=processor)
+        DEAD_LETTERS.labels(topic, "handler_error").inc()
+        fut = await self.topic("dead_letters").send(key=dl.key, value=dl.to_bytes())
+        await fut  # delivered: only then may the input's offset be committed
 
     def topic(self, *names: str) -> faust.TopicT:
         """A faust topic over one or more of our topics (``TOPICS`` keys), raw bytes: processors

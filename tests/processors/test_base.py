@@ -71,3 +71,29 @@ async def test_inputs_and_outputs_are_counted_per_processor_and_kind():
     assert value("livelens_events_out_total", processor="count-test", kind="recommendation") == before_out + 2
     assert value("livelens_latency_seconds_count", processor="count-test") == before_latency + 2
     assert value("livelens_budget_breaches_total", processor="count-test") >= 2  # ingested in 1970
+
+
+async def test_an_own_agent_keeps_going_after_a_failing_event_which_is_dead_lettered_then_released():
+    from types import SimpleNamespace
+
+    from processors.base import Processor
+
+    failed, order = [], []
+
+    class _Ctx(_FakeContext):
+        async def handler_failed(self, processor, event, exc):
+            failed.append((processor, event.message.offset, str(exc)))
+            order.append("dead-lettered")
+
+    proc = Processor(_Ctx(), "asr")
+    events = [SimpleNamespace(value=b"x", message=SimpleNamespace(topic="t.audio", partition=0, offset=i))
+              for i in range(3)]
+    handled = []
+    for event in events:  # the shape of an agent's loop
+        async with proc.guard(event, on_failure=lambda: order.append("released")):
+            if event.message.offset == 1:
+                raise RuntimeError("decoder bug")
+            handled.append(event.message.offset)
+    assert handled == [0, 2]
+    assert failed == [("asr", 1, "decoder bug")]
+    assert order == ["dead-lettered", "released"]  # acked only after its dead letter is written

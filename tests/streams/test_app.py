@@ -100,3 +100,44 @@ def test_count_based_commits_are_off_by_default_and_configurable():
 
     assert consumer_commit_every() is None
     assert consumer_commit_every(commit_every=5000) == 5000
+
+
+async def test_a_failing_handler_hands_the_event_to_on_error_before_dispatch_returns():
+    kept = []
+
+    async def broken(event):
+        raise KeyError("room-1")
+
+    async def on_error(processor, event, exc):
+        kept.append((processor, event.message.offset, type(exc).__name__))
+
+    await dispatch_event([("a", broken)], _event(offset=9), on_error)
+    assert kept == [("a", 9, "KeyError")]
+
+
+async def test_handler_failed_writes_a_dead_letter_with_processor_and_exception_and_waits_for_it():
+    import asyncio
+
+    from streams.schemas import DeadLetter
+
+    ctx = _context()
+    sent, delivered = [], asyncio.Event()
+
+    class _Topic:
+        async def send(self, key, value):
+            sent.append((key, value))
+            fut = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_later(0.05, lambda: (fut.set_result(None), delivered.set()))
+            return fut
+
+    ctx.topic = lambda name: _Topic()
+    event = SimpleNamespace(value=b'{"kind": "chat", "text": "x"}', key=b"room-1",
+                            message=SimpleNamespace(topic="t.chat", partition=0, offset=3))
+    await ctx.handler_failed("recommender", event, ZeroDivisionError("division by zero"))
+    assert delivered.is_set(), "returned before the dead letter was delivered"
+    (key, value), = sent
+    dl = DeadLetter.model_validate_json(value)
+    assert key == b"room-1" and dl.room_id == "room-1" and dl.source_topic == "chat"
+    assert dl.processor == "recommender"
+    assert dl.reason == "handler error in recommender: ZeroDivisionError: division by zero"
+    assert dl.payload == '{"kind": "chat", "text": "x"}'
