@@ -17,40 +17,14 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from models.understanding.chat import ChatAnalysis, ChatAnalyzer
 from models.understanding.streaming import ChatAggregator
 from processors.base import Processor
+from processors.shared import TEXT_KEEP, shared_chat_analysis
 from streams.app import AppContext
 from streams.schemas import ChatInsight, ChatInsights, ChatMessage, ChatWindow, StreamMarker
 
 NAME = "chat"
 TABLE = "chat_rooms"
-TEXT_KEEP = 256  # chars of the message carried on the insight (the full text stays on the input topic)
-
-
-class SharedChatAnalysis:
-    """One :class:`ChatAnalyzer` per worker, and one analysis per chat message.
-
-    Why: the recommender reads the chat topic itself instead of this processor's insights (one
-    broker hop, ~50-100 ms under load, sooner); when both run in one worker, whichever sees a
-    message first analyses it and the other reuses the result (bounded, oldest dropped first).
-    """
-
-    MAX_KEPT = 4096
-
-    def __init__(self, analyzer: ChatAnalyzer):
-        self.analyzer = analyzer
-        self._by_event: dict[str, ChatAnalysis] = {}
-
-    def __call__(self, message: ChatMessage) -> ChatAnalysis:
-        hit = self._by_event.pop(message.event_id, None)  # the second reader is the last: forget it
-        if hit is not None:
-            return hit
-        analysis = self.analyzer.analyze(message.text)
-        if len(self._by_event) >= self.MAX_KEPT:
-            del self._by_event[next(iter(self._by_event))]
-        self._by_event[message.event_id] = analysis
-        return analysis
 
 
 class InsightBatcher:
@@ -92,21 +66,13 @@ class InsightBatcher:
         return sum(len(items) for items in self._pending.values())
 
 
-def shared_analysis(ctx: AppContext) -> SharedChatAnalysis:
-    """The worker's :class:`SharedChatAnalysis` (made by whichever processor asks first)."""
-    if "chat_analysis" not in ctx.extras:
-        weights = ctx.settings.understanding.chat_weights
-        ctx.extras["chat_analysis"] = SharedChatAnalysis(ChatAnalyzer(weights) if weights else ChatAnalyzer())
-    return ctx.extras["chat_analysis"]
-
-
 def register(ctx: AppContext) -> None:
     s = ctx.settings
     u = s.understanding
     proc = Processor(ctx, NAME, s.budgets.chat)
     table = ctx.app.Table(TABLE, default=None, partitions=s.partitions)
     ctx.tables.append(TABLE)
-    analyze = shared_analysis(ctx)
+    analyze = shared_chat_analysis(ctx.extras, s)
 
     async def send_insights(batch: ChatInsights) -> None:
         now = time.time()

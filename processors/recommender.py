@@ -28,20 +28,12 @@ import yaml
 
 from models.recommend import RecommendationPolicy, RoomState
 from models.room_metrics import TumblingRoomMetrics
-from processors.base import Processor
-from processors.chat import TEXT_KEEP, shared_analysis
-from processors.metrics import SOURCES as WINDOW_SOURCES
-from processors.metrics import observe as observe_windows
+from processors.runtime import Input, Output, RoomProcessor, attach
+from processors.shared import TEXT_KEEP, WINDOW_SOURCES, SharedChatAnalysis, observe_windows, shared_chat_analysis
 from streams.app import AppContext
 from streams.schemas import (
     Alert, ChatMessage, CommerceEvent, Event, FusedWindow, Recommendation, SellingPoint, StreamMarker,
 )
-
-NAME = "recommend"
-INPUTS = {
-    "chat": (ChatMessage, StreamMarker), "commerce": (CommerceEvent, StreamMarker),
-    "selling_points": (SellingPoint,), "fused": (FusedWindow,), "alerts": (Alert,),
-}
 
 
 def load_policies(settings) -> tuple[RecommendationPolicy, dict, dict]:
@@ -52,26 +44,42 @@ def load_policies(settings) -> tuple[RecommendationPolicy, dict, dict]:
     return base, overrides.get("brands", {}) or {}, overrides.get("rooms", {}) or {}
 
 
-def register(ctx: AppContext) -> None:
-    s = ctx.settings
-    proc = Processor(ctx, NAME, s.budgets.recommend)
-    base, brand_overrides, room_overrides = load_policies(s)
-    policies: dict[str, RecommendationPolicy] = {}
-    states: dict[str, RoomState] = {}
-    windows: dict[str, TumblingRoomMetrics] = {}  # room -> its open rate windows
-    analyze = shared_analysis(ctx)
+class RoomRecommendations:
+    """A room's state for the rules, and its own rate windows over chat and commerce."""
 
-    def policy_for(room: str) -> RecommendationPolicy:
-        if room not in policies:
-            layers = [brand_overrides.get(s.recommend.room_brands.get(room, "")) or {},
-                      room_overrides.get(room) or {}]
+    def __init__(self, room_id: str, window_ms: int):
+        self.state = RoomState(room_id)
+        self.windows = TumblingRoomMetrics(window_ms, WINDOW_SOURCES)
+
+
+class RecommenderProcessor(RoomProcessor):
+    name = "recommend"
+    budget = "recommend"
+    inputs = {
+        "chat": (ChatMessage, StreamMarker), "commerce": (CommerceEvent, StreamMarker),
+        "selling_points": (SellingPoint,), "fused": (FusedWindow,), "alerts": (Alert,),
+    }
+
+    def __init__(self, settings, analysis: SharedChatAnalysis) -> None:
+        super().__init__(settings)
+        self.analyze = analysis
+        self.base, self.brand_overrides, self.room_overrides = load_policies(settings)
+        self.policies: dict[str, RecommendationPolicy] = {}
+
+    def new_state(self, room_id: str) -> RoomRecommendations:
+        return RoomRecommendations(room_id, self.settings.metrics_window_ms)
+
+    def policy_for(self, room: str) -> RecommendationPolicy:
+        if room not in self.policies:
+            layers = [self.brand_overrides.get(self.settings.recommend.room_brands.get(room, "")) or {},
+                      self.room_overrides.get(room) or {}]
             layers = [x for x in layers if x]
-            policies[room] = base.with_overrides(*layers) if layers else base
-        return policies[room]
+            self.policies[room] = self.base.with_overrides(*layers) if layers else self.base
+        return self.policies[room]
 
-    def observe(state: RoomState, ev: Event) -> None:
+    def observe(self, state: RoomState, ev: Event) -> None:
         if isinstance(ev, ChatMessage):
-            analysis = analyze(ev)
+            analysis = self.analyze(ev)
             state.observe_chat_insight(ev.stream_ms, analysis.intent.label, analysis.sentiment.label,
                                        text=ev.text[:TEXT_KEEP])
         elif isinstance(ev, SellingPoint):
@@ -84,40 +92,27 @@ def register(ctx: AppContext) -> None:
         elif isinstance(ev, CommerceEvent) and ev.type == "stock":
             state.observe_stock(ev.product_id or "product", ev.count)
 
-    def count(room: str, topic: str, offset: int, ev: Event) -> list[dict]:
-        """Feed the room's rate windows; the windows this input closed."""
-        model = windows.get(room)
-        if model is None:
-            model = windows[room] = TumblingRoomMetrics(s.metrics_window_ms, WINDOW_SOURCES)
-        return observe_windows(model, topic, offset, ev)
-
-    async def on_input(event) -> None:
-        topic = ctx.topic_name(event)
-        ev = await proc.decode(event.value, topic, INPUTS.get(topic, ()))
-        if ev is None:
-            return
-        room = ev.room_id
-        if isinstance(ev, StreamMarker) and ev.marker == "end":
-            states.pop(room, None)
-            windows.pop(room, None)
-            return
-        state = states.get(room) or states.setdefault(room, RoomState(room))
-        closed = count(room, topic, event.message.offset, ev) if topic in WINDOW_SOURCES else ()
+    def handle(self, inp: Input, room: RoomRecommendations) -> list[Output]:
+        ev, room_id = inp.event, inp.room_id
+        if inp.is_marker("end"):
+            return []  # the runtime forgets the room
+        state = room.state
+        closed = observe_windows(room.windows, inp.topic, inp.offset, ev) if inp.topic in WINDOW_SOURCES else ()
         for w in closed:
             state.observe_metrics(w["window_start_ms"] + w["window_ms"], messages_per_s=w["messages_per_s"],
                                   viewers=w["viewers"], orders=w["orders"], orders_per_min=w["orders_per_min"])
         if isinstance(ev, StreamMarker) or (isinstance(ev, CommerceEvent) and ev.type != "stock"):
             if not closed:
-                return  # only counted: nothing a rule reads changed
+                return []  # only counted: nothing a rule reads changed
         else:
-            observe(state, ev)
-        for rec in policy_for(room).evaluate(state, ev.stream_ms):
-            out = Recommendation(
-                room_id=room, event_id=f"{room}:rec:{rec.dedup_key}:{rec.created_ms}",
-                stream_ms=ev.stream_ms, ingested_at=ev.ingested_at, rec_type=rec.rec_type,
-                message_zh=rec.message_zh, message_en=rec.message_en, reason=rec.reason,
-                evidence=rec.evidence, priority=rec.priority, expires_ms=rec.expires_ms,
-                dedup_key=rec.dedup_key)
-            await proc.emit("recommendations", out)
+            self.observe(state, ev)
+        return [Output("recommendations", Recommendation(
+            room_id=room_id, event_id=f"{room_id}:rec:{rec.dedup_key}:{rec.created_ms}",
+            stream_ms=ev.stream_ms, ingested_at=ev.ingested_at, rec_type=rec.rec_type,
+            message_zh=rec.message_zh, message_en=rec.message_en, reason=rec.reason,
+            evidence=rec.evidence, priority=rec.priority, expires_ms=rec.expires_ms,
+            dedup_key=rec.dedup_key)) for rec in self.policy_for(room_id).evaluate(state, ev.stream_ms)]
 
-    ctx.on_event(NAME, list(INPUTS), on_input)
+
+def register(ctx: AppContext) -> None:
+    attach(ctx, RecommenderProcessor(ctx.settings, shared_chat_analysis(ctx.extras, ctx.settings)))

@@ -3,46 +3,38 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
-import processors.recommender as recommender
-from processors.base import Processor
-from streams.app import AppContext, create_app
-from streams.schemas import ChatMessage, CommerceEvent, Recommendation, StreamMarker
+from processors.recommender import RecommenderProcessor
+from processors.shared import SharedChatAnalysis
+from processors.testing import ProcessorRun
+from models.understanding.chat import ChatAnalyzer
+from streams.schemas import ChatMessage, CommerceEvent, StreamMarker
 from streams.settings import Settings
-from streams.topics import TopicNames
 
 ROOM = "rec-unit"
 WINDOW_MS = 5_000
 
 
+class _Recommend:
+    """``feed(topic, event, offset)`` runs the recommender on one event; ``emitted`` holds its
+    recommendations."""
+
+    def __init__(self):
+        settings = Settings(metrics_window_ms=WINDOW_MS, _env_file=None)
+        self.run = ProcessorRun(RecommenderProcessor(settings, SharedChatAnalysis(ChatAnalyzer())))
+        self.emitted = []
+
+    async def feed(self, topic, event, offset):
+        outputs = self.run.feed([(topic, event, offset)])
+        assert all(o.topic == "recommendations" for o in outputs)
+        self.emitted += [o.event for o in outputs]
+
+
 @pytest.fixture
-def recommend(monkeypatch):
-    """``feed(topic, event, offset)`` runs the recommender's handler on one event; ``emitted``
-    holds the recommendations it sent."""
-    settings = Settings(topic_prefix="t", app_id="rec-unit", partitions=1, metrics_window_ms=WINDOW_MS,
-                        _env_file=None)
-    # a faust app only connects when its worker starts: nothing is contacted here
-    ctx = AppContext(app=create_app(settings, "127.0.0.1:1"), settings=settings, topics=TopicNames("t"),
-                     redis_url="redis://127.0.0.1:1")
-    emitted: list[Recommendation] = []
-
-    async def emit(self, topic, event):
-        assert topic == "recommendations"
-        emitted.append(event)
-
-    monkeypatch.setattr(Processor, "emit", emit)
-    recommender.register(ctx)
-    (name, topics, handler), = ctx.handlers
-    assert name == recommender.NAME and "room_metrics" not in topics
-
-    async def feed(topic: str, event, offset: int) -> None:
-        message = SimpleNamespace(topic=ctx.topics.full(topic), partition=0, offset=offset)
-        await handler(SimpleNamespace(value=event.to_bytes(), message=message))
-
-    return SimpleNamespace(feed=feed, emitted=emitted)
+def recommend():
+    assert "room_metrics" not in RecommenderProcessor.inputs  # its own windows: one hop sooner
+    return _Recommend()
 
 
 def viewers(ms: int, count: int, at: float) -> CommerceEvent:

@@ -1,0 +1,175 @@
+"""The one runtime around every processor: a processor is a named class with a pure core.
+
+A processor (:class:`RoomProcessor`) says what it reads (``inputs``: topic → accepted event
+kinds) and does one thing per input, ``handle(input, state) -> outputs``, on plain events and
+its room's state. It never touches Kafka, faust or Prometheus. :func:`attach` runs it in a worker
+and does, once for all processors:
+
+- decoding, and dead-lettering what cannot be decoded or is not an accepted kind;
+- keeping each room's state: in memory, or — when the processor names a ``table`` — in a faust
+  table, written before each offset commit (:class:`streams.state.RoomStates`, restored from its
+  changelog after a crash);
+- emitting the outputs, stamping ``emitted_at`` and recording latency against the stage budget;
+- dead-lettering an input whose ``handle`` raised (processor, exception type and message), so the
+  stage carries on and the input is not lost;
+- acknowledgement: inputs are acked once handled (faust commits their offsets after the outputs
+  and the table writes are with the producer).
+
+``runs_on = "loop"`` processors share the worker's one dispatch agent (cheap work: µs per input);
+``runs_on = "thread"`` ones (CPU-heavy: a model over a frame) get an agent of their own and run
+``handle`` in a thread pool, so the loop stays free. :func:`processors.testing.run_processor`
+drives any processor without a broker, the way this runtime does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from processors.base import Processor
+from streams.app import AppContext
+from streams.schemas import Event, OutputEvent, StreamMarker
+
+
+@dataclass(frozen=True)
+class Input:
+    """One decoded input and where it came from."""
+
+    topic: str  # the TOPICS key it was read from ("chat", "commerce", …)
+    event: Event
+    offset: int = 0  # its Kafka offset (to skip a redelivery after a crash)
+    partition: int = 0
+    received_at: float = 0.0  # wall clock when the runtime took it (0: unknown)
+
+    @property
+    def room_id(self) -> str:
+        return self.event.room_id
+
+    def is_marker(self, *markers: str) -> bool:
+        return isinstance(self.event, StreamMarker) and (not markers or self.event.marker in markers)
+
+
+@dataclass(frozen=True)
+class Output:
+    topic: str  # the TOPICS key to send it to
+    event: OutputEvent
+
+
+class RoomProcessor:
+    """Base of a named processor. Subclasses set the class attributes and implement ``handle``."""
+
+    #: the processor's name (metrics label, dead letters, ``LIVELENS_PROCESSORS``)
+    name: ClassVar[str]
+    #: topic → the event kinds accepted on it (anything else is dead-lettered)
+    inputs: ClassVar[Mapping[str, tuple[type[Event], ...]]]
+    #: the field of ``settings.budgets`` its latency is held to (None: no budget)
+    budget: ClassVar[str | None] = None
+    #: a faust table holding each room's state (None: state lives in memory, per worker)
+    table: ClassVar[str | None] = None
+    runs_on: ClassVar[Literal["loop", "thread"]] = "loop"
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+
+    def new_state(self, room_id: str) -> Any:
+        """A room's state the first time it is seen (in-memory state)."""
+        return None
+
+    def load_state(self, saved: Any) -> Any:
+        """A room's live state from its table value (None: new room). Table-backed processors."""
+        raise NotImplementedError
+
+    def dump_state(self, state: Any) -> Any:
+        """A JSON-safe snapshot of ``state`` for the table (never the live object's own dicts)."""
+        raise NotImplementedError
+
+    def forget_room(self, inp: Input, state: Any) -> bool:
+        """Drop the room's in-memory state after this input (default: its ``end`` marker)."""
+        return inp.is_marker("end")
+
+    def handle(self, inp: Input, state: Any) -> list[Output]:
+        """Apply one input to its room's state; the events to emit. Pure: no I/O, no clock reads
+        other than ``inp.received_at``."""
+        raise NotImplementedError
+
+
+class Attached:
+    """A processor running in a worker (what :func:`attach` returns; timers use ``emit``)."""
+
+    def __init__(self, ctx: AppContext, processor: RoomProcessor):
+        self.ctx, self.processor = ctx, processor
+        budget = getattr(ctx.settings.budgets, processor.budget) if processor.budget else None
+        self.helper = Processor(ctx, processor.name, budget)
+        self.rooms: dict[str, Any] = {}
+        self.states = None
+        if processor.table:
+            table = ctx.app.Table(processor.table, default=None, partitions=ctx.settings.partitions)
+            ctx.tables.append(processor.table)
+            self.states = ctx.room_states(table, load=processor.load_state, dump=processor.dump_state)
+
+    def state(self, room_id: str, partition: int) -> Any:
+        if self.states is not None:
+            return self.states.get(room_id, partition)
+        state = self.rooms.get(room_id)
+        if state is None and room_id not in self.rooms:
+            state = self.rooms[room_id] = self.processor.new_state(room_id)
+        return state
+
+    async def emit(self, outputs: list[Output]) -> None:
+        for out in outputs:
+            await self.helper.emit(out.topic, out.event)
+
+    async def decode(self, event) -> Input | None:
+        topic = self.ctx.topic_name(event)
+        ev = await self.helper.decode(event.value, topic, self.processor.inputs.get(topic, ()))
+        if ev is None:
+            return None
+        m = event.message
+        return Input(topic, ev, m.offset, m.partition, time.time())
+
+    async def apply(self, inp: Input, outputs: list[Output], state: Any) -> None:
+        """Send what one input produced, then keep (or forget) its room's state."""
+        room = inp.room_id
+        if self.states is not None:
+            await self.states.applied(room, self.emit(outputs) if outputs else None)
+            return
+        if outputs:
+            await self.emit(outputs)
+        if self.processor.forget_room(inp, state):
+            self.rooms.pop(room, None)
+
+    async def on_event(self, event) -> None:
+        """The loop path: decode, handle, emit (errors: the dispatch agent dead-letters)."""
+        inp = await self.decode(event)
+        if inp is None:
+            return
+        state = self.state(inp.room_id, inp.partition)
+        await self.apply(inp, self.processor.handle(inp, state), state)
+
+
+def attach(ctx: AppContext, processor: RoomProcessor) -> Attached:
+    """Run ``processor`` in this worker (see the module docstring)."""
+    attached = Attached(ctx, processor)
+    if processor.runs_on == "loop":
+        ctx.on_event(processor.name, list(processor.inputs), attached.on_event)
+        return attached
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=processor.name)
+    source = ctx.topic(*processor.inputs)
+
+    @ctx.app.agent(source, name=f"{ctx.settings.app_id}.{processor.name}")
+    async def own_agent(stream):
+        loop = asyncio.get_running_loop()
+        async for event in stream.events():
+            async with attached.helper.guard(event):
+                inp = await attached.decode(event)
+                if inp is None:
+                    continue
+                state = attached.state(inp.room_id, inp.partition)
+                outputs = await loop.run_in_executor(pool, processor.handle, inp, state)
+                await attached.apply(inp, outputs, state)
+
+    return attached
