@@ -20,23 +20,15 @@ from prometheus_client import Counter, Gauge
 from models.anomaly import AlertPolicy, AnomalyConfig, RoomAnomalyMonitor
 from models.anomaly.frames import gray_thumbnail, luma_and_diff
 from models.anomaly.monitor import rms_dbfs
-from processors.base import Processor
+from processors.runtime import Input, Output, RoomProcessor, attach
 from streams.app import AppContext
 from streams.schemas import (
     MAX_STREAM_MS, Alert, AudioChunk, ChatWindow, Clip, DeadLetter, Event, Recommendation, RoomMetrics, StreamMarker,
     Transcript, VideoFrame,
 )
 
-NAME = "anomaly"
 ALERTS = Counter("livelens_alerts_total", "Alert lifecycle changes", ["alert_type", "state", "severity"])
 ALERTS_OPEN = Gauge("livelens_alerts_open", "Alerts open now (this worker)", ["alert_type"])
-
-#: topics this processor reads, and which event kinds may arrive on each
-INPUTS = {
-    "audio": (AudioChunk, StreamMarker), "frames": (VideoFrame, StreamMarker),
-    "room_metrics": (RoomMetrics,), "chat_windows": (ChatWindow,), "transcripts": (Transcript,),
-    "recommendations": (Recommendation,), "clips": (Clip,), "dead_letters": (DeadLetter,),
-}
 
 
 class RoomWatch:
@@ -46,57 +38,74 @@ class RoomWatch:
         self.monitor = RoomAnomalyMonitor(room_id, config)
         self.last_gray: np.ndarray | None = None
         self.lag_offset_ms: float | None = None  # min(wall − stream) seen: the room's start
-        self.last_ingested_at = 0.0
-        self.ended = set()
+        self.last_stream_ms = 0
+        self.ended: set[str] = set()
+        self.done = False  # audio and frames both ended: the room is forgotten
 
 
-def register(ctx: AppContext) -> None:
-    s = ctx.settings
-    proc = Processor(ctx, NAME, s.budgets.anomaly)
-    config = AnomalyConfig(
-        policy=AlertPolicy(int(s.anomaly.cooldown_s * 1000), int(s.anomaly.update_interval_s * 1000)),
-        stage_budgets_ms=s.budgets.model_dump())
-    rooms: dict[str, RoomWatch] = {}
-    last_stream_ms: dict[str, int] = {}
+class AnomalyProcessor(RoomProcessor):
+    name = "anomaly"
+    budget = "anomaly"
+    #: topics this processor reads, and which event kinds may arrive on each
+    inputs = {
+        "audio": (AudioChunk, StreamMarker), "frames": (VideoFrame, StreamMarker),
+        "room_metrics": (RoomMetrics,), "chat_windows": (ChatWindow,), "transcripts": (Transcript,),
+        "recommendations": (Recommendation,), "clips": (Clip,), "dead_letters": (DeadLetter,),
+    }
 
-    async def publish(room_id: str, changes, cause: Event | None) -> None:
+    def __init__(self, settings) -> None:
+        super().__init__(settings)
+        self.config = AnomalyConfig(
+            policy=AlertPolicy(int(settings.anomaly.cooldown_s * 1000), int(settings.anomaly.update_interval_s * 1000)),
+            stage_budgets_ms=settings.budgets.model_dump())
+
+    def new_state(self, room_id: str) -> RoomWatch:
+        return RoomWatch(room_id, self.config)
+
+    def forget_room(self, inp: Input, w: RoomWatch) -> bool:
+        return w.done
+
+    def handle(self, inp: Input, w: RoomWatch) -> list[Output]:
+        if inp.room_id == "unknown":  # a dead letter of unreadable input: no room to watch
+            return []
+        return self.alerts(inp.room_id, w, self.observe(inp, w), inp.event)
+
+    def tick(self, rooms: dict[str, RoomWatch], now_ms: int) -> list[Output]:
+        """Wall-clock detectors (ingest gaps, stalls), every room; driven by a timer."""
+        return [out for room_id, w in list(rooms.items()) for out in self.alerts(room_id, w, w.monitor.tick(now_ms), None)]
+
+    def alerts(self, room_id: str, w: RoomWatch, changes, cause: Event | None) -> list[Output]:
+        outputs = []
         for ch in changes:
             # arrival/pipeline detectors run on the wall clock: stamp those with the room's stream time
-            stream_ms = int(ch.t_ms) if 0 <= ch.t_ms <= MAX_STREAM_MS else last_stream_ms.get(room_id, 0)
-            alert = Alert(
+            stream_ms = int(ch.t_ms) if 0 <= ch.t_ms <= MAX_STREAM_MS else w.last_stream_ms
+            outputs.append(Output("alerts", Alert(
                 room_id=room_id, event_id=f"{room_id}:alert:{ch.dedup_key}:{ch.state}:{ch.t_ms}",
                 stream_ms=stream_ms,
                 ingested_at=cause.ingested_at if cause is not None else time.time(),
                 alert_type=ch.alert_type, state=ch.state, severity=ch.severity, dedup_key=ch.dedup_key,
                 message=ch.message,
                 # a clock-raised alert (a gap, a stall) has no triggering input: its latency is not a hop's
-                evidence=ch.evidence if cause is not None else {**ch.evidence, "raised_by": "clock"})
-            await proc.emit("alerts", alert)
+                evidence=ch.evidence if cause is not None else {**ch.evidence, "raised_by": "clock"})))
             ALERTS.labels(ch.alert_type, ch.state, ch.severity).inc()
             if ch.state == "open":
                 ALERTS_OPEN.labels(ch.alert_type).inc()
             elif ch.state == "resolved":
                 ALERTS_OPEN.labels(ch.alert_type).dec()
+        return outputs
 
-    def watch(room_id: str) -> RoomWatch:
-        if room_id not in rooms:
-            rooms[room_id] = RoomWatch(room_id, config)
-        return rooms[room_id]
-
-    def observe(ev: Event, topic: str) -> list:
-        w = watch(ev.room_id)
+    def observe(self, inp: Input, w: RoomWatch) -> list:
+        ev, topic = inp.event, inp.topic
         m = w.monitor
-        w.last_ingested_at = ev.ingested_at
-        if ev.stream_ms > last_stream_ms.get(ev.room_id, -1):
-            last_stream_ms[ev.room_id] = ev.stream_ms
-        wall_ms = int(time.time() * 1000)
+        w.last_stream_ms = max(w.last_stream_ms, ev.stream_ms)
+        wall_ms = int(inp.received_at * 1000)
         out: list = []
         if isinstance(ev, StreamMarker):
             if ev.marker == "end":
                 w.ended.add(topic)
                 if {"audio", "frames"} <= w.ended:
                     out += m.end(ev.stream_ms)
-                    rooms.pop(ev.room_id, None)
+                    w.done = True
             return out
         if isinstance(ev, (AudioChunk, VideoFrame)):
             offset = ev.ingested_at * 1000 - ev.stream_ms
@@ -130,17 +139,11 @@ def register(ctx: AppContext) -> None:
             out += m.observe(f"stage_latency_ms:{ev.processor or ev.kind}", wall_ms, ev.latency_ms)
         return out
 
-    async def on_input(event) -> None:
-        topic = ctx.topic_name(event)
-        ev = await proc.decode(event.value, topic, INPUTS.get(topic, ()))
-        if ev is None or ev.room_id == "unknown":
-            return
-        await publish(ev.room_id, observe(ev, topic), ev)
 
-    ctx.on_event(NAME, list(INPUTS), on_input)
+def register(ctx: AppContext) -> None:
+    processor = AnomalyProcessor(ctx.settings)
+    attached = attach(ctx, processor)
 
     @ctx.app.timer(interval=0.25)
     async def tick():
-        now_ms = int(time.time() * 1000)
-        for room_id, w in list(rooms.items()):
-            await publish(room_id, w.monitor.tick(now_ms), None)
+        await attached.emit(processor.tick(attached.rooms, int(time.time() * 1000)))
