@@ -19,11 +19,11 @@ from collections.abc import Awaitable, Callable
 
 from models.understanding.streaming import ChatAggregator
 from processors.base import Processor
-from processors.shared import TEXT_KEEP, shared_chat_analysis
+from processors.runtime import Input, Output, RoomProcessor, attach
+from processors.shared import TEXT_KEEP, SharedChatAnalysis, shared_chat_analysis
 from streams.app import AppContext
 from streams.schemas import ChatInsight, ChatInsights, ChatMessage, ChatWindow, StreamMarker
 
-NAME = "chat"
 TABLE = "chat_rooms"
 
 
@@ -66,18 +66,58 @@ class InsightBatcher:
         return sum(len(items) for items in self._pending.values())
 
 
+class ChatProcessor(RoomProcessor):
+    """Each message → a :class:`ChatInsight`; each room's window → a :class:`ChatWindow`."""
+
+    name = "chat"
+    budget = "chat"
+    table = TABLE
+    inputs = {"chat": (ChatMessage, StreamMarker)}
+
+    def __init__(self, settings, analysis: SharedChatAnalysis) -> None:
+        super().__init__(settings)
+        self.analyze = analysis
+        self.u = settings.understanding
+
+    def load_state(self, saved) -> ChatAggregator:
+        return ChatAggregator.from_state(saved) if saved else ChatAggregator(self.u.chat_window_ms, self.u.top_questions)
+
+    def dump_state(self, agg: ChatAggregator):
+        return agg.to_state()
+
+    def handle(self, inp: Input, agg: ChatAggregator) -> list[Output]:
+        ev = inp.event
+        if isinstance(ev, StreamMarker):
+            return self.windows(ev.room_id, agg.flush(), ev.ingested_at) if ev.marker in ("end", "flush") else []
+        analysis = self.analyze(ev)
+        insight = ChatInsight(
+            room_id=ev.room_id, event_id=f"{ev.event_id}:insight", stream_ms=ev.stream_ms,
+            ingested_at=ev.ingested_at, message_id=ev.event_id, user_id=ev.user_id, text=ev.text[:TEXT_KEEP],
+            sentiment=analysis.sentiment.label, emotion=analysis.emotion.label, intent=analysis.intent.label,
+            confidence=min(max(analysis.confidence, 0.0), 1.0))
+        return [Output("chat_insights", insight)] + self.windows(ev.room_id, agg.add(ev.stream_ms, ev.text, analysis),
+                                                                 ev.ingested_at)
+
+    @staticmethod
+    def windows(room_id: str, windows, ingested_at: float) -> list[Output]:
+        return [Output("chat_windows", ChatWindow(
+            room_id=room_id, event_id=f"{room_id}:chat_window:{w.start_ms}", stream_ms=w.end_ms,
+            ingested_at=ingested_at, start_ms=w.start_ms, end_ms=w.end_ms, messages=w.messages,
+            sentiment_mix=w.sentiment_mix, emotion_mix=w.emotion_mix, intent_counts=w.intent_counts,
+            top_questions=[q for q, _n in w.top_questions], top_question_counts=[n for _q, n in w.top_questions]))
+            for w in windows]
+
+
 def register(ctx: AppContext) -> None:
     s = ctx.settings
     u = s.understanding
-    proc = Processor(ctx, NAME, s.budgets.chat)
-    table = ctx.app.Table(TABLE, default=None, partitions=s.partitions)
-    ctx.tables.append(TABLE)
-    analyze = shared_chat_analysis(ctx.extras, s)
+    processor = ChatProcessor(s, shared_chat_analysis(ctx.extras, s))
+    proc = Processor(ctx, processor.name, s.budgets.chat)
 
     async def send_insights(batch: ChatInsights) -> None:
         now = time.time()
         for item in batch.items:
-            item.processor, item.emitted_at = NAME, now
+            item.processor, item.emitted_at = processor.name, now
         await proc.emit("chat_insights", batch)
 
     batch_s = u.insight_batch_ms / 1000.0
@@ -88,37 +128,8 @@ def register(ctx: AppContext) -> None:
         async def flush_insights() -> None:  # no parameters: faust passes the app to a task that has one
             await insights.flush()
 
-    rooms = ctx.room_states(
-        table, load=lambda saved: ChatAggregator.from_state(saved) if saved else ChatAggregator(
-            u.chat_window_ms, u.top_questions), dump=ChatAggregator.to_state)
+    async def flush_room_at_its_end(inp: Input) -> None:
+        if inp.is_marker("end", "flush"):  # the room's insights go out before its last window
+            await insights.flush(inp.room_id)
 
-    async def emit_windows(room_id: str, windows, ingested_at: float) -> None:
-        for w in windows:
-            await proc.emit("chat_windows", ChatWindow(
-                room_id=room_id, event_id=f"{room_id}:chat_window:{w.start_ms}", stream_ms=w.end_ms,
-                ingested_at=ingested_at, start_ms=w.start_ms, end_ms=w.end_ms, messages=w.messages,
-                sentiment_mix=w.sentiment_mix, emotion_mix=w.emotion_mix, intent_counts=w.intent_counts,
-                top_questions=[q for q, _n in w.top_questions], top_question_counts=[n for _q, n in w.top_questions]))
-
-    async def on_chat(event) -> None:
-        ev = await proc.decode(event.value, "chat", (ChatMessage, StreamMarker))
-        if ev is None:
-            return
-        if isinstance(ev, StreamMarker):
-            if ev.marker in ("end", "flush"):
-                await insights.flush(ev.room_id)
-                agg = rooms.get(ev.room_id, event.message.partition)
-                windows = agg.flush()
-                await rooms.applied(ev.room_id, emit_windows(ev.room_id, windows, ev.ingested_at))
-            return
-        analysis = analyze(ev)
-        await insights.add(ChatInsight(
-            room_id=ev.room_id, event_id=f"{ev.event_id}:insight", stream_ms=ev.stream_ms,
-            ingested_at=ev.ingested_at, message_id=ev.event_id, user_id=ev.user_id, text=ev.text[:TEXT_KEEP],
-            sentiment=analysis.sentiment.label, emotion=analysis.emotion.label, intent=analysis.intent.label,
-            confidence=min(max(analysis.confidence, 0.0), 1.0)))
-        agg = rooms.get(ev.room_id, event.message.partition)
-        windows = agg.add(ev.stream_ms, ev.text, analysis)
-        await rooms.applied(ev.room_id, emit_windows(ev.room_id, windows, ev.ingested_at) if windows else None)
-
-    ctx.on_event(NAME, ["chat"], on_chat)
+    attach(ctx, processor, routes={"chat_insights": insights.add}, before=flush_room_at_its_end)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -97,11 +97,18 @@ class RoomProcessor:
         raise NotImplementedError
 
 
+#: sends one output event somewhere other than straight to its topic (e.g. into a batch)
+Route = Callable[[OutputEvent], Awaitable[None]]
+
+
 class Attached:
     """A processor running in a worker (what :func:`attach` returns; timers use ``emit``)."""
 
-    def __init__(self, ctx: AppContext, processor: RoomProcessor):
+    def __init__(self, ctx: AppContext, processor: RoomProcessor, routes: Mapping[str, Route] | None = None,
+                 before: Callable[[Input], Awaitable[None]] | None = None):
         self.ctx, self.processor = ctx, processor
+        self.routes = dict(routes or {})
+        self.before = before
         budget = getattr(ctx.settings.budgets, processor.budget) if processor.budget else None
         self.helper = Processor(ctx, processor.name, budget)
         self.rooms: dict[str, Any] = {}
@@ -121,7 +128,11 @@ class Attached:
 
     async def emit(self, outputs: list[Output]) -> None:
         for out in outputs:
-            await self.helper.emit(out.topic, out.event)
+            route = self.routes.get(out.topic)
+            if route is not None:
+                await route(out.event)
+            else:
+                await self.helper.emit(out.topic, out.event)
 
     async def decode(self, event) -> Input | None:
         topic = self.ctx.topic_name(event)
@@ -148,12 +159,17 @@ class Attached:
         if inp is None:
             return
         state = self.state(inp.room_id, inp.partition)
+        if self.before is not None:
+            await self.before(inp)
         await self.apply(inp, self.processor.handle(inp, state), state)
 
 
-def attach(ctx: AppContext, processor: RoomProcessor) -> Attached:
-    """Run ``processor`` in this worker (see the module docstring)."""
-    attached = Attached(ctx, processor)
+def attach(ctx: AppContext, processor: RoomProcessor, routes: Mapping[str, Route] | None = None,
+           before: Callable[[Input], Awaitable[None]] | None = None) -> Attached:
+    """Run ``processor`` in this worker (see the module docstring). ``routes``: output topics whose
+    events go to a callable instead (the chat processor batches its insights); ``before``: awaited
+    with each decoded input before ``handle`` (loop processors)."""
+    attached = Attached(ctx, processor, routes, before)
     if processor.runs_on == "loop":
         ctx.on_event(processor.name, list(processor.inputs), attached.on_event)
         return attached

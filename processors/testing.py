@@ -47,7 +47,7 @@ class ProcessorRun:
         that topic are skipped (the runtime would dead-letter them)."""
         outputs: list[Output] = []
         for item in events:
-            topic, event, *given = item if isinstance(item, tuple) else (topic_of(item), item)
+            topic, event, *given = item if isinstance(item, tuple) else (self._topic_of(item), item)
             if not isinstance(event, self.processor.inputs.get(topic, ())):
                 continue
             offset = given[0] if given else self.offsets[topic]
@@ -63,6 +63,14 @@ class ProcessorRun:
             elif self.processor.forget_room(inp, state):
                 self.states.pop(event.room_id, None)
         return outputs
+
+    def _topic_of(self, event: Event) -> str:
+        if event.kind == "marker":  # markers go on every input topic: say which, unless there is one
+            topics = list(self.processor.inputs)
+            if len(topics) != 1:
+                raise ValueError(f"{self.processor.name} reads {topics}: give markers as (topic, marker)")
+            return topics[0]
+        return topic_of(event)
 
     def _state(self, room_id: str) -> Any:
         if room_id not in self.states:

@@ -79,3 +79,43 @@ async def test_a_flush_waits_for_one_still_sending_and_keeps_a_rooms_order():
     sent.release.set()
     assert await timer_flush == 1 and await commit_flush == 1
     assert [b.items[0].message_id for b in sent.batches] == ["a-m1", "a-m2"]
+
+
+def _chat_processor():
+    from models.understanding.chat import ChatAnalyzer
+    from processors.chat import ChatProcessor
+    from processors.shared import SharedChatAnalysis
+    from streams.settings import Settings
+
+    return ChatProcessor(Settings(_env_file=None), SharedChatAnalysis(ChatAnalyzer()))
+
+
+def _room_chat():
+    from streams.schemas import ChatMessage, StreamMarker
+
+    lines = ["这个多少钱", "多少钱啊", "已拍", "太贵了吧", "how much is it", "绝绝子😍"]
+    events = [ChatMessage(room_id="c-room", event_id=f"m{i}", stream_ms=1_000 * i, user_id=f"u{i}", text=t)
+              for i, t in enumerate(lines)]
+    return events + [StreamMarker(room_id="c-room", stream_ms=12_000, marker="end")]
+
+
+def test_chat_processor_gives_an_insight_per_message_and_the_window_at_the_end():
+    from processors.testing import run_processor
+
+    outputs = run_processor(_chat_processor(), _room_chat())
+    insights = [o.event for o in outputs if o.topic == "chat_insights"]
+    windows = [o.event for o in outputs if o.topic == "chat_windows"]
+    assert len(insights) == 6 and insights[0].intent == insights[1].intent  # both ask the price
+    assert insights[2].intent == "purchase_signal" and insights[3].sentiment == "negative"
+    assert windows and sum(w.messages for w in windows) == 6
+    assert any("多少钱" in q for q in windows[-1].top_questions)
+
+
+def test_chat_processor_state_survives_its_table_round_trip():
+    from processors.testing import run_processor
+
+    events = _room_chat()
+    plain = run_processor(_chat_processor(), events)
+    restored = run_processor(_chat_processor(), events, restore_every=1)
+    dump = lambda outs: [o.event.model_dump(exclude={"emitted_at"}) for o in outs]  # noqa: E731
+    assert dump(restored) == dump(plain)
