@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import ssl
 from time import monotonic
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from faust.tables.recovery import Recovery
 import streams.kafka  # noqa: F401  (registers the livelens:// transport)
 from streams.observability import DEAD_LETTERS, HANDLER_ERRORS
 from streams.schemas import dead_letter
+from streams.security import kafka_ssl_context
 from streams.settings import Settings
 from streams.state import RoomStates
 from streams.topics import TopicNames
@@ -107,13 +107,10 @@ def create_app(settings: Settings, bootstrap: str, *, app_id: str | None = None)
             username=settings.kafka_sasl_username,
             password=settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None,
             mechanism=settings.kafka_sasl_mechanism or "PLAIN",
-            ssl_context=ssl.create_default_context(
-                cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None)
-            if settings.kafka_security_protocol == "SASL_SSL" else None,
+            ssl_context=kafka_ssl_context(settings),
         )
     elif settings.kafka_security_protocol == "SSL":
-        credentials = faust.SSLCredentials(ssl.create_default_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None))
+        credentials = faust.SSLCredentials(kafka_ssl_context(settings))
     app = faust.App(
         app_id,
         broker=hosts,

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 import uuid
 from typing import Any
 
@@ -41,6 +40,7 @@ from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode.services import WaitResults
 
+from streams.security import kafka_ssl_context
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,9 +53,7 @@ def security_config(settings: Settings) -> dict[str, Any]:
     """SASL/TLS settings passed through to aiokafka clients."""
     cfg: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
     if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
-        cfg["ssl_context"] = ssl.create_default_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        )
+        cfg["ssl_context"] = kafka_ssl_context(settings)
     if settings.kafka_security_protocol.startswith("SASL"):
         cfg["sasl_mechanism"] = settings.kafka_sasl_mechanism or "PLAIN"
         cfg["sasl_plain_username"] = settings.kafka_sasl_username

@@ -488,7 +488,8 @@ def decode_event(
         raise DecodeError(f"oversized: {len(raw)} bytes > {max_bytes}")
     if not _checked_only(raw):
         try:
-            event = _any_event.validate_json(raw)
+            # strict, like every ingest edge: "count": "1" is a data error, never coerced
+            event = _any_event.validate_json(raw, strict=True)
         except ValidationError:
             pass  # the checked way says why
         else:
@@ -526,7 +527,7 @@ def _decode_checked(raw: bytes, allowed: tuple[type[Event], ...] | None) -> Even
     if obj.get("version", SCHEMA_VERSION) != SCHEMA_VERSION:
         raise DecodeError(f"unsupported version: {str(obj.get('version'))[:20]}", room_id)
     try:
-        event = _any_event.validate_python(obj)
+        event = _any_event.validate_python(obj, strict=True)
     except ValidationError as exc:
         raise DecodeError(f"schema: {_short_errors(exc)}", room_id) from None
     if allowed is not None and not isinstance(event, allowed):

@@ -1,12 +1,14 @@
-"""Tokens, webhook signatures and rate limits: the small security pieces shared by HTTP parts."""
+"""Tokens, TLS, webhook signatures and rate limits: the small security pieces, each in one place."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+import ssl
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
 
 SIGNATURE_HEADER = "X-Livelens-Signature"
@@ -28,6 +30,22 @@ def load_or_create_token(configured: str | None, data_dir: Path) -> str:
     path.touch(mode=0o600)
     path.write_text(token)
     return token
+
+
+def presented_token(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    """The API token a request presents: ``Authorization: Bearer``, else ``X-Livelens-Token``, else
+    ``?token=`` (browsers' EventSource cannot set headers). ``headers`` keys are lower-case."""
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return headers.get("x-livelens-token") or query.get("token")
+
+
+def kafka_ssl_context(settings) -> ssl.SSLContext | None:
+    """The TLS context of every Kafka client (faust's and aiokafka's), None without TLS."""
+    if settings.kafka_security_protocol not in ("SSL", "SASL_SSL"):
+        return None
+    return ssl.create_default_context(cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None)
 
 
 def token_matches(presented: str | None, expected: str) -> bool:

@@ -19,7 +19,7 @@ from streams.ingest.http import HTTP_TOPICS, HttpIngest, create_ingest_router
 from streams.ingest.publisher import Publisher
 from streams.kafka import start_producer
 from streams.schemas import EVENT_TYPES
-from streams.security import load_or_create_token, token_matches
+from streams.security import load_or_create_token, presented_token, token_matches
 from streams.settings import Settings
 from streams.topics import TopicNames
 
@@ -49,10 +49,7 @@ def create_api(settings: Settings, redis_url: str, kafka_bootstrap: str | None) 
             await state["redis"].close()
 
     async def require_token(request: Request) -> None:
-        presented = request.headers.get("x-livelens-token") or request.query_params.get("token")
-        auth = request.headers.get("authorization", "")
-        if auth.lower().startswith("bearer "):
-            presented = auth[7:].strip()
+        presented = presented_token(request.headers, request.query_params)
         if not token_matches(presented, token):
             raise HTTPException(401, "missing or wrong API token", headers={"WWW-Authenticate": "Bearer"})
 
@@ -105,12 +102,10 @@ def _secured_asgi(inner, token: str):
 
     async def app(scope, receive, send):
         if scope["type"] == "http":
+            from urllib.parse import parse_qsl
+
             headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
-            auth = headers.get("authorization", "")
-            presented = auth[7:].strip() if auth.lower().startswith("bearer ") else headers.get("x-livelens-token")
-            if not presented:
-                from urllib.parse import parse_qs
-                presented = (parse_qs(scope.get("query_string", b"").decode()).get("token") or [None])[0]
+            presented = presented_token(headers, dict(parse_qsl(scope.get("query_string", b"").decode())))
             if not token_matches(presented, token):
                 await send({"type": "http.response.start", "status": 401,
                             "headers": [(b"content-type", b"text/plain")]})

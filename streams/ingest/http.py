@@ -25,11 +25,11 @@ import time
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import ValidationError
 
+from streams.ingest.edge import TOPIC_FOR_KIND, EdgeReject, parse_edge_line
 from streams.ingest.publisher import Publisher
-from streams.schemas import ChatMessage, CommerceEvent, parse_room_language
+from streams.schemas import ChatMessage, parse_room_language
 from streams.security import RateLimiter
 
-_KINDS = {"chat": ("chat", ChatMessage), "commerce": ("commerce", CommerceEvent)}
 HTTP_TOPICS = ("chat", "commerce")
 
 
@@ -87,27 +87,12 @@ class HttpIngest:
         return {"accepted": accepted, "rejected": rejects}
 
     async def _one(self, room_id: str, line: bytes) -> str | None:
+        """Publish one line (the edge's one strict parser); the reason if it was rejected."""
         try:
-            obj = json.loads(line.decode("utf-8"), parse_constant=_no_constant)
-        except UnicodeDecodeError:
-            return "invalid UTF-8"
-        except ValueError as exc:
-            return f"bad JSON: {str(exc)[:100]}"
-        if not isinstance(obj, dict):
-            return "not a JSON object"
-        kind = obj.get("kind")
-        if not isinstance(kind, str) or kind not in _KINDS:  # a list/dict kind is unhashable
-            return f"unknown kind: {str(kind)[:40]!r} (chat or commerce)"
-        topic, model = _KINDS[kind]
-        obj["room_id"] = room_id
-        obj.setdefault("stream_ms", self.stream_ms(room_id))
-        obj.pop("event_id", None) if obj.get("event_id") in ("", None) else None
-        try:
-            event = model.model_validate(obj)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            return f"schema: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}"[:300]
-        await self.publisher.publish(topic, event)
+            event = parse_edge_line(line, room_id, default_stream_ms=lambda: self.stream_ms(room_id))
+        except EdgeReject as exc:
+            return str(exc)
+        await self.publisher.publish(TOPIC_FOR_KIND[event.kind], event)
         return None
 
 

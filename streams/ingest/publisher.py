@@ -10,12 +10,12 @@ that is quiet (see :class:`streams.schemas.StreamMarker`).
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
 
+from streams.ingest.edge import stamp_ingested
 from streams.observability import DEAD_LETTERS, INGEST_EVENTS, reason_label
 from streams.schemas import Event, StreamMarker, dead_letter
 from streams.topics import INPUT_TOPICS, TopicNames
@@ -42,7 +42,7 @@ class Publisher:
 
     async def publish(self, topic: str, event: Event) -> None:
         """Send one input event (``topic`` is a TOPICS key such as "chat"), stamping ``ingested_at``."""
-        event.ingested_at = time.time()
+        stamp_ingested(event)
         await self.producer.send(self.topics.full(topic), event.to_bytes(), key=event.key)
         self.counts[topic] += 1
         INGEST_EVENTS.labels(topic).inc()

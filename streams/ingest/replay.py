@@ -25,25 +25,16 @@ negative or absurd ``t``, oversized line) for the caller's dead-letter topic.
 
 from __future__ import annotations
 
-import json
-import math
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple, Union
+from typing import BinaryIO, NamedTuple
 
-from pydantic import ValidationError
-
+from streams.ingest.edge import EdgeEvent, EdgeReject, parse_edge_line
 from streams.ingest.pacing import Pacer
-from streams.schemas import MAX_STREAM_MS, ChatMessage, CommerceEvent
 
-ReplayEvent = Union[ChatMessage, CommerceEvent]
+ReplayEvent = EdgeEvent
 
 MAX_LINE_BYTES = 64 * 1024
-_FIELDS: dict[str, tuple[type[ReplayEvent], tuple[str, ...]]] = {
-    "chat": (ChatMessage, ("user_id", "user_name", "text")),
-    "commerce": (CommerceEvent, ("type", "user_id", "product_id", "count", "amount")),
-}
 
 
 class ReplayReject(NamedTuple):
@@ -52,42 +43,13 @@ class ReplayReject(NamedTuple):
     reason: str
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed")
-
-
 def parse_replay_line(raw: bytes, line_no: int, room_id: str) -> ReplayEvent | ReplayReject | None:
-    """One line → an event, a reject with its reason, or ``None`` for a blank line."""
-    if not raw.strip():
-        return None
+    """One line → an event, a reject with its reason, or ``None`` for a blank line (the edge's
+    one strict parser: :func:`streams.ingest.edge.parse_edge_line`; a replay line needs ``t``)."""
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return ReplayReject(line_no, raw, f"invalid UTF-8 at byte {exc.start}")
-    try:
-        obj = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
-        return ReplayReject(line_no, raw, f"bad JSON: {str(exc)[:120]}")
-    if not isinstance(obj, dict):
-        return ReplayReject(line_no, raw, "not a JSON object")
-    kind = obj.get("kind")
-    if not isinstance(kind, str) or kind not in _FIELDS:  # a list/dict kind is unhashable
-        return ReplayReject(line_no, raw, f"unknown kind: {str(kind)[:40]!r}")
-    t = obj.get("t")
-    if isinstance(t, bool) or not isinstance(t, (int, float)):
-        return ReplayReject(line_no, raw, "t: must be a number of seconds")
-    if not math.isfinite(t) or t < 0 or t * 1000 > MAX_STREAM_MS:
-        return ReplayReject(line_no, raw, f"t: out of range (0..{MAX_STREAM_MS // 1000} s): {t!r}")
-    cls, fields = _FIELDS[kind]
-    data = {k: obj[k] for k in fields if k in obj}
-    try:
-        # strict: "count": "1" or "text": 5 are data errors, not something to coerce silently
-        return cls.model_validate(
-            {**data, "room_id": room_id, "stream_ms": int(round(t * 1000))}, strict=True
-        )
-    except ValidationError as exc:
-        parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3]]
-        return ReplayReject(line_no, raw, "schema: " + "; ".join(parts)[:300])
+        return parse_edge_line(raw, room_id)
+    except EdgeReject as exc:
+        return ReplayReject(line_no, raw, str(exc))
 
 
 def _read_lines(stream: BinaryIO, max_line_bytes: int) -> Iterator[tuple[bytes, bool]]:
@@ -131,16 +93,16 @@ class ReplaySource:
     """A replay file as a paced async source: ``async for event in ReplaySource(...)``.
 
     The file is parsed up front (replay files are small); :attr:`rejects` holds its bad lines and
-    ``on_reject`` is called for each. ``stamp=True`` sets ``ingested_at`` as each event is released.
+    ``on_reject`` is called for each. ``ingested_at`` is stamped by whoever publishes the events
+    (:func:`streams.ingest.edge.stamp_ingested`).
     """
 
     def __init__(self, path: Path | str, room_id: str, realtime: bool = True, speed: float = 1.0,
-                 *, stamp: bool = True, max_line_bytes: int = MAX_LINE_BYTES,
+                 *, max_line_bytes: int = MAX_LINE_BYTES,
                  on_reject: Callable[[ReplayReject], None] | None = None):
         self.path = Path(path)
         self.room_id = room_id
         self.pacer = Pacer(realtime, speed)
-        self.stamp = stamp
         self.events, self.rejects = load_replay(self.path, room_id, max_line_bytes)
         if on_reject is not None:
             for reject in self.rejects:
@@ -149,6 +111,4 @@ class ReplaySource:
     async def __aiter__(self) -> AsyncIterator[ReplayEvent]:
         for event in self.events:
             await self.pacer.wait(event.stream_ms)
-            if self.stamp:
-                event.ingested_at = time.time()
             yield event

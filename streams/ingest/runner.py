@@ -2,10 +2,10 @@
 
 The Kafka side is the caller's: ``publish`` is ``async (topic_name, event) -> None`` where
 ``topic_name`` is a key of ``streams.topics.TOPICS`` ("audio", "frames", "segments", "chat",
-"commerce", "dead_letters"). :func:`run_ingest` sends a ``StreamMarker`` ``start`` on every input
-topic before any data, and ``end`` on every input topic when the media ends (also when the run is
-cancelled), stamps ``ingested_at`` right before each publish, and sends unreadable replay lines
-to "dead_letters".
+"commerce", "dead_letters"); it stamps ``ingested_at`` (``Publisher.publish`` does). :func:`run_ingest`
+sends a ``StreamMarker`` ``start`` on every input topic before any data, and ``end`` on every input
+topic when the media ends (also when the run is cancelled), and sends unreadable replay lines to
+"dead_letters".
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from streams.ingest.edge import TOPIC_FOR_KIND
 from streams.ingest.media import MediaIngest
 from streams.ingest.pacing import Pacer, merge_by_stream_time, paced
 from streams.ingest.replay import ReplayReject, ReplaySource
@@ -29,9 +30,6 @@ log = logging.getLogger(__name__)
 
 Publish = Callable[[str, Event], Awaitable[None]]
 
-#: event kind -> input topic name
-TOPIC_FOR_KIND = {"audio": "audio", "frame": "frames", "segment": "segments",
-                  "chat": "chat", "commerce": "commerce"}
 
 
 @dataclass
@@ -44,12 +42,6 @@ class IngestStats:
 
     def count(self, topic: str) -> int:
         return self.published.get(topic, 0)
-
-
-def stamp_ingested(event: Event) -> Event:
-    """Set ``ingested_at`` to now: call right before the event enters Kafka."""
-    event.ingested_at = time.time()
-    return event
 
 
 async def run_ingest(
@@ -84,12 +76,12 @@ async def run_ingest(
     )
     await asyncio.to_thread(media.open)  # fail fast, before any marker goes out
     replay_files = [replay] if isinstance(replay, (str, Path)) else list(replay or [])
-    replay_sources = [ReplaySource(p, room_id, realtime=False, stamp=False) for p in replay_files]
+    replay_sources = [ReplaySource(p, room_id, realtime=False) for p in replay_files]
 
     async def send(topic: str, event: Event) -> None:
         if isinstance(event, AudioChunk):
             event.language = language
-        await publish(topic, stamp_ingested(event))
+        await publish(topic, event)  # the publisher stamps ingested_at as it enters Kafka
         stats.published[topic] = stats.published.get(topic, 0) + 1
 
     for topic in INPUT_TOPICS:

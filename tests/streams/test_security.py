@@ -56,3 +56,23 @@ def test_a_fresh_timestamp_cannot_be_grafted_onto_a_captured_signature():
     # timestamps too far in the future are refused as well
     ahead = sign(body, "s3cret", timestamp=1_000_000 + 3600)
     assert SignatureVerifier("s3cret").verify(body, ahead, now=1_000_000) == "timestamp outside the tolerance window"
+
+
+def test_one_token_reader_for_every_way_a_request_presents_it():
+    from streams.security import presented_token
+
+    assert presented_token({"authorization": "Bearer abc"}, {"token": "zzz"}) == "abc"
+    assert presented_token({"x-livelens-token": "def"}, {}) == "def"
+    assert presented_token({}, {"token": "ghi"}) == "ghi"
+    assert presented_token({"authorization": "Basic xyz"}, {}) is None
+
+
+def test_one_tls_context_builder_for_every_kafka_client(tmp_path):
+    import ssl
+
+    from streams.security import kafka_ssl_context
+    from streams.settings import Settings
+
+    assert kafka_ssl_context(Settings(_env_file=None)) is None
+    ctx = kafka_ssl_context(Settings(kafka_security_protocol="SASL_SSL", _env_file=None))
+    assert isinstance(ctx, ssl.SSLContext) and ctx.verify_mode == ssl.CERT_REQUIRED

@@ -47,9 +47,6 @@ async def test_run_ingest_publishes_markers_media_and_replay(tmp_path: Path, set
     assert len(dead) == 1 and isinstance(dead[0], DeadLetter) and "line 3" in dead[0].reason
     assert stats.replay_rejects == 1 and stats.count("chat") == 3 and stats.media_errors == 0
     data = [e for _, e in sent if not isinstance(e, (StreamMarker, DeadLetter))]
-    # ingested_at is stamped at publish time, so it follows publish order
-    stamps = [e.ingested_at for e in data]
-    assert stamps == sorted(stamps)
     # the chat at 0.4 s went out between the media of its time, not after all media
     order = [e.kind for e in data]
     assert 0 < order.index("chat") < order.index("commerce") < len(order) - 1
