@@ -280,32 +280,29 @@ class ComplianceChecker:
 
     @staticmethod
     def _resolve(sk: Skeleton, hits: list[tuple[int, int, _CompiledRule, bool]]) -> list[Violation]:
-        """One violation per phrase and kind: overlapping hits of a kind keep the most severe, longest."""
-        kept: list[tuple[int, int, _CompiledRule]] = []
+        """One violation per phrase and kind: overlapping hits of a kind merge into one span
+        (全网最低 + 最低价 -> 全网最低价) reported under the most severe, then longest, rule."""
+        merged: list[tuple[int, int, _CompiledRule]] = []
         by_kind: dict[str, list[tuple[int, int, _CompiledRule]]] = {}
         for start, end, compiled, _ in hits:
             by_kind.setdefault(compiled.rule.kind, []).append((start, end, compiled))
         for group in by_kind.values():
             group.sort(key=lambda h: h[0])
-            cluster: list[tuple[int, int, _CompiledRule]] = []
-            cluster_end = -1
-            for hit in [*group, None]:  # None flushes the last cluster
-                if hit is not None and hit[0] < cluster_end:
-                    cluster.append(hit)
-                    cluster_end = max(cluster_end, hit[1])
-                    continue
-                # a cluster of overlapping hits: best first, then whatever does not overlap it
-                cluster.sort(key=lambda h: (-h[2].severity_rank, -(h[1] - h[0]), h[0]))
-                chosen: list[tuple[int, int, _CompiledRule]] = []
-                for candidate in cluster:
-                    if all(candidate[1] <= c[0] or c[1] <= candidate[0] for c in chosen):
-                        chosen.append(candidate)
-                kept.extend(chosen)
-                if hit is not None:
-                    cluster, cluster_end = [hit], hit[1]
-        kept.sort(key=lambda h: (h[0], h[1], h[2].rule.kind))
+            start, end, best = group[0]
+            best_key = (best.severity_rank, end - start)
+            for h_start, h_end, compiled in group[1:]:
+                key = (compiled.severity_rank, h_end - h_start)
+                if h_start < end:  # overlaps the current phrase: extend it, keep the strongest rule
+                    end = max(end, h_end)
+                    if key > best_key:
+                        best, best_key = compiled, key
+                else:
+                    merged.append((start, end, best))
+                    start, end, best, best_key = h_start, h_end, compiled, key
+            merged.append((start, end, best))
+        merged.sort(key=lambda h: (h[0], h[1], h[2].rule.kind))
         out = []
-        for start, end, compiled in kept:
+        for start, end, compiled in merged:
             o_start, o_end = sk.span(start, end)
             rule = compiled.rule
             out.append(Violation(rule.kind, rule.id, sk.original[o_start:o_end], o_start, o_end,

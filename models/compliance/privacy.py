@@ -38,7 +38,7 @@ _PHONES = (
 _QQ = re.compile(r"(?:qq|扣扣|企鹅)(?:号码|号)?(?:是|为)?([0-9]{5,11})(?![0-9])")
 _WECHAT_CUE = re.compile(r"(?:微信|威信|薇信|v信|vx|wx|weixin|wechat)(?:号码|号|id)?")
 # on the original text, right after a cue
-_WECHAT_ID = re.compile(r"[\s:：是为]*([A-Za-z][-_A-Za-z0-9]{5,19})(?![-_A-Za-z0-9])")
+_WECHAT_ID = re.compile(r"(?:[\s:：是为]|is\s|id\s)*([A-Za-z][-_A-Za-z0-9]{5,19})(?![-_A-Za-z0-9])")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+[@＠][A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _HAN = r"[\u4e00-\u9fff]"
 _NOT_ADDRESS = "在住寄到是送发址的我你他她们请给从去"  # verbs and particles that start before an address
