@@ -206,6 +206,8 @@ class ComplianceChecker:
     def _stands(self, sk: Skeleton, start: int, end: int, compiled: _CompiledRule, homophone_only: bool) -> bool:
         if not _on_word_boundary(sk, start, end):
             return False
+        if sk.clause[start] != sk.clause[end - 1]:  # "沟通，便" is not 通便: no hit across a clause break
+            return False
         if self._is_exception(sk.text, start, end, compiled):
             return False
         if homophone_only and not self._has_cue(sk, start, end, compiled):

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 NORMALISE_FILE = Path(__file__).resolve().parent / "normalise.yaml"
 
 #: separators whose presence ends a clause (negation does not reach across them)
-CLAUSE_BREAKS = frozenset("，。！？；,!?;\n\r…～~、|")
+CLAUSE_BREAKS = frozenset("，。！？；,!?;\n\r…")
 #: characters kept although their Unicode category is a symbol or punctuation
 _KEEP = frozenset("%#@")
 _DROP_CATEGORIES = ("Z", "P", "S", "C", "M")
@@ -176,6 +176,11 @@ def normalise_term(term: str) -> str:
     return "".join(forms[ch] for ch in term)
 
 
+def _ends_sentence(text: str, i: int) -> bool:
+    rest = text[i + 1 : i + 4].lstrip()
+    return i == len(text) - 1 or (text[i + 1].isspace() and not rest[:1].isdigit())
+
+
 def skeleton(text: str) -> Skeleton:
     forms = _char_forms()
     chars: list[str] = []
@@ -184,13 +189,13 @@ def skeleton(text: str) -> Skeleton:
     clauses: list[int] = []
     gap = False
     clause = 0
-    last = len(text) - 1
     for i, ch in enumerate(text):
         form = forms[ch]
         if not form:
             gap = True
-            # a dot ends a sentence only before a space (全.网.最.低 stays one clause)
-            if ch in CLAUSE_BREAKS or (ch == "." and (i == last or text[i + 1].isspace())):
+            # a dot ends a sentence only before a space and not before a digit (全.网.最.低 and
+            # "No. 1" stay one clause)
+            if ch in CLAUSE_BREAKS or (ch == "." and _ends_sentence(text, i)):
                 clause += 1
             continue
         for c in form:

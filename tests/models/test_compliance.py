@@ -111,7 +111,8 @@ HARMLESS_ZH = [
     # harmless senses of the same characters
     "这是今年的最新款", "第一批货已经发完了", "第一件原价，第二件半价", "唯一的遗憾是颜色少了点", "最少买一件就包邮",
     "最近天气冷了多穿点", "第一次来直播间的宝宝点个关注", "最后一件了，要的抓紧", "最好先量一下自己的尺码",
-    "第一时间给大家发货", "面料是百分之百纯棉", "安全第一",
+    "第一时间给大家发货", "面料是百分之百纯棉", "安全第一", "唯一不爽的就是声音小",
+    "及时沟通，便没什么了",  # 通便 across a comma is no claim
     # homophones of 微信 that are ordinary words, with no contact cue
     "为新人准备了优惠券", "这是专为新手设计的", "每位新进来的宝宝",
     # negation and reported speech
