@@ -74,6 +74,15 @@ def _sounds_like_pattern(spelling: str) -> re.Pattern[str]:
     return re.compile("".join(classes))
 
 
+def _any_of(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
+    """A pattern whose matches (group 1) are every occurrence of any phrase, overlapping ones
+    included (a lookahead matches at each position; the longest phrase wins there)."""
+    if not phrases:
+        return None
+    alternation = "|".join(re.escape(p) for p in sorted(set(phrases), key=len, reverse=True))
+    return re.compile(f"(?=({alternation}))")
+
+
 def _is_letter(c: str) -> bool:
     return "a" <= c <= "z"
 
@@ -107,7 +116,8 @@ def _occurrences(s: str, needle: str, lo: int = 0, hi: int | None = None):
 
 
 class _CompiledRule:
-    __slots__ = ("rule", "terms", "patterns", "sounds", "cues", "exceptions", "exception_patterns", "severity_rank")
+    __slots__ = ("rule", "terms", "patterns", "sounds", "cues", "exceptions", "exception_patterns", "severity_rank",
+                 "exceptions_re", "longest_exception")
 
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
@@ -119,6 +129,8 @@ class _CompiledRule:
         self.exceptions = tuple(t for t in (normalise_term(e) for e in rule.exceptions) if t)
         self.exception_patterns = tuple(re.compile(p, flags) for p in rule.exception_patterns)
         self.severity_rank = SEVERITY_RANK[rule.severity]
+        self.exceptions_re = _any_of(self.exceptions)
+        self.longest_exception = max((len(e) for e in self.exceptions), default=0)
 
 
 @dataclass
@@ -128,6 +140,13 @@ class _Context:
     reported_speech: tuple[str, ...]
     clause_breaks: tuple[str, ...]
     window: int
+
+    def __post_init__(self) -> None:
+        self.negation_re = _any_of(self.negation)
+        self.negation_exceptions_re = _any_of(self.negation_exceptions)
+        self.longest_negation_exception = max((len(e) for e in self.negation_exceptions), default=0)
+        self.reported_speech_re = _any_of(self.reported_speech)
+        self.clause_breaks_re = _any_of(self.clause_breaks)
 
 
 def _merge_context(cues: list[ContextCues]) -> _Context:
@@ -218,10 +237,10 @@ class ComplianceChecker:
 
     @staticmethod
     def _is_exception(s: str, start: int, end: int, compiled: _CompiledRule) -> bool:
-        for phrase in compiled.exceptions:
-            lo = max(0, start - len(phrase) + 1)
-            for pos in _occurrences(s, phrase, lo, min(len(s), end + len(phrase) - 1)):
-                if pos < end and pos + len(phrase) > start:
+        if compiled.exceptions_re is not None:
+            reach = compiled.longest_exception - 1
+            for m in compiled.exceptions_re.finditer(s, max(0, start - reach), min(len(s), end + reach)):
+                if m.start(1) < end and m.end(1) > start:
                     return True
         for pattern in compiled.exception_patterns:
             # a window around the hit: a whole-text scan per hit would be quadratic on long lines
@@ -246,36 +265,39 @@ class ComplianceChecker:
         s = sk.text
         return any(cue in s[lo:start] or cue in s[end:hi] for cue in compiled.cues)
 
-    def _found(self, sk: Skeleton, word: str, lo: int, hi: int) -> int:
-        """Start of the last occurrence of ``word`` wholly inside [lo, hi) on word boundaries, or -1."""
-        last = -1
-        for pos in _occurrences(sk.text, word, lo, hi):
-            if _on_word_boundary(sk, pos, pos + len(word)):
-                last = pos
-        return last
+    @staticmethod
+    def _matches(sk: Skeleton, pattern: re.Pattern[str] | None, lo: int, hi: int):
+        """(start, end) of each phrase of an ``_any_of`` pattern wholly inside [lo, hi), on word boundaries."""
+        if pattern is None or hi <= lo:
+            return
+        for m in pattern.finditer(sk.text, lo, hi):
+            if _on_word_boundary(sk, m.start(1), m.end(1)):
+                yield m.start(1), m.end(1)
 
     def _excused_by_context(self, sk: Skeleton, start: int, end: int) -> bool:
         ctx = self._context
         lo, hi = self._clause_bounds(sk, start, end, ctx.window)
         # 但是 / but start a fresh claim: "不敢说第一，但是最好" still claims 最好
-        for word in ctx.clause_breaks:
-            pos = self._found(sk, word, lo, start)
-            if pos != -1:
-                lo = max(lo, pos + len(word))
-        for cue in ctx.reported_speech:
-            if self._found(sk, cue, lo, start) != -1 or self._found(sk, cue, end, hi) != -1:
+        for _, break_end in self._matches(sk, ctx.clause_breaks_re, lo, start):
+            lo = max(lo, break_end)
+        for _ in self._matches(sk, ctx.reported_speech_re, lo, start):
+            return True
+        for _ in self._matches(sk, ctx.reported_speech_re, end, hi):
+            return True
+        for cue_start, cue_end in self._matches(sk, ctx.negation_re, lo, start):
+            if not self._negation_excepted(sk.text, cue_start, cue_end):
                 return True
-        for cue in ctx.negation:
-            for pos in _occurrences(sk.text, cue, lo, start):
-                if _on_word_boundary(sk, pos, pos + len(cue)) and not self._negation_excepted(sk.text, pos, len(cue)):
-                    return True
         return False
 
-    def _negation_excepted(self, s: str, pos: int, length: int) -> bool:
-        for phrase in self._context.negation_exceptions:
-            for at in _occurrences(s, phrase, max(0, pos - len(phrase) + 1), min(len(s), pos + length + len(phrase))):
-                if at <= pos and at + len(phrase) >= pos + length:
-                    return True
+    def _negation_excepted(self, s: str, cue_start: int, cue_end: int) -> bool:
+        """True when the negation word is part of a phrase that does not negate (不要错过)."""
+        ctx = self._context
+        if ctx.negation_exceptions_re is None:
+            return False
+        reach = ctx.longest_negation_exception
+        for m in ctx.negation_exceptions_re.finditer(s, max(0, cue_start - reach), min(len(s), cue_end + reach)):
+            if m.start(1) <= cue_start and m.end(1) >= cue_end:
+                return True
         return False
 
     # ------------------------------------------------------------------ output
