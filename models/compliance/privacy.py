@@ -2,7 +2,7 @@
 
     masked, spans = mask_personal_data("加我微信 abc_12345，电话幺三八 1234 5678")
     # '加我微信 [微信号]，电话[电话]'
-    pseudonymise("user-42", "room-1", secret="s3cret")  # '7c1e0a9b3f5d2e81' (stable per room)
+    pseudonymise("user-42", "room-1", secret="s3cret")  # 16 hex characters, stable within the room
 
 Phone numbers use the compliance normaliser, so spaced, dashed, full-width, circled and
 Chinese-numeral forms (幺三八…) are masked too. WeChat / QQ ids are masked when they follow a
