@@ -348,7 +348,13 @@ def register(app: typer.Typer) -> None:
         command = "livelens bench compliance" + "".join(f" {shlex.quote(a)}" for a in sys.argv[3:])
         from livelens.bench.machine import reference_ms
 
-        result = run(min_cpu_s=min_cpu_s, shared_dir=shared_data)
+        if as_json:
+            result = run(min_cpu_s=min_cpu_s, shared_dir=shared_data)
+        else:
+            from rich.console import Console
+
+            with Console(stderr=True).status("scoring the labelled sets and timing both predictors ..."):
+                result = run(min_cpu_s=min_cpu_s, shared_dir=shared_data)
         result["command"] = command
         result["machine_reference_ms"] = reference_ms()
         if as_json:

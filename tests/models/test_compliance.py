@@ -68,6 +68,7 @@ EVASIONS_ZH = [
     ("私 下 转 账 更便宜", "diversion", "私 下 转 账"),
     ("拍.下.不.发", "diversion", "拍.下.不.发"),
     ("去淘宝搜我们店", "diversion", "淘宝"),
+    ("加我whatsapp", "diversion", "whatsapp"),  # English app names in a Chinese room
 ]
 
 
