@@ -17,8 +17,8 @@ bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: print the figure
 app.add_typer(bench_app, name="bench")
 
 #: command modules (livelens/commands/*.py) and benchmark modules (livelens/bench/*.py)
-COMMAND_MODULES = ["core", "ingest", "sample", "asr", "understanding", "vision", "fusion", "clips", "anomaly", "recommend", "web", "fuzz"]
-BENCH_MODULES = ["pipeline", "asr", "understanding", "fusion", "clips", "anomaly", "load"]
+COMMAND_MODULES = ["core", "ingest", "sample", "asr", "understanding", "vision", "fusion", "clips", "anomaly", "recommend", "web", "fuzz", "compliance"]
+BENCH_MODULES = ["pipeline", "asr", "understanding", "fusion", "clips", "anomaly", "load", "compliance"]
 
 
 def _register(package: str, names: list[str], target: typer.Typer) -> None:
