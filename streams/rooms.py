@@ -6,6 +6,7 @@
       sample-zh:
         language: zh        # zh, en or auto (identified from the first seconds of speech)
         category: apparel   # the taxonomy its selling points are classified with
+        platform: douyin    # the platform rule pack its compliance checks use
       brand-night-en:
         language: en
 
@@ -36,6 +37,7 @@ class RoomConfig(BaseModel):
 
     language: str = ""
     category: str = ""
+    platform: str = ""  # douyin, kuaishou, taobao … : the compliance rule pack of the room
 
     @field_validator("language")
     @classmethod

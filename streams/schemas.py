@@ -387,6 +387,48 @@ class Clip(OutputEvent):
     #: 0: a clip's first event; higher: its vertical update, or a re-cut of a superseded clip
     #: planned again under the same id. A consumer keeps the highest revision of each clip_id.
     revision: int = Field(default=0, ge=0)
+    #: compliance violations the host spoke inside the clip's time range (processors/compliance.py)
+    compliance: list["ComplianceViolation"] = Field(default_factory=list)
+    #: held back from automatic publishing (the clips webhook) until a person has reviewed it
+    hold: bool = False
+
+
+class ComplianceViolation(BaseModel):
+    """One phrase that breaks an advertising law or platform rule (models.compliance.Violation)."""
+
+    model_config = ConfigDict(extra="ignore")
+    kind: str
+    rule: str
+    term: str  # the phrase as written: text[start:end]
+    start: int = Field(ge=0)  # character offsets into the alert's ``text``
+    end: int = Field(ge=0)
+    severity: Literal["info", "warning", "critical"]
+    law: str = ""
+    suggestion: str = ""
+    #: stream time of the phrase, from the transcript's word timestamps (else the segment's span)
+    start_ms: int = Field(default=0, ge=0)
+    end_ms: int = Field(default=0, ge=0)
+
+
+class ComplianceAlert(OutputEvent):
+    """Violations found in one final transcript segment (``source="host"``) or chat message (``"chat"``).
+
+    ``text`` is what was checked (chat: already masked at ingest); each violation's start/end
+    index it. ``start_ms``/``end_ms``: the segment's (or message's) stream-time span.
+    """
+
+    kind: Literal["compliance"] = "compliance"
+    source: Literal["host", "chat"]
+    source_id: str  # the transcript's segment_id, or the chat message's event_id
+    user_id: str = ""  # chat: the (pseudonymised) viewer id
+    text: str
+    language: str = ""
+    category: str = ""
+    platform: str = ""
+    start_ms: int = Field(ge=0)
+    end_ms: int = Field(ge=0)
+    severity: Literal["info", "warning", "critical"]  # the most severe violation's
+    violations: list[ComplianceViolation] = Field(min_length=1)
 
 
 class Alert(OutputEvent):
@@ -436,7 +478,7 @@ InputEvent = Annotated[
 AnyOutput = Annotated[
     Union[
         Transcript, Prosody, VisionFeatures, SellingPoint, ChatInsight, ChatInsights, ChatWindow, RoomMetrics,
-        FusedWindow, Clip, Alert, Recommendation, DeadLetter,
+        FusedWindow, Clip, Alert, ComplianceAlert, Recommendation, DeadLetter,
     ],
     Field(discriminator="kind"),
 ]
@@ -447,7 +489,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (
         AudioChunk, VideoFrame, SegmentRef, ChatMessage, CommerceEvent, StreamMarker,
         Transcript, Prosody, VisionFeatures, SellingPoint, ChatInsight, ChatInsights, ChatWindow, RoomMetrics,
-        FusedWindow, Clip, Alert, Recommendation, DeadLetter,
+        FusedWindow, Clip, Alert, ComplianceAlert, Recommendation, DeadLetter,
     )
 }
 

@@ -27,6 +27,7 @@ class LatencyBudgets(BaseModel):
     clips: float = 3000
     anomaly: float = 300
     recommend: float = 300
+    compliance: float = 300  # compliance alert after the final transcript / chat message
 
 
 class AsrSettings(BaseModel):
@@ -165,6 +166,36 @@ class RecommendSettings(BaseModel):
     webhook_secret: SecretStr | None = None
 
 
+class ComplianceSettings(BaseModel):
+    """Which rule packs check a room (models/compliance/rules: ``livelens compliance --help`` lists them)."""
+
+    #: the room's product category ("" = common rules only); the rooms file's ``category`` wins
+    category: str = ""
+    #: the platform the room streams on ("" = none); the rooms file's ``platform`` wins
+    platform: str = "douyin"
+    #: per-room overrides, e.g. {"room-1": {"category": "food", "platform": "kuaishou"}} (JSON in the env var)
+    rooms: dict[str, dict[str, str]] = Field(default_factory=dict)
+    rules_dir: Path | None = None  # None -> the packs shipped in models/compliance/rules
+    #: check chat messages too (diversion by viewers: 加微信, phone numbers)
+    chat: bool = True
+
+
+class PrivacySettings(BaseModel):
+    """Viewer data: pseudonymised ids, masked chat text, how long per-room data is kept."""
+
+    #: HMAC key of pseudonymised viewer ids. Unset -> generated into data_dir/privacy-secret.
+    secret: SecretStr | None = None
+    #: per-room Redis data kept this long after its last write (seconds), by kind of key:
+    #: ``state``, ``stream:<kind>`` (e.g. ``stream:chat_insight``), ``clips``; ``default`` for the rest
+    retention_s: dict[str, int] = Field(default_factory=lambda: {
+        "default": 7 * 24 * 3600, "stream:chat_insight": 24 * 3600, "stream:compliance": 30 * 24 * 3600,
+        "clips": 30 * 24 * 3600})
+
+    def retention_for(self, kind: str) -> int:
+        """Seconds a key of ``kind`` (``state``, ``stream:chat_insight`` …) lives after its last write."""
+        return int(self.retention_s.get(kind, self.retention_s.get("default", 7 * 24 * 3600)))
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LIVELENS_", env_file=".env", env_nested_delimiter="__", extra="ignore"
@@ -210,7 +241,8 @@ class Settings(BaseSettings):
     # --- worker -------------------------------------------------------------------------
     #: Processors this worker runs (processors/<name>.py); split CPU-heavy ones into their own pool.
     processors: list[str] = Field(default_factory=lambda: [
-        "metrics", "asr", "vision", "chat", "selling_points", "fusion", "clipper", "anomaly", "recommender"])
+        "metrics", "asr", "vision", "chat", "selling_points", "fusion", "clipper", "anomaly", "recommender",
+        "compliance"])
     #: Sinks this worker runs (sinks/<name>.py with a register(ctx)).
     sinks: list[str] = Field(default_factory=lambda: ["redis", "clips", "webhook"])
     metrics_port: int = 9464  # Prometheus /metrics of the worker (on bind_host)
@@ -268,6 +300,8 @@ class Settings(BaseSettings):
     clips: ClipSettings = Field(default_factory=ClipSettings)
     anomaly: AnomalySettings = Field(default_factory=AnomalySettings)
     recommend: RecommendSettings = Field(default_factory=RecommendSettings)
+    compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
 
     @property
     def clips_dir(self) -> Path:

@@ -27,6 +27,7 @@ TOPICS: dict[str, tuple[str, str, str]] = {
     "fused": ("out", "fused_window", "attention-fused highlight windows"),
     "clips": ("out", "clip", "auto-cut clips for clip editors"),
     "alerts": ("out", "alert", "anomaly alerts for ops"),
+    "compliance": ("out", "compliance", "advertising-law / platform-rule violations in host speech and chat"),
     "recommendations": ("out", "recommendation", "next-best actions for host and operators"),
     "dead_letters": ("out", "dead_letter", "malformed input with the reason"),
 }

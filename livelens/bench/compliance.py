@@ -343,9 +343,17 @@ def register(app: typer.Typer) -> None:
         min_cpu_s: float = typer.Option(2.0, "--min-cpu-s", help="CPU seconds spent measuring lines/s per predictor"),
         shared_data: Optional[Path] = typer.Option(None, help="the shared data folder (default: ../shared/data)"),
         as_json: bool = typer.Option(False, "--json", help="print the figures as one JSON object"),
+        pipeline: bool = typer.Option(False, "--pipeline", help="instead: alert latency after the final "
+                                      "transcript through a real broker, worker and Redis"),
+        pipeline_lines: int = typer.Option(300, "--pipeline-lines", min=10, help="final transcripts to publish"),
+        pipeline_rate: float = typer.Option(20.0, "--pipeline-rate", min=0.1, help="transcripts per second"),
     ) -> None:
-        """Compliance detector vs a keyword list: P/R/F1 per kind (held-out and tuning sets), lines/s."""
+        """Compliance detector vs a keyword list: P/R/F1 per kind (held-out and tuning sets), lines/s;
+        with --pipeline, the alert latency after the final transcript event."""
         command = "livelens bench compliance" + "".join(f" {shlex.quote(a)}" for a in sys.argv[3:])
+        if pipeline:
+            _run_pipeline(command, pipeline_lines, pipeline_rate, as_json)
+            return
         from livelens.bench.machine import reference_ms
 
         if as_json:
@@ -361,3 +369,34 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(result, ensure_ascii=False))
         else:
             _print(result, command)
+
+
+def _run_pipeline(command: str, lines: int, rate: float, as_json: bool) -> None:
+    import asyncio
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from livelens.bench.compliance_pipeline import measure
+    from livelens.bench.machine import reference_ms
+    from streams.settings import Settings
+
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("final transcripts published", total=lines)
+        result = asyncio.run(measure(Settings(), lines, rate,
+                                     progress=lambda done, _total: bar.update(task, completed=done)))
+    result["command"] = command
+    result["machine_reference_ms"] = reference_ms()
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+        return
+    a, t = result["alert_latency_ms"], result["tip_latency_ms"]
+    console.print(f"[bold]$ {command}[/bold]")
+    console.print(f"{result['lines']} final transcripts at {result['rate_per_s']:g}/s over {result['rooms']} rooms "
+                  f"(held-out lines, zh + en): {result['alerts']} compliance alerts "
+                  f"(~{result['expected_alerts_about']} labelled), {result['rephrase_tips']} rephrase tips")
+    console.print(f"alert latency after the final transcript (emitted − ingested): p50 {a['p50']} ms, "
+                  f"p99 {a['p99']} ms, max {a['max']} ms; budget {result['budget_ms']:g} ms")
+    console.print(f"rephrase tip latency: p50 {t['p50']} ms, p99 {t['p99']} ms")
+    console.print(f"machine reference {result['machine_reference_ms']} ms (livelens/bench/machine.py)")

@@ -62,7 +62,7 @@ if not console.is_terminal:
     console = Console(stderr=True, width=160)  # logs and CI: keep the wide tables readable
 log = logging.getLogger(__name__)
 
-LIGHT_POOL = ["metrics", "chat", "selling_points", "fusion", "anomaly", "recommender"]
+LIGHT_POOL = ["metrics", "chat", "selling_points", "fusion", "anomaly", "recommender", "compliance"]
 HEAVY_POOL = ["asr"]
 #: chat intents of the sample room whose lines make up the recurring bursts (labels.json names)
 BURST_INTENTS = ("size_question", "price_question", "complaint")
