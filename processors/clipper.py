@@ -18,6 +18,12 @@ Per closed :class:`SellingPoint` of a room:
    the clip again with it (``revision`` 1, ``pending`` empty): clip-ready latency is the MP4's.
    ``clips.vertical_later=false`` writes both in one pass and emits once.
 
+Compliance: the clipper also reads ``compliance`` and keeps the room's recent host-speech
+violations (with their stream time) in its table. A clip whose time range holds one carries it
+(``Clip.compliance``) and ``hold=True``: the clips sink does not announce it to the webhook
+(automatic publishing); it is still indexed for a person to review. A violation whose alert
+arrives after the clip was cut is not attached (alerts take ~10 ms, a cut seconds).
+
 Cuts run off the event loop and at most ``settings.clips.concurrency`` at a time (they share the
 CPU with ASR and vision). Clip-ready latency is recorded by the processor base as
 ``emitted_at − ingested_at`` of the selling point that closed the clip (the vertical updates are
@@ -36,7 +42,7 @@ from processors.base import Processor
 from streams.app import AppContext
 from streams.clip_files import CLIP_FILES, ClipFiles
 from streams.cutter import CutOutput, CutResult, LiveCut, cut_clips
-from streams.schemas import Clip, FusedWindow, SellingPoint, VisionFeatures
+from streams.schemas import Clip, ComplianceAlert, ComplianceViolation, FusedWindow, SellingPoint, VisionFeatures
 from streams.segment_store import SegmentStore, open_segment_store
 
 log = logging.getLogger(__name__)
@@ -45,6 +51,7 @@ NAME = "clipper"
 TABLE = "clipper"
 MAX_HIGHLIGHTS = 200  # per room, newest kept
 MAX_CUT = 500  # already-cut spans remembered per room
+MAX_VIOLATIONS = 200  # recent host-speech compliance violations per room
 
 
 def _span(sp: dict[str, Any]) -> SegmentSpan:
@@ -64,11 +71,27 @@ class RoomClipState:
         # clip_id -> last revision emitted: a superseded clip can be planned again, trimmed, under
         # the same id (sha1 of room, label, start); its new cut must outrank the old events
         self.revisions: dict[str, int] = dict(raw.get("revisions", {}))
+        self.violations: list[dict] = list(raw.get("violations", []))  # host speech, ComplianceViolation dicts
 
     def to_raw(self) -> dict:
         revisions = dict(list(self.revisions.items())[-MAX_CUT:])
         return {"points": self.points, "cut": self.cut[-MAX_CUT:], "highlights": self.highlights[-MAX_HIGHLIGHTS:],
-                "revisions": revisions}
+                "revisions": revisions, "violations": self.violations[-MAX_VIOLATIONS:]}
+
+    def add_violations(self, alert: ComplianceAlert, history_ms: int) -> None:
+        """Remember a host-speech compliance alert's violations (chat ones are not in a clip)."""
+        if alert.source != "host":
+            return
+        for v in alert.violations:
+            raw = v.model_dump(mode="json")
+            if raw not in self.violations:  # a redelivered alert
+                self.violations.append(raw)
+        horizon = alert.end_ms - history_ms
+        self.violations = [v for v in self.violations if v["end_ms"] >= horizon]
+
+    def violations_in(self, start_ms: int, end_ms: int) -> list[ComplianceViolation]:
+        """Violations whose phrase overlaps ``[start_ms, end_ms)`` of stream time."""
+        return [ComplianceViolation(**v) for v in self.violations if v["start_ms"] < end_ms and v["end_ms"] > start_ms]
 
     def add_point(self, sp: SellingPoint, history_ms: int) -> bool:
         """False for a redelivered selling point."""
@@ -171,9 +194,11 @@ class Clipper:
                                            [self._vertical(folder, crop_center_x)], cfg.mode,
                                            min_duration_ms=0, preset=cfg.preset, crf=cfg.crf)
 
-    def finish(self, sp: SellingPoint, plan: ClipPlan, result: CutResult, revision: int = 0) -> Clip:
+    def finish(self, sp: SellingPoint, plan: ClipPlan, result: CutResult, revision: int = 0,
+               state: RoomClipState | None = None) -> Clip:
         """Subtitles + meta for a cut clip (or cleanup for a skipped one); the Clip event.
-        ``revision`` > 0: the same clip_id was emitted before (a re-cut after being superseded)."""
+        ``revision`` > 0: the same clip_id was emitted before (a re-cut after being superseded).
+        ``state``: the room's, whose compliance violations inside the clip are attached (and hold it)."""
         room, store = sp.room_id, self.clip_store
         clip = Clip(room_id=room, event_id=_event_id(room, plan.clip_id, revision), stream_ms=plan.end_ms,
                     revision=revision,
@@ -183,6 +208,9 @@ class Clipper:
                     end_ms=result.end_ms if result.ok else plan.end_ms,
                     category=sp.category, label=plan.label, title=plan.title, transcript=plan.text,
                     score=plan.score)
+        if state is not None:
+            clip.compliance = state.violations_in(clip.start_ms, clip.end_ms)
+            clip.hold = bool(clip.compliance)
         if not result.ok:
             store.remove(room, plan.clip_id)  # nothing half-made stays behind
             return clip
@@ -224,14 +252,15 @@ def register(ctx: AppContext) -> None:
     clipper = Clipper(settings, open_segment_store(settings.segment_store, settings.segment_retention_s), clip_store)
     face_x: dict[str, float] = {}  # room -> latest face centre (fraction of the width), from vision
 
-    source = ctx.topic("selling_points", "fused", "vision")
+    source = ctx.topic("selling_points", "fused", "vision", "compliance")
 
     @ctx.app.agent(source, name=f"{settings.app_id}.clipper")
     async def clipper_agent(stream):
         async for event in stream.events():
             async with proc.guard(event):
                 topic_name = ctx.topic_name(event)
-                ev = await proc.decode(event.value, topic_name, (SellingPoint, FusedWindow, VisionFeatures))
+                ev = await proc.decode(event.value, topic_name,
+                                       (SellingPoint, FusedWindow, VisionFeatures, ComplianceAlert))
                 if ev is None:
                     continue
                 room = ev.room_id
@@ -245,11 +274,16 @@ def register(ctx: AppContext) -> None:
                     state.highlights.append([ev.start_ms, ev.end_ms, ev.highlight_score])
                     table[room] = state.to_raw()
                     continue
+                if isinstance(ev, ComplianceAlert):
+                    if ev.source == "host":
+                        state.add_violations(ev, settings.clips.history_ms)
+                        table[room] = state.to_raw()
+                    continue
                 if not ev.closed or not state.add_point(ev, settings.clips.history_ms):
                     continue
                 for plan in clipper.plan(room, state):
                     result = await clipper.cut(room, plan, face_x.get(room))
-                    clip = clipper.finish(ev, plan, result, state.revisions.get(plan.clip_id, -1) + 1)
+                    clip = clipper.finish(ev, plan, result, state.revisions.get(plan.clip_id, -1) + 1, state)
                     if result.status != "ready":
                         log.info("clipper: %s clip %s/%s: %s", result.status, room, plan.clip_id, result.reason)
                     # a skipped plan is remembered too: its media will not come back

@@ -79,6 +79,10 @@ class ComplianceProcessor(RoomProcessor):
         super().__init__(settings)
         self.cfg = settings.compliance
         self._checkers: dict[tuple[str, str, str], ComplianceChecker] = {}
+        # built now, not on a room's first sentence: the first build loads pypinyin's dictionary
+        # and compiles the packs (~1 s), which would land on that sentence's latency
+        for language in ("zh", "en"):
+            self.checker(RoomCompliance(self.cfg.category, self.cfg.platform, language))
 
     def new_state(self, room_id: str) -> RoomCompliance:
         override = self.cfg.rooms.get(room_id, {})

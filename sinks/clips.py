@@ -14,7 +14,8 @@ Redis keys (same ``{room}`` hash tag as :mod:`sinks.redis`, so one room's keys s
 Writes are idempotent by ``clip_id`` and ``revision`` (ZADD + HSET of the same values; a clip is
 announced first with its MP4 and ``pending=["vertical"]``, then again as revision 1 with the
 vertical variant: the hash keeps the highest revision); a clip that supersedes others
-(``Clip.supersedes``) removes them from the index.
+(``Clip.supersedes``) removes them from the index. A held clip (``Clip.hold``: a compliance
+violation inside its time range) is indexed but never sent to the webhook.
 """
 
 from __future__ import annotations
@@ -46,8 +47,10 @@ class ClipStore(ClipFiles):
     """Clip folders under ``clips_dir`` plus the Redis index and the optional webhook."""
 
     def __init__(self, clips_dir: Path | str, redis_url: str | None = None,
-                 webhook_url: str | None = None, webhook_secret: str | None = None):
+                 webhook_url: str | None = None, webhook_secret: str | None = None,
+                 retention_s: int = 30 * 24 * 3600):
         super().__init__(clips_dir)
+        self.retention_s = retention_s  # the room's clip index keys expire this long after the last write
         self.redis = aioredis.from_url(redis_url, decode_responses=True) if redis_url else None
         self.webhook = WebhookSender(webhook_url, webhook_secret, "clips") if webhook_url else None
 
@@ -72,13 +75,18 @@ class ClipStore(ClipFiles):
                     "event": clip.model_dump_json(), "score": str(clip.score),
                     "status": clip.status, "start_ms": str(clip.start_ms), "revision": str(clip.revision)})
                 pipe.sadd(f"{PREFIX}:clips:rooms", room)
+                pipe.expire(clips_key(room), self.retention_s)
+                pipe.expire(key, self.retention_s)
                 await pipe.execute()
             for old in clip.supersedes:
                 await self.unindex(room, old)
             new = clip.revision > have
             SINK_WRITES.labels("clips", "indexed" if new else "duplicate").inc()
         if self.webhook is not None and new:
-            self.webhook.submit(clip.to_bytes())  # background task: never blocks the stream
+            if clip.hold:  # a compliance violation inside: a person reviews it, nothing publishes it
+                SINK_WRITES.labels("webhook:clips", "held").inc()
+            else:
+                self.webhook.submit(clip.to_bytes())  # background task: never blocks the stream
 
     async def unindex(self, room_id: str, clip_id: str) -> None:
         """Drop a clip a better one superseded."""
@@ -118,7 +126,8 @@ def register(ctx) -> None:
 
     s = ctx.settings
     store = ClipStore(s.clips_dir, ctx.redis_url, s.clips.webhook_url,
-                      s.clips.webhook_secret.get_secret_value() if s.clips.webhook_secret else None)
+                      s.clips.webhook_secret.get_secret_value() if s.clips.webhook_secret else None,
+                      retention_s=s.privacy.retention_for("clips"))
 
     @ctx.app.agent(ctx.topic("clips"), name=f"{s.app_id}.sink-clips")
     async def clips_sink(stream):

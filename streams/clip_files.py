@@ -9,7 +9,8 @@ written to a temporary name and renamed::
                                     clip.vtt
                                     thumb.jpg      the middle frame
                                     meta.json      room, category, label, title, transcript,
-                                                   start/end (stream ms), score, status, files
+                                                   start/end (stream ms), score, status, files,
+                                                   hold + compliance violations inside the clip
 
 Written by the clipper processor, indexed by :mod:`sinks.clips`, served by :mod:`sinks.web.clips`
 under ``/clips/<room>/<clip_id>/<file>``.
@@ -80,6 +81,7 @@ class ClipFiles:
             "category": clip.category, "label": clip.label, "title": clip.title,
             "transcript": clip.transcript, "start_ms": clip.start_ms, "end_ms": clip.end_ms,
             "duration_ms": clip.end_ms - clip.start_ms, "score": clip.score, "files": clip.files,
+            "hold": clip.hold, "compliance": [v.model_dump(mode="json") for v in clip.compliance],
         }
         return self.write_text(clip.room_id, clip.clip_id, CLIP_FILES["meta"],
                                json.dumps(meta, ensure_ascii=False, indent=2))

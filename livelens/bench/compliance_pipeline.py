@@ -53,11 +53,15 @@ async def measure(settings: Settings, lines: int = 300, rate_per_s: float = 20.0
         await ensure_topics(step, infra.kafka_bootstrap, topics.all() + faust_internal_topics(step, ctx.tables))
         worker = WorkerProcess(step, run_dir / "logs" / "worker.log").start()
         latencies: dict[str, list[float]] = {"compliance": [], "recommendation": []}
+        slow: list[tuple[float, float]] = []  # (seconds into the run, ms) of alerts over 100 ms
         stop, ready = asyncio.Event(), asyncio.Event()
+        t0 = time.time()
 
         def seen(event) -> None:
             if event.kind in latencies:
                 latencies[event.kind].append(event.latency_ms)
+                if event.kind == "compliance" and event.latency_ms > 100:
+                    slow.append((round(event.ingested_at - t0, 1), round(event.latency_ms)))
 
         watcher = asyncio.create_task(watch_events(step, infra.kafka_bootstrap,
                                                    [topics.compliance, topics.recommendations], seen, stop, ready))
@@ -97,5 +101,6 @@ async def measure(settings: Settings, lines: int = 300, rate_per_s: float = 20.0
                              "max": round(max(alerts), 1) if alerts else None},
         "tip_latency_ms": {"p50": _pct(tips, 50), "p99": _pct(tips, 99)},
         "budget_ms": settings.budgets.compliance,
+        "slow_alerts_at_s_ms": slow,  # when in the run the alerts over 100 ms were sent, and their latency
         "worker_log": str(Path(run_dir / "logs" / "worker.log")),
     }

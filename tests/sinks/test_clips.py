@@ -222,3 +222,58 @@ async def test_api_serves_files_with_the_token_only(tmp_path, redis_url):
         for bad in [f"/clips/{ROOM}/c1/..%2F..%2Fsecret.txt", f"/clips/{ROOM}/..%2F..%2F/secret.txt",
                     f"/clips/..%2F/c1/clip.srt", f"/clips/{ROOM}/c1/clip.mp4", f"/clips/{ROOM}/c1/other.txt"]:
             assert client.get(bad, headers=auth).status_code == 404, bad
+
+
+def _host_alert(start_ms: int, end_ms: int, term: str = "全网最低"):
+    from streams.schemas import ComplianceAlert
+    return ComplianceAlert(
+        room_id=ROOM, event_id=f"a{start_ms}", stream_ms=end_ms, source="host", source_id=f"seg{start_ms}",
+        text=term, start_ms=start_ms, end_ms=end_ms, severity="critical",
+        violations=[{"kind": "absolute_term", "rule": "zh.absolute.lowest_price", "term": term, "start": 0,
+                     "end": len(term), "severity": "critical", "law": "广告法", "suggestion": "说具体价格",
+                     "start_ms": start_ms, "end_ms": end_ms}])
+
+
+def test_a_clip_holding_a_violation_carries_it_and_is_held(tmp_path):
+    store = ClipStore(tmp_path / "clips")
+    clipper = Clipper(Settings(_env_file=None), LocalSegmentStore(tmp_path / "seg"), store)
+    state = RoomClipState({})
+    state.add_violations(_host_alert(1_200, 1_400), history_ms=120_000)  # inside the clip below
+    state.add_violations(_host_alert(5_000, 5_500, "第一"), history_ms=120_000)  # after it
+    state.add_violations(_host_alert(1_200, 1_400), history_ms=120_000)  # redelivered: kept once
+    state = RoomClipState(state.to_raw())  # through the table
+    words = [TimedWord(1000, 1500, "全网最低")]
+    result = CutResult("ready", 900, 1800, 900, 22, True, "", 900, 1800)
+    clip = clipper.finish(_selling_point(words), _plan(words, 900, 1800), result, state=state)
+    assert clip.hold and [v.term for v in clip.compliance] == ["全网最低"]
+    meta = json.loads((store.clip_dir(ROOM, "abc123") / "meta.json").read_text())
+    assert meta["hold"] is True and meta["compliance"][0]["rule"] == "zh.absolute.lowest_price"
+    clean = clipper.finish(_selling_point(words), _plan(words, 2_000, 4_000),
+                           CutResult("ready", 2_000, 4_000, 2_000, 50, True, "", 2_000, 4_000), state=state)
+    assert not clean.hold and clean.compliance == []
+
+
+async def test_a_held_clip_is_indexed_but_never_sent_to_the_webhook(tmp_path, redis_url):
+    class Receiver(_Receiver):
+        received: list = []
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    store = ClipStore(tmp_path / "clips", redis_url, f"http://127.0.0.1:{server.server_port}/hook", "s3cret")
+    room = "held-room"
+    try:
+        held = Clip(room_id=room, stream_ms=9000, clip_id="h1", status="ready", start_ms=1000, end_ms=9000,
+                    hold=True, compliance=_host_alert(1_200, 1_400).violations)
+        free = Clip(room_id=room, stream_ms=19000, clip_id="f1", status="ready", start_ms=10_000, end_ms=19_000)
+        await store.index(held)
+        await store.index(free)
+        assert {c["clip_id"] for c in await store.list(room)} == {"h1", "f1"}  # both reviewable
+        for _ in range(100):
+            if Receiver.received:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # the held clip's delivery would have been queued before the free one's
+        assert [json.loads(body)["clip_id"] for body, _p in Receiver.received] == ["f1"]
+    finally:
+        await store.close()
+        server.shutdown()

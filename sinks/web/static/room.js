@@ -9,7 +9,7 @@
   const room = decodeURIComponent(window.location.pathname.split("/").filter(Boolean).pop() || "");
   const SPARK_WINDOWS = 60;
   const HISTORY = { room_metrics: SPARK_WINDOWS, transcript: 300, selling_point: 50, alert: 200,
-                    clip: 30, recommendation: 50, chat_insight: 50, chat_window: 1 };
+                    clip: 30, recommendation: 50, chat_insight: 50, chat_window: 1, compliance: 50 };
   const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };
 
   const seen = new Set();
@@ -20,6 +20,7 @@
   const alerts = new Map();           // dedup_key -> latest alert
   const clips = new Map();            // clip_id -> clip
   const recommendations = new Map();  // dedup_key -> recommendation
+  const compliance = new Map();       // event_id -> compliance alert
   const chat = [];                    // newest last
   let chatWindow = null;
   let streamMs = 0;
@@ -36,6 +37,9 @@
     "No selling points yet.": "暂无卖点。", "No analysed chat yet.": "暂无弹幕分析。", "No clips yet.": "暂无切片。",
     "No speech transcribed yet.": "暂无字幕。", "Top questions": "热门问题", "expired": "已过期", "stream": "直播时长",
     "score": "评分", "open clip": "打开切片",
+    "Compliance": "合规提醒", "No compliance issues.": "暂无违规。", "host": "主播", "chat": "弹幕",
+    "suggestion": "建议说法", "held for review (compliance)": "已暂停自动发布（合规待审）",
+    "critical": "严重", "warning": "警告", "info": "提示",
   } };
   let roomLang = "";
   const tr = (text) => (LABELS[roomLang] && LABELS[roomLang][text]) || text;
@@ -70,6 +74,7 @@
         break;
       case "chat_insight": chat.push(ev); chat.sort((a, b) => a.stream_ms - b.stream_ms); chat.splice(0, chat.length - 100); break;
       case "chat_window": if (!chatWindow || ev.end_ms >= chatWindow.end_ms) chatWindow = ev; break;
+      case "compliance": compliance.set(ev.event_id, ev); break;
       default: return;
     }
     scheduleRender();
@@ -158,6 +163,40 @@
     }) : [el("p", { cls: "empty", text: tr("No recommendations yet.") })]);
   }
 
+  /** The checked text with each flagged phrase in its own <mark>: text nodes only, never markup. */
+  function highlighted(text, violations) {
+    const spans = [...violations].filter((v) => v.end > v.start).sort((a, b) => a.start - b.start);
+    const parts = [];
+    let at = 0;
+    for (const v of spans) {
+      if (v.start < at) continue;  // overlapping phrases: the first one is marked
+      if (v.start > at) parts.push(document.createTextNode(text.slice(at, v.start)));
+      parts.push(el("mark", { cls: "phrase", text: text.slice(v.start, v.end), title: v.rule }));
+      at = v.end;
+    }
+    if (at < text.length) parts.push(document.createTextNode(text.slice(at)));
+    return el("div", { cls: "item-body" }, parts);
+  }
+
+  function renderCompliance() {
+    const items = [...compliance.values()].sort((a, b) =>
+      (SEVERITY_ORDER[a.severity] ?? 9) - (SEVERITY_ORDER[b.severity] ?? 9) || b.stream_ms - a.stream_ms).slice(0, 20);
+    replaceChildren(document.getElementById("compliance"), items.length ? items.map((c) =>
+      el("div", { cls: `item compliance sev-${c.severity}` }, [
+        el("div", { cls: "item-head" }, [
+          el("span", { cls: `pill sev sev-${c.severity}`, text: tr(c.severity) }),
+          el("span", { cls: "item-title", text: tr(c.source) }),
+          el("span", { cls: "muted", text: `${fmtStreamMs(c.start_ms)}–${fmtStreamMs(c.end_ms)}` }),
+        ]),
+        highlighted(String(c.text || ""), c.violations || []),
+        ...(c.violations || []).map((v) => el("div", { cls: "muted small violation" }, [
+          el("span", { cls: "rule", text: `${v.rule} · ${v.kind} · ${tr(v.severity)}` }),
+          v.suggestion ? el("div", { cls: "suggestion", text: `${tr("suggestion")}: ${v.suggestion}` }) : null,
+        ])),
+      ])) : [el("p", { cls: "empty ok", text: tr("No compliance issues.") })]);
+    document.getElementById("compliance-count").textContent = compliance.size ? String(compliance.size) : "";
+  }
+
   function renderSellingPoints() {
     const points = [...sellingPoints.values()].sort((a, b) => b.start_ms - a.start_ms).slice(0, 20);
     replaceChildren(document.getElementById("selling-points"), points.length ? points.map((p) =>
@@ -219,6 +258,8 @@
         el("div", { cls: "clip-title", text: c.title || c.label || c.clip_id }),
         el("div", { cls: "muted small", text:
           `${c.status}${c.reason ? ` (${c.reason})` : ""} · ${fmtStreamMs(c.start_ms)}–${fmtStreamMs(c.end_ms)} · score ${fmtNumber(c.score, 2)}` }),
+        c.hold ? el("div", { cls: "small held", text: `${tr("held for review (compliance)")}: ${
+          (c.compliance || []).map((v) => v.term).join(", ")}` }) : null,
       ])) : [el("p", { cls: "empty", text: tr("No clips yet.") })]);
   }
 
@@ -227,6 +268,7 @@
     renderTranscript();
     renderAlerts();
     renderRecommendations();
+    renderCompliance();
     renderSellingPoints();
     renderChat();
     renderClips();

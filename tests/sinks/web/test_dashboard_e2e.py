@@ -23,8 +23,8 @@ import pytest
 from pydantic import SecretStr
 
 from streams.ingest.publisher import Publisher
-from streams.schemas import (Alert, ChatInsight, ChatMessage, ChatWindow, Clip, CommerceEvent, Recommendation,
-                             SellingPoint, Transcript)
+from streams.schemas import (Alert, ChatInsight, ChatMessage, ChatWindow, Clip, CommerceEvent, ComplianceAlert,
+                             Recommendation, SellingPoint, Transcript)
 from streams.topics import TopicNames
 from tests.integration.conftest import broker, producer, redis_server, settings, worker_factory  # noqa: F401
 from tests.sinks.web.live_server import serve
@@ -43,6 +43,9 @@ TOKEN = "e2e-dashboard-token"
 XSS_CHAT = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script> 这个多少钱？'
 XSS_TITLE = '<img src=x onerror="window.__xss=3">限时秒杀 · flash deal'
 WINDOW_MS = 5000
+COMPLIANCE_TEXT = '<b onclick="window.__xss=5">家人们</b>这款全网最低价，今天就这一场'
+COMPLIANCE_TERM = "全网最低价"
+COMPLIANCE_TIP = "说具体价格和优惠"
 
 
 def require_browser() -> None:
@@ -142,14 +145,26 @@ async def publish_room_activity(publisher: Publisher, start_s: int, end_s: int, 
 async def publish_outputs(producer, topics: TopicNames, *events) -> None:
     """Well-formed OUTPUT events straight onto their output topics (no processor runs for them here)."""
     topic_of = {"transcript": "transcripts", "selling_point": "selling_points", "chat_insight": "chat_insights",
-                "chat_window": "chat_windows", "alert": "alerts", "recommendation": "recommendations", "clip": "clips"}
+                "chat_window": "chat_windows", "alert": "alerts", "recommendation": "recommendations", "clip": "clips",
+                "compliance": "compliance"}
     for event in events:
         await producer.send_and_wait(topics.full(topic_of[event.kind]), event.to_bytes(), key=event.key)
+
+
+def compliance_alert() -> ComplianceAlert:
+    start = COMPLIANCE_TEXT.index(COMPLIANCE_TERM)
+    violation = {"kind": "absolute_term", "rule": "zh.absolute.lowest_price", "term": COMPLIANCE_TERM,
+                 "start": start, "end": start + len(COMPLIANCE_TERM), "severity": "critical",
+                 "law": "《广告法》第九条第（三）项", "suggestion": COMPLIANCE_TIP, "start_ms": 2000, "end_ms": 3000}
+    return ComplianceAlert(room_id=ROOM, processor="e2e", stream_ms=4000, source="host", source_id="s1",
+                           text=COMPLIANCE_TEXT, language="zh", start_ms=1000, end_ms=4000, severity="critical",
+                           violations=[violation])
 
 
 def first_outputs(clip_url: str) -> list:
     room = {"room_id": ROOM, "processor": "e2e"}
     return [
+        compliance_alert(),
         Transcript(**room, stream_ms=4000, segment_id="s1", is_final=True, start_ms=1000, end_ms=4000, language="zh",
                    text="家人们看过来，这款保温杯今天直播间专属价五十九块九！"),
         Transcript(**room, stream_ms=8000, segment_id="s2", is_final=True, start_ms=4200, end_ms=8000, language="en",
@@ -185,7 +200,8 @@ def first_outputs(clip_url: str) -> list:
         Clip(**room, stream_ms=9000, clip_id="clip-1", status="ready", start_ms=1000, end_ms=8000, category="price",
              title="保温杯 59.9 限时价", score=0.87, files={"mp4": clip_url}),
         Clip(**room, stream_ms=9500, clip_id="clip-2", status="ready", start_ms=4200, end_ms=9000, category="function",
-             title=XSS_TITLE, score=0.71, files={"mp4": "/srv/clips/e2e-room/clip-2.mp4", "srt": "/srv/clips/e2e-room/clip-2.srt"}),
+             title=XSS_TITLE, score=0.71, files={"mp4": "/srv/clips/e2e-room/clip-2.mp4", "srt": "/srv/clips/e2e-room/clip-2.srt"},
+             hold=True, compliance=compliance_alert().violations),
     ]
 
 
@@ -261,6 +277,16 @@ async def test_dashboard_shows_the_live_room_and_updates_over_sse(settings, prod
             headings = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "h2 [data-i18n], h2[data-i18n]")]
             assert {"实时字幕", "运营建议", "卖点", "切片"} <= set(headings), headings
             assert driver.find_element(By.CSS_SELECTOR, "#recommendations .item-title").text.startswith(("主播", "提示"))
+
+            # ---- the compliance panel: the phrase marked in the text, rule, severity, suggestion
+            marks = driver.find_elements(By.CSS_SELECTOR, "#compliance mark.phrase")
+            assert [m.text for m in marks] == [COMPLIANCE_TERM]
+            body = text_of(driver, "#compliance .item-body")
+            assert body == COMPLIANCE_TEXT  # the tags in the text are text, not markup
+            panel = text_of(driver, "#compliance")
+            assert "zh.absolute.lowest_price" in panel and COMPLIANCE_TIP in panel and "严重" in panel
+            assert "主播" in panel and "合规提醒" in headings
+            assert "已暂停自动发布" in text_of(driver, "#clips .held")
 
             # ---- the rest of the room view
             assert "价格优惠" in text_of(driver, "#selling-points")
