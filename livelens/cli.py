@@ -17,7 +17,7 @@ bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: print the figure
 app.add_typer(bench_app, name="bench")
 
 #: command modules (livelens/commands/*.py) and benchmark modules (livelens/bench/*.py)
-COMMAND_MODULES = ["core", "ingest", "sample", "asr", "understanding", "vision", "fusion", "clips", "anomaly", "recommend", "web", "fuzz", "compliance"]
+COMMAND_MODULES = ["core", "ingest", "sample", "asr", "understanding", "vision", "fusion", "clips", "anomaly", "recommend", "web", "fuzz", "compliance", "forget"]
 BENCH_MODULES = ["pipeline", "asr", "understanding", "fusion", "clips", "anomaly", "load", "compliance"]
 
 

@@ -28,6 +28,7 @@ from rich.table import Table
 from livelens.workers import WorkerProcess
 from sinks.redis import RedisSink
 from streams.embedded import infrastructure
+from streams.ingest.privacy import ViewerPrivacy
 from streams.ingest.publisher import Publisher
 from streams.kafka import ensure_topics, start_producer, watch_events
 from streams.settings import Settings
@@ -130,7 +131,7 @@ async def _stream_rooms(settings, infra, topics, rooms, speed, realtime, run_ing
         settings, infra.kafka_bootstrap, [topics.full(n) for n in OUTPUT_TOPICS], watch.add, stop,
         on_undecodable=lambda _raw: watch.counts.update(["undecodable"]), group_prefix="livelens-demo-watch"))
     producer = await start_producer(settings, infra.kafka_bootstrap)
-    publisher = Publisher(producer, topics)
+    publisher = Publisher(producer, topics, privacy=ViewerPrivacy.from_settings(settings))
     progress: dict[str, int] = {room: 0 for room in rooms}
     durations = {room: _duration_ms(path) for room, path in rooms.items()}
 

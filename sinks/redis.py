@@ -7,6 +7,10 @@ write script may touch them together):
 * ``livelens:{room}:stream:<kind>``    capped stream, one entry per event (field ``event`` = JSON)
 * ``livelens:{room}:seen:<event_id>``  dedup marker with a TTL: a redelivered event writes nothing
 * ``livelens:rooms``                   set of room ids
+
+Retention: each per-room key's TTL is renewed on every write (``privacy.retention_s``, by kind:
+``state``, ``stream:<kind>``, ``clips``, ``default``), so a room's data goes away that long after
+its last event; ``livelens forget`` removes it at once (docs/DATA_INVENTORY.md).
 * pub/sub: ``livelens:{room}:events`` and ``livelens:events`` carry each new event's JSON
 * clip index (written by :mod:`sinks.clips`): ``livelens:{room}:clips`` (sorted set of clip ids
   by start_ms), ``livelens:{room}:clip:<clip_id>`` (hash: event JSON, score, status, start_ms),
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -35,17 +40,24 @@ SEEN_TTL_S = 24 * 3600
 #: errors after which a write is retried (Redis restarting, failing over, loading its data)
 RETRYABLE = (RedisConnectionError, RedisTimeoutError, BusyLoadingError, OSError)
 
-# Atomic: dedup marker, stream append, state update and publish happen together or not at all.
+# Atomic: dedup marker, stream append, state update, retention and publish happen together or not at all.
+# ARGV: seen TTL, stream maxlen, event JSON, room channel, all-rooms channel, stream TTL, state TTL,
+# then the state hash's field/value pairs.
 _WRITE_SCRIPT = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[3])
-  for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+  redis.call('EXPIRE', KEYS[2], ARGV[6])
+  for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+  redis.call('EXPIRE', KEYS[3], ARGV[7])
   redis.call('PUBLISH', ARGV[4], ARGV[3])
   redis.call('PUBLISH', ARGV[5], ARGV[3])
   return 1
 end
 return 0
 """
+
+#: seconds per-room data is kept after its last write, when no settings say (PrivacySettings' default)
+DEFAULT_RETENTION_S = 7 * 24 * 3600
 
 
 def room_key(room_id: str, *parts: str) -> str:
@@ -84,7 +96,7 @@ class RedisSink:
     """
 
     def __init__(self, url: str, stream_maxlen: int = 10_000, *, retry_initial_s: float = 0.1,
-                 retry_max_s: float = 5.0, log_every: int = 10):
+                 retry_max_s: float = 5.0, log_every: int = 10, retention: Callable[[str], int] | None = None):
         self.client = aioredis.from_url(url, decode_responses=True, health_check_interval=10,
                                         socket_keepalive=True, retry_on_timeout=True,
                                         socket_connect_timeout=2.0)
@@ -92,6 +104,8 @@ class RedisSink:
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
         self.log_every = log_every
+        #: kind of key ("state", "stream:<kind>") -> its TTL in seconds (privacy.retention_for)
+        self.retention = retention or (lambda _kind: DEFAULT_RETENTION_S)
         self._script = self.client.register_script(_WRITE_SCRIPT)
 
     async def write(self, event: Event) -> bool:
@@ -134,7 +148,8 @@ class RedisSink:
                 flat += [k, v]
             await self._script(
                 keys=[room_key(room, "seen", event.event_id), room_key(room, "stream", kind), room_key(room, "state")],
-                args=[SEEN_TTL_S, self.stream_maxlen, payload, room_key(room, "events"), f"{PREFIX}:events", *flat],
+                args=[SEEN_TTL_S, self.stream_maxlen, payload, room_key(room, "events"), f"{PREFIX}:events",
+                      self.retention(f"stream:{kind}"), self.retention("state"), *flat],
                 client=pipe,
             )
         # SADD is idempotent; done on every write so a retry after a half-done write still adds it
@@ -166,7 +181,7 @@ def register(ctx) -> None:
     from streams.schemas import DecodeError, decode_event
     from streams.topics import OUTPUT_TOPICS
 
-    sink = RedisSink(ctx.redis_url, ctx.settings.redis_stream_maxlen)
+    sink = RedisSink(ctx.redis_url, ctx.settings.redis_stream_maxlen, retention=ctx.settings.privacy.retention_for)
     source = ctx.topic(*OUTPUT_TOPICS)
 
     @ctx.app.agent(source, name=f"{ctx.settings.app_id}.sink-redis")

@@ -15,14 +15,15 @@ SIGNATURE_HEADER = "X-Livelens-Signature"
 TIMESTAMP_HEADER = "X-Livelens-Timestamp"
 
 
-def load_or_create_token(configured: str | None, data_dir: Path) -> str:
-    """The configured API token, or one generated once into ``data_dir/api-token`` (mode 0600).
+def load_or_create_token(configured: str | None, data_dir: Path, name: str = "api-token") -> str:
+    """The configured secret, or one generated once into ``data_dir/<name>`` (mode 0600): the API
+    token (``api-token``) and the key of pseudonymised viewer ids (``privacy-secret``).
 
-    The token itself is never logged; only the file path is.
+    The secret itself is never logged; only the file path is.
     """
     if configured:
         return configured
-    path = data_dir / "api-token"
+    path = data_dir / name
     if path.exists():
         return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -44,6 +44,7 @@ async def _ingest(settings: Settings, jobs: dict[str, tuple[str, list[Path]]], r
                   languages: dict[str, str] | None = None) -> int:
     from rich.progress import Progress, TextColumn
 
+    from streams.ingest.privacy import ViewerPrivacy
     from streams.ingest.publisher import Publisher
     from streams.ingest.runner import run_ingest
     from streams.kafka import ensure_topics, start_producer
@@ -52,7 +53,7 @@ async def _ingest(settings: Settings, jobs: dict[str, tuple[str, list[Path]]], r
     topics = TopicNames(settings.topic_prefix)
     await ensure_topics(settings, settings.kafka_bootstrap, topics.all())
     producer = await start_producer(settings, settings.kafka_bootstrap)
-    publisher = Publisher(producer, topics)
+    publisher = Publisher(producer, topics, privacy=ViewerPrivacy.from_settings(settings))
     try:
         with Progress(*Progress.get_default_columns()[:1], TextColumn("{task.fields[at]}"),
                       TextColumn("{task.fields[sent]}")) as progress:

@@ -16,6 +16,7 @@ from prometheus_client import make_asgi_app
 from sinks.redis import RedisSink
 from sinks.web.dashboard import register_dashboard
 from streams.ingest.http import HTTP_TOPICS, HttpIngest, create_ingest_router
+from streams.ingest.privacy import ViewerPrivacy
 from streams.ingest.publisher import Publisher
 from streams.kafka import start_producer
 from streams.schemas import EVENT_TYPES
@@ -37,7 +38,8 @@ def create_api(settings: Settings, redis_url: str, kafka_bootstrap: str | None) 
         state["redis"] = RedisSink(redis_url, settings.redis_stream_maxlen)
         if kafka_bootstrap:
             producer = await start_producer(settings, kafka_bootstrap)
-            publisher = Publisher(producer, TopicNames(settings.topic_prefix), input_topics=HTTP_TOPICS)
+            publisher = Publisher(producer, TopicNames(settings.topic_prefix), input_topics=HTTP_TOPICS,
+                                  privacy=ViewerPrivacy.from_settings(settings))
             state["ingest"] = HttpIngest(publisher, settings.http_max_body_bytes, settings.http_rate_per_s)
             await state["ingest"].start()
         try:

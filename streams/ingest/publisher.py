@@ -5,6 +5,9 @@ Each time a room's stream time advances by ``watermark_every_ms``, a ``watermark
 goes onto EVERY input topic of the room ("nothing older than ``stream_ms - slack`` follows
 here"), so processors that join several topics can close windows exactly, even for a topic
 that is quiet (see :class:`streams.schemas.StreamMarker`).
+
+Privacy: every chat / commerce event is pseudonymised and masked here, and every rejected line
+before it becomes a dead letter (:mod:`streams.ingest.privacy`): raw viewer data never reaches Kafka.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaProducer
 
 from streams.ingest.edge import stamp_ingested
+from streams.ingest.privacy import ViewerPrivacy
 from streams.observability import DEAD_LETTERS, INGEST_EVENTS, reason_label
 from streams.schemas import Event, StreamMarker, dead_letter
 from streams.topics import INPUT_TOPICS, TopicNames
@@ -38,10 +42,21 @@ class Publisher:
     watermark_slack_ms: int = 1000
     input_topics: tuple[str, ...] = INPUT_TOPICS
     counts: Counter = field(default_factory=Counter)
+    #: pseudonymises and masks viewer data (None: from the process's settings, privacy.secret or
+    #: data_dir/privacy-secret; give the worker's settings' one where they differ)
+    privacy: ViewerPrivacy | None = None
     _rooms: dict[str, _RoomClock] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.privacy is None:
+            from streams.settings import get_settings  # noqa: PLC0415
+
+            self.privacy = ViewerPrivacy.from_settings(get_settings())
+
     async def publish(self, topic: str, event: Event) -> None:
-        """Send one input event (``topic`` is a TOPICS key such as "chat"), stamping ``ingested_at``."""
+        """Send one input event (``topic`` is a TOPICS key such as "chat"): viewer data
+        pseudonymised and masked, ``ingested_at`` stamped."""
+        self.privacy.protect(event)
         stamp_ingested(event)
         await self.producer.send(self.topics.full(topic), event.to_bytes(), key=event.key)
         self.counts[topic] += 1
@@ -59,7 +74,7 @@ class Publisher:
     async def reject(self, raw: bytes, reason: str, source: str, room_id: str = "unknown") -> None:
         """Bad input at the edge: keep it, with the reason, on the dead-letter topic."""
         DEAD_LETTERS.labels(source, reason_label(reason)).inc()
-        dl = dead_letter(raw, reason, source, room_id, processor="ingest")
+        dl = dead_letter(self.privacy.protect_payload(raw, room_id), reason, source, room_id, processor="ingest")
         await self.producer.send(self.topics.full("dead_letters"), dl.to_bytes(), key=dl.key)
         self.counts["dead_letters"] += 1
 

@@ -30,7 +30,7 @@ def test_every_event_kind_round_trips_through_bytes():
 
 
 def test_all_kinds_are_registered_once():
-    assert len(EVENT_TYPES) == 19
+    assert len(EVENT_TYPES) == 20
     assert {"audio", "chat", "commerce", "transcript", "clip", "alert", "recommendation", "dead_letter"} <= set(EVENT_TYPES)
 
 
