@@ -60,6 +60,9 @@ class OutputWatch:
             self.notable[f"recommendation {event.rec_type}"] += 1
         elif event.kind == "clip":
             self.notable[f"clip {event.status}: {event.title[:60]}"] += 1
+        elif event.kind == "compliance":
+            terms = ", ".join(v.term for v in event.violations)[:60]
+            self.notable[f"compliance {event.severity} ({event.source}): {terms}"] += 1
 
     def latency_table(self) -> Table:
         t = Table(title="latency per processor (emitted − ingested, ms)")

@@ -399,5 +399,7 @@ def _run_pipeline(command: str, lines: int, rate: float, as_json: bool) -> None:
     console.print(f"alert latency after the final transcript (emitted − ingested): p50 {a['p50']} ms, "
                   f"p99 {a['p99']} ms, max {a['max']} ms; budget {result['budget_ms']:g} ms")
     console.print(f"rephrase tip latency: p50 {t['p50']} ms, p99 {t['p99']} ms")
+    console.print(f"warm-up (one sentence per room, first after the worker started): "
+                  f"{result['warmup_alert_ms']['alerts']} alerts, max {result['warmup_alert_ms']['max']} ms")
     console.print(f"alerts over 100 ms (seconds into the run, ms): {result['slow_alerts_at_s_ms']}")
     console.print(f"machine reference {result['machine_reference_ms']} ms (livelens/bench/machine.py)")

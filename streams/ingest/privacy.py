@@ -2,8 +2,9 @@
 
 :meth:`streams.ingest.publisher.Publisher.publish` — the one place every input event passes right
 before it enters Kafka (replay files, HTTP ingest, the demo, the benchmarks) — hands each chat and
-commerce event to :meth:`ViewerPrivacy.protect`, and :meth:`Publisher.reject` hands each rejected
-line to :meth:`ViewerPrivacy.protect_payload` before it becomes a dead letter. So raw viewer data
+commerce event (and each dead letter it publishes) to :meth:`ViewerPrivacy.protect`, and
+:meth:`Publisher.reject` hands each rejected line to :meth:`ViewerPrivacy.protect_payload` before
+it becomes a dead letter. So raw viewer data
 never reaches Kafka, and nothing downstream (processors, Redis, webhooks, the API and dashboard,
 dead letters, logs) can leak it:
 
@@ -27,7 +28,7 @@ import re
 from dataclasses import dataclass
 
 from models.compliance.privacy import mask_personal_data, pseudonymise
-from streams.schemas import ChatMessage, CommerceEvent, Event
+from streams.schemas import ChatMessage, CommerceEvent, DeadLetter, Event
 from streams.security import load_or_create_token
 
 _HAN = re.compile(r"[\u3400-\u9fff]")
@@ -63,6 +64,9 @@ class ViewerPrivacy:
             event.text = mask_text(event.text)
         elif isinstance(event, CommerceEvent) and event.user_id:
             event.user_id = self.viewer_id(event.user_id, event.room_id)
+        elif isinstance(event, DeadLetter) and event.payload and not event.payload.startswith("base64:"):
+            # a replay file's rejected line (streams/ingest/runner.py publishes those as dead letters)
+            event.payload = self.protect_payload(event.payload.encode("utf-8"), event.room_id).decode("utf-8")
         return event
 
     def protect_payload(self, raw: bytes, room_id: str) -> bytes:

@@ -7,7 +7,7 @@ import json
 from models.compliance.privacy import pseudonymise
 from models.understanding.chat import ChatAnalyzer
 from streams.ingest.privacy import ViewerPrivacy
-from streams.schemas import ChatMessage, CommerceEvent
+from streams.schemas import ChatMessage, CommerceEvent, dead_letter
 from streams.settings import Settings
 
 SECRET = "test-secret"
@@ -57,6 +57,9 @@ def test_dead_letter_payload_is_pseudonymised_and_masked():
     not_json = privacy.protect_payload("oops 13812345678 {".encode(), "r1").decode()
     assert "13812345678" not in not_json and not_json.startswith("oops")
     assert privacy.protect_payload(b"\xff\xfe", "r1") == b"\xff\xfe"
+    # a replay file's rejected line, published as a dead letter
+    letter = privacy.protect(dead_letter(raw, "line 3: t: bad", "replay:chat.jsonl", "r1", processor="ingest"))
+    assert "13812345678" not in letter.payload and "u-raw-1" not in letter.payload and "张三" not in letter.payload
 
 
 def test_the_secret_is_generated_once_into_the_data_dir(tmp_path):
