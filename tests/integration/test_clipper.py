@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from streams.cutter import probe_clip
 from streams.ingest.publisher import Publisher
 from streams.ingest.runner import run_ingest
-from streams.schemas import SellingPoint, Word
+from streams.schemas import SellingPoint, Transcript, Word
 from streams.topics import TopicNames
 from tests.integration.helpers import wait_for
 
@@ -36,9 +36,14 @@ async def test_selling_points_become_clips_in_files_redis_and_api(
     clips_dir = tmp_path / "clips"
     settings.clips.out_dir = clips_dir  # the worker process gets exactly these settings
     settings.clips.min_s = 1.5  # the footage is 6 s long
-    await worker_factory(["clipper"])
+    await worker_factory(["clipper", "compliance"])
 
     topics = TopicNames(settings.topic_prefix)
+    # the host says something a platform bans inside the second clip's span: that clip is held
+    said = Transcript(room_id=ROOM, stream_ms=5600, segment_id="t1", is_final=True, start_ms=3800, end_ms=5000,
+                      text="the best in the world", language="en", words=_words(3800, 5000, "the best in the world"),
+                      processor="asr")
+    await producer.send_and_wait(topics.transcripts, key=said.key, value=said.to_bytes())
     publisher = Publisher(producer, topics)
     await run_ingest(str(VIDEO), ROOM, settings, publisher.publish, realtime=False)
     await publisher.flush()
@@ -67,6 +72,10 @@ async def test_selling_points_become_clips_in_files_redis_and_api(
         assert first["emitted_at"] <= c["emitted_at"] and not c["pending"] and "vertical" in c["files"]
         assert (first["start_ms"], first["end_ms"]) == (c["start_ms"], c["end_ms"])
     assert {c["label"] for c in clips} == {"fabric_material", "price_promotion"}
+    held = {c["label"]: c for c in clips}
+    assert held["price_promotion"]["hold"] and [v["term"] for v in held["price_promotion"]["compliance"]] == [
+        "best in the world"]
+    assert not held["fabric_material"]["hold"] and held["fabric_material"]["compliance"] == []
     for c in clips:
         assert c["status"] == "ready", c["reason"]
         assert c["emitted_at"] > c["ingested_at"]
