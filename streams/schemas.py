@@ -365,6 +365,23 @@ class FusedWindow(OutputEvent):
     learned: bool = False
 
 
+class ComplianceViolation(BaseModel):
+    """One phrase that breaks an advertising law or platform rule (models.compliance.Violation)."""
+
+    model_config = ConfigDict(extra="ignore")
+    kind: str
+    rule: str
+    term: str  # the phrase as written: text[start:end]
+    start: int = Field(ge=0)  # character offsets into the alert's ``text``
+    end: int = Field(ge=0)
+    severity: Literal["info", "warning", "critical"]
+    law: str = ""
+    suggestion: str = ""
+    #: stream time of the phrase, from the transcript's word timestamps (else the segment's span)
+    start_ms: int = Field(default=0, ge=0)
+    end_ms: int = Field(default=0, ge=0)
+
+
 class Clip(OutputEvent):
     """A cut clip for clip editors (or the reason it was skipped)."""
 
@@ -388,26 +405,9 @@ class Clip(OutputEvent):
     #: planned again under the same id. A consumer keeps the highest revision of each clip_id.
     revision: int = Field(default=0, ge=0)
     #: compliance violations the host spoke inside the clip's time range (processors/compliance.py)
-    compliance: list["ComplianceViolation"] = Field(default_factory=list)
+    compliance: list[ComplianceViolation] = Field(default_factory=list)
     #: held back from automatic publishing (the clips webhook) until a person has reviewed it
     hold: bool = False
-
-
-class ComplianceViolation(BaseModel):
-    """One phrase that breaks an advertising law or platform rule (models.compliance.Violation)."""
-
-    model_config = ConfigDict(extra="ignore")
-    kind: str
-    rule: str
-    term: str  # the phrase as written: text[start:end]
-    start: int = Field(ge=0)  # character offsets into the alert's ``text``
-    end: int = Field(ge=0)
-    severity: Literal["info", "warning", "critical"]
-    law: str = ""
-    suggestion: str = ""
-    #: stream time of the phrase, from the transcript's word timestamps (else the segment's span)
-    start_ms: int = Field(default=0, ge=0)
-    end_ms: int = Field(default=0, ge=0)
 
 
 class ComplianceAlert(OutputEvent):
