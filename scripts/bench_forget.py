@@ -46,18 +46,24 @@ async def main():
             await sink.write_many(batch[k:k + 1000])
         for c in range(20):
             store.write_text(room, f"c{c}", "clip.srt", "x")
-            await store.index(Clip(room_id=room, stream_ms=1, clip_id=f"c{c}", status="ready", start_ms=c, end_ms=c + 1))
+            await store.index(Clip(room_id=room, stream_ms=1, clip_id=f"c{c}", status="ready", start_ms=c,
+                                   end_ms=c + 1))
     print("$ .venv/bin/python scripts/bench_forget.py")
-    print(f"filled {ROOMS} rooms x {N} insights ({VIEWERS} viewers/room) + 20 clips/room in {time.perf_counter()-t0:.1f} s")
+    print(f"filled {ROOMS} rooms x {N} insights ({VIEWERS} viewers/room) + 20 clips/room "
+          f"in {time.perf_counter() - t0:.1f} s")
     client = aioredis.from_url(server.url, decode_responses=True)
     for label, coro in [
         ("forget --user viewer-7 (every room)", lambda: forget_user(client, "viewer-7", privacy)),
         ("forget --user viewer-8 --room room-3", lambda: forget_user(client, "viewer-8", privacy, ["room-3"])),
         ("forget --room room-5", lambda: forget_room(client, "room-5", tmp / "clips")),
     ]:
-        t = time.perf_counter(); removed = await coro(); ms = (time.perf_counter() - t) * 1000
-        print(f"{label}: {removed.total} items removed in {ms:.0f} ms")
-    await client.aclose(); await sink.close(); await store.close(); server.stop()
+        t = time.perf_counter()
+        removed = await coro()
+        print(f"{label}: {removed.total} items removed in {(time.perf_counter() - t) * 1000:.0f} ms")
+    await client.aclose()
+    await sink.close()
+    await store.close()
+    server.stop()
 
 
 if __name__ == "__main__":
