@@ -74,8 +74,13 @@ async def test_redis_holds_no_raw_viewer_id_and_no_unmasked_contact_details(
                    what="the dead letter in Redis")
     await wait_for(lambda: redis_client.hget(f"livelens:{{{ROOM}}}:state", "ended"), timeout=30,
                    what="the room's final metrics window")
-    alerts = await wait_for(lambda: redis_client.xrange(f"livelens:{{{ROOM}}}:stream:compliance"), timeout=30,
-                            what="compliance alerts on chat")
+    wechat_line = next(i["message_id"] for i in stored_insights if i["text"] == "加我微信 [微信号] 私聊有优惠")
+
+    async def alert_on_the_wechat_line():
+        rows = await redis_client.xrange(f"livelens:{{{ROOM}}}:stream:compliance")
+        return [json.loads(f["event"]) for _id, f in rows if json.loads(f["event"])["source_id"] == wechat_line]
+
+    alert = (await wait_for(alert_on_the_wechat_line, timeout=30, what="a compliance alert on the masked WeChat line"))[0]
 
     stored, ttls = await _everything_stored(redis_client, ROOM)
     raw_ids = {user for user, _n, _t in CHAT} | {"dy_viewer_0009"}
@@ -94,6 +99,5 @@ async def test_redis_holds_no_raw_viewer_id_and_no_unmasked_contact_details(
     # masked text still means what it meant
     assert by_message["加我微信 [微信号] 私聊有优惠"]["intent"] == "spam_ad"
     assert by_message["我的电话是[电话]，发货前打给我"]["intent"] == "spam_ad"
-    flagged = {json.loads(f["event"])["source_id"] for _id, f in alerts}
-    chat_ids = {i["message_id"]: i["text"] for i in stored_insights}
-    assert "加我微信 [微信号] 私聊有优惠" in {chat_ids.get(m) for m in flagged}
+    assert alert["source"] == "chat" and "diversion" in {v["kind"] for v in alert["violations"]}
+    assert alert["user_id"] == privacy.viewer_id("dy_viewer_0002", ROOM)
