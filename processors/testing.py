@@ -64,6 +64,10 @@ class ProcessorRun:
                 self.states.pop(event.room_id, None)
         return outputs
 
+    def _input_for(self, event: Event) -> Input:
+        """The :class:`Input` the runtime would make of ``event`` (for processor hooks in tests)."""
+        return Input(self._topic_of(event), event, self.offsets[self._topic_of(event)], 0, event.ingested_at)
+
     def _topic_of(self, event: Event) -> str:
         if event.kind == "marker":  # markers go on every input topic: say which, unless there is one
             topics = list(self.processor.inputs)
