@@ -3,7 +3,7 @@
 One call writes, per language variant (``en``, ``zh``), a folder with:
 
 - ``room.mp4``      H.264 + AAC, 640x360, 25 fps, a keyframe every second; a host presenting a
-                    silk dress (speech synthesized sentence by sentence with espeak-ng), real
+                    silk dress (speech synthesized sentence by sentence), real
                     talking-head footage from ``../shared/data/video`` cut with rendered product
                     cards (fabric close-ups, a price sticker, a size chart); English speech comes
                     from espeak-ng, Mandarin from a neural TTS (``livelens.tts``, FastSpeech2 +
