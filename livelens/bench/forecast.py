@@ -209,6 +209,47 @@ def _round(value: float) -> float:
     return round(float(value), 4)
 
 
+def measure_room_cost(rooms: int = 10, minutes: int = 120, window_s: int = 10, seed: int = 0) -> dict[str, Any]:
+    """Wall-clock cost of ``RoomForecastSet.observe_window`` + ``forecast((5, 15, 45))`` for the
+    three metrics of a room, once per metrics window, on generated rooms. The first call (imports,
+    first fit) is reported apart; the cost lands when a minute closes (a refit every
+    ``refit_every`` minutes, a forward otherwise), so it is reported per window and per minute close."""
+    import math as _math
+
+    from models.forecast import RoomForecastSet
+
+    first = RoomForecastSet("first")
+    for w in range(12):  # enough closed minutes for the statsforecast model
+        first.observe_window({"window_start_ms": w * 60_000, "orders_per_min": float(w % 3), "gmv": 10.0 * w, "viewers": 100 + w})
+    started = time.perf_counter()
+    first.forecast()  # the process's first statsforecast call: imports (pandas, statsforecast) + first fits
+    first_call_ms = (time.perf_counter() - started) * 1000
+    rng = np.random.default_rng(seed)
+    per_window, per_minute_close = [], []
+    per_minute = int(60 / window_s)
+    for r in range(rooms):
+        room = RoomForecastSet(f"room-{r}")
+        viewers = float(np.exp(rng.uniform(_math.log(300), _math.log(20_000))))
+        rate = viewers * 1e-3
+        for w in range(int(minutes * 60 / window_s)):
+            viewers *= _math.exp(rng.normal(0, 0.01))
+            orders = int(rng.poisson(rate * window_s / 60))
+            window = {"window_start_ms": w * window_s * 1000, "orders_per_min": orders * 60 / window_s, "gmv": orders * 129.0, "viewers": int(viewers)}
+            t0 = time.perf_counter()
+            room.observe_window(window)
+            room.forecast((5, 15, 45))
+            cost = (time.perf_counter() - t0) * 1000
+            per_window.append(cost)
+            if w % per_minute == 0 and w > 0:
+                per_minute_close.append(cost)
+    return {
+        "rooms": rooms, "minutes": minutes, "window_s": window_s, "metrics_per_room": 3,
+        "first_call_ms": round(first_call_ms, 1),
+        "per_window_ms": {"mean": _round(np.mean(per_window)), "p50": _round(np.percentile(per_window, 50)), "p95": _round(np.percentile(per_window, 95)), "max": _round(np.max(per_window))},
+        "per_minute_close_ms": {"mean": _round(np.mean(per_minute_close)), "p50": _round(np.percentile(per_minute_close, 50)), "p95": _round(np.percentile(per_minute_close, 95)), "p99": _round(np.percentile(per_minute_close, 99)), "max": _round(np.max(per_minute_close))},
+    }
+
+
 def write_generated(directory: Path, sessions: int, minutes: int, seed: int) -> None:
     """Generated live-room sessions as NAB-style CSVs: one folder per metric, one file per room."""
     from models.attribution.scenario import LiveScenarioConfig, generate_live_session
@@ -238,6 +279,7 @@ def register(app: typer.Typer) -> None:
         season: int = typer.Option(0, help="season length in steps (0: inferred per series)"),
         models: str = typer.Option(",".join(BENCH_MODELS), help="models to evaluate"),
         seed: int = typer.Option(100, help="first seed of the generated sessions"),
+        cost_rooms: int = typer.Option(10, "--cost-rooms", help="rooms for the per-room update+forecast cost (0: skip)"),
         json_out: bool = typer.Option(False, "--json", help="print JSON instead of tables"),
     ) -> None:
         """Rolling-origin MASE and 80 % interval coverage of the forecasters on CSV series."""
@@ -256,7 +298,8 @@ def register(app: typer.Typer) -> None:
         parts = ["livelens bench forecast"]
         parts += [f"--generated {generated} --minutes {minutes} --seed {seed}"] if generated else [f"--data {shlex.quote(str(data))}"]
         for flag, value, default in (("--horizons", horizons, "5,15,45"), ("--origins", origins, 8), ("--max-history", max_history, 500),
-                                     ("--min-train", min_train, 60), ("--season", season, 0), ("--models", models, ",".join(BENCH_MODELS))):
+                                     ("--min-train", min_train, 60), ("--season", season, 0), ("--models", models, ",".join(BENCH_MODELS)),
+                                     ("--cost-rooms", cost_rooms, 10)):
             if value != default:
                 parts.append(f"{flag} {value}")
         command = " ".join(parts + (["--json"] if json_out else []))
@@ -279,6 +322,9 @@ def register(app: typer.Typer) -> None:
                     bar.update(task, advance=1, description=name[-40:])
 
                 result = evaluate(series, horizon_list, origins, max_history, min_train, model_list, season or None, step)
+        if cost_rooms > 0:
+            console.print(f"cost: {cost_rooms} rooms x 120 min of 10-s windows, 3 metrics each")
+            result["room_cost"] = measure_room_cost(cost_rooms)
         result["skipped"] = skipped + result["skipped"]
         result["data"] = f"generated: {generated} sessions x {minutes} min (seeds {seed}..{seed + generated - 1})" if generated else str(data)
         result["wall_s"] = round(time.perf_counter() - started, 1)
@@ -299,5 +345,10 @@ def register(app: typer.Typer) -> None:
         out.print(table)
         if result["skipped"]:
             out.print(f"skipped: {'; '.join(result['skipped'])}")
+        if "room_cost" in result:
+            c = result["room_cost"]
+            out.print(f"RoomForecastSet update+forecast (3 metrics), {c['rooms']} rooms x {c['minutes']} min of {c['window_s']}-s windows: "
+                      f"first call {c['first_call_ms']} ms; per window p50 {c['per_window_ms']['p50']} / p95 {c['per_window_ms']['p95']} ms; "
+                      f"at a minute close p50 {c['per_minute_close_ms']['p50']} / p99 {c['per_minute_close_ms']['p99']} / max {c['per_minute_close_ms']['max']} ms")
         out.print(f"origins with a constant training window (left out of MASE): {result['origins_constant_training_window']}; wall {result['wall_s']} s")
         out.print(f"$ {command}")
