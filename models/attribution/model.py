@@ -11,9 +11,12 @@ decay:
   class explained while the room is busy is not credited with the audience's size.
 - ``exposure_c(t)`` = 1 while an explanation of class c runs, exp(-minutes since it ended /
   ``decay_min``) after it (summed over explanations), at the window's midpoint.
+- A room intercept ``alpha`` multiplies every window: when explanations never pause long enough
+  for quiet windows, the baseline falls back to all windows (which contain the uplift) and
+  ``alpha`` absorbs that offset, so ``beta_c`` stays the lift over the room's real normal.
 - ``beta_c`` is the maximum a-posteriori estimate under a normal prior (the category's value,
   ``prior_strength`` precision): a new room starts from the category and moves with evidence.
-  Newton steps on the exposed windows (at most ``max_windows`` kept) after every window.
+  Newton steps on the kept windows (at most ``max_windows``) after every window.
 - Uplift = exp(beta_c) - 1 at full exposure, with a ``ci`` interval from the posterior curvature,
   widened by the over-dispersion the windows show (Pearson chi^2 / dof, at least 1).
 
@@ -40,6 +43,7 @@ class AttributionConfig:
     baseline_half_life_min: float = 20.0
     quiet_exposure: float = 0.05  # a window below this total exposure counts towards the baseline
     prior_strength: float = 4.0  # precision of the category prior on beta (1 / variance)
+    intercept_prior_strength: float = 0.1  # the room intercept is nearly free
     max_windows: int = 720
     max_exposure_age_min: float = 20.0  # explanations older than this (after their end) expose nothing
     ci: float = 0.9
@@ -85,11 +89,12 @@ class UpliftAttribution:
     #: baseline: exponentially weighted sums of each outcome and of viewer-minutes over quiet windows
     baseline: dict[str, float] = field(default_factory=lambda: {**{o: 0.0 for o in OUTCOMES}, "viewer_minutes": 0.0, "quiet_windows": 0})
     all_windows: dict[str, float] = field(default_factory=lambda: {**{o: 0.0 for o in OUTCOMES}, "viewer_minutes": 0.0})
-    #: exposed windows kept for the regression: (exposure by label, expected by outcome, observed by outcome)
+    #: windows kept for the regression: (exposure by label, expected by outcome, observed by outcome)
     windows: list[dict] = field(default_factory=list)
     beta: dict[str, dict[str, float]] = field(default_factory=dict)  # outcome -> label -> beta
     dispersion: dict[str, float] = field(default_factory=lambda: {o: 1.0 for o in OUTCOMES})
-    _curvature: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
+    alpha: dict[str, float] = field(default_factory=lambda: {o: 0.0 for o in OUTCOMES})  # room intercept per outcome
+    curvature: dict[str, dict[str, float]] = field(default_factory=dict)  # outcome -> label -> marginal precision
 
     # ------------------------------------------------------------------ input
 
@@ -116,13 +121,12 @@ class UpliftAttribution:
         for name, value in observed.items():
             self.all_windows[name] = decay * self.all_windows[name] + value
         self.all_windows["viewer_minutes"] = decay * self.all_windows["viewer_minutes"] + audience * minutes
+        expected = {name: self._rate(name) * audience * minutes for name in OUTCOMES}  # before this window updates it
         if total < self.config.quiet_exposure:
             for name, value in observed.items():
                 self.baseline[name] = decay * self.baseline[name] + value
             self.baseline["viewer_minutes"] = decay * self.baseline["viewer_minutes"] + audience * minutes
             self.baseline["quiet_windows"] += 1
-            return
-        expected = {name: self._rate(name) * audience * minutes for name in OUTCOMES}
         self.windows.append({"x": {k: round(v, 5) for k, v in exposure.items() if v > 1e-4}, "e": expected, "y": observed})
         if len(self.windows) > self.config.max_windows:
             del self.windows[0]
@@ -133,7 +137,7 @@ class UpliftAttribution:
     def uplift(self, label: str, outcome: str = "orders") -> Uplift:
         self._ensure(label, self.kinds.get(label, "selling_point"))
         beta = self.beta.get(outcome, {}).get(label, self._prior_beta(label, outcome))
-        precision = self._curvature.get(outcome, {}).get(label, self.config.prior_strength)
+        precision = self.curvature.get(outcome, {}).get(label, self.config.prior_strength)
         se = math.sqrt(self.dispersion.get(outcome, 1.0) / max(precision, 1e-9))
         z = _z(self.config.ci)
         exposed = sum(1 for w in self.windows if label in w["x"])
@@ -151,7 +155,7 @@ class UpliftAttribution:
             "format": STATE_FORMAT, "room_id": self.room_id, "config": self.config.__dict__, "prior": self.prior,
             "labels": self.labels, "kinds": self.kinds, "explanations": self.explanations, "counts": self.counts,
             "last_explained_ms": self.last_explained_ms, "baseline": self.baseline, "all_windows": self.all_windows,
-            "windows": self.windows, "beta": self.beta, "dispersion": self.dispersion,
+            "windows": self.windows, "beta": self.beta, "dispersion": self.dispersion, "alpha": self.alpha, "curvature": self.curvature,
         }
 
     @classmethod
@@ -160,9 +164,8 @@ class UpliftAttribution:
             raise ValueError(f"not a {STATE_FORMAT} state")
         model = cls(state["room_id"], AttributionConfig(**state["config"]), state["prior"], list(state["labels"]), dict(state["kinds"]),
                     list(state["explanations"]), dict(state["counts"]), dict(state["last_explained_ms"]), dict(state["baseline"]),
-                    dict(state["all_windows"]), list(state["windows"]), {o: dict(b) for o, b in state["beta"].items()}, dict(state["dispersion"]))
-        if model.windows:
-            model._fit()  # curvature is derived, not stored
+                    dict(state["all_windows"]), list(state["windows"]), {o: dict(b) for o, b in state["beta"].items()}, dict(state["dispersion"]),
+                    dict(state["alpha"]), {o: dict(c) for o, c in state["curvature"].items()})
         return model
 
     @classmethod
@@ -200,33 +203,34 @@ class UpliftAttribution:
         return out
 
     def _fit(self) -> None:
+        """Newton steps on the kept windows: column 0 is the room intercept, then one per class."""
         labels = self.labels
-        index = {label: i for i, label in enumerate(labels)}
-        k = len(labels)
+        k = len(labels) + 1
         x = np.zeros((len(self.windows), k))
+        x[:, 0] = 1.0
+        column = {label: i + 1 for i, label in enumerate(labels)}
         for row, w in enumerate(self.windows):
             for label, value in w["x"].items():
-                x[row, index[label]] = value
-        lam = self.config.prior_strength
+                x[row, column[label]] = value
+        precision = np.diag([self.config.intercept_prior_strength] + [self.config.prior_strength] * (k - 1))
         for outcome in OUTCOMES:
             y = np.array([w["y"][outcome] for w in self.windows])
             e = np.maximum(np.array([w["e"][outcome] for w in self.windows]), 1e-9)
-            prior = np.array([self._prior_beta(label, outcome) for label in labels])
+            prior = np.array([0.0] + [self._prior_beta(label, outcome) for label in labels])
             current = self.beta.get(outcome, {})
-            beta = np.array([current.get(label, prior[i]) for i, label in enumerate(labels)])
+            beta = np.array([self.alpha.get(outcome, 0.0)] + [current.get(label, prior[column[label]]) for label in labels])
             for _ in range(self.config.newton_steps):
                 mu = e * np.exp(np.clip(x @ beta, -6, 6))
-                gradient = x.T @ (y - mu) - lam * (beta - prior)
-                hessian = (x * mu[:, None]).T @ x + lam * np.eye(k)
+                gradient = x.T @ (y - mu) - precision @ (beta - prior)
+                hessian = (x * mu[:, None]).T @ x + precision
                 beta = beta + np.clip(np.linalg.solve(hessian, gradient), -1.0, 1.0)
             mu = e * np.exp(np.clip(x @ beta, -6, 6))
-            hessian = (x * mu[:, None]).T @ x + lam * np.eye(k)
-            self.beta[outcome] = {label: float(beta[i]) for i, label in enumerate(labels)}
-            # marginal precision per class (1 / diagonal of the inverse)
-            covariance = np.linalg.inv(hessian)
-            self._curvature[outcome] = {label: 1.0 / float(covariance[i, i]) for i, label in enumerate(labels)}
-            dof = max(len(y) - k, 1)
-            pearson = float(np.sum((y - mu) ** 2 / np.maximum(mu, 1e-9)) / dof) if len(y) > k else 1.0
+            covariance = np.linalg.inv((x * mu[:, None]).T @ x + precision)
+            self.alpha[outcome] = float(beta[0])
+            self.beta[outcome] = {label: float(beta[column[label]]) for label in labels}
+            self.curvature[outcome] = {label: 1.0 / float(covariance[column[label], column[label]]) for label in labels}
+            dof = len(y) - k
+            pearson = float(np.sum((y - mu) ** 2 / np.maximum(mu, 1e-9)) / dof) if dof > 0 else 1.0
             self.dispersion[outcome] = max(1.0, pearson)
 
 

@@ -223,11 +223,14 @@ class RoomForecaster:
         return out
 
     def _naive_small(self, y: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray, str]:
-        """Too little history: the mean of what there is, with the spread of what there is
-        (or the noise floor) growing like a random walk's."""
+        """Too little history: the mean of the newest points; the spread of what there is,
+        inflated by Student's t for the few points (and at least 10 % of the level), growing like
+        a random walk's: deliberately wide."""
+        from scipy.stats import t as student_t
+
         level = float(np.mean(y[-5:]))
-        spread = float(np.std(y, ddof=1)) if len(y) >= 2 else 0.0
-        scale = max(spread, noise_floor(self.config, level, 1))
+        spread = float(np.std(y, ddof=1)) * float(student_t.ppf(0.975, len(y) - 1)) / Z95 if len(y) >= 2 else 0.0
+        scale = max(spread, 0.1 * abs(level), noise_floor(self.config, level, 1))
         h = np.arange(1, top + 1)
         return np.full(top, level), scale * np.sqrt(h + 1.0), "naive (too little history)"
 
