@@ -92,6 +92,8 @@ def run_attribution_benchmark(
     prefixes = [p for p in PREFIXES_MIN if p < minutes] + [minutes]
     rhos: dict[str, dict[int, list[float]]] = {m: {p: [] for p in prefixes} for m in ("decay_regression", "decay_regression_warm", "raw_post_rate")}
     fit_ms: list[float] = []
+    # explain-next: where the top recommended selling point sits among the explained ones by TRUE uplift
+    top_pick: dict[str, list[float]] = {"explain_next (warm)": [], "raw_post_rate top": [], "random (expected)": []}
     for i in range(test_sessions):
         session = generate_live_session(seed + i, scenario)
         for prefix in prefixes:
@@ -112,6 +114,7 @@ def run_attribution_benchmark(
             rho = _spearman([raw[label] for label in raw_labels], [session.true_log_uplift[label] for label in raw_labels])
             if rho is not None:
                 rhos["raw_post_rate"][prefix].append(rho)
+        _score_top_picks(session, warm, raw_post_rate(session, decay), minutes, top_pick)
         if progress:
             progress()
     models = {}
@@ -128,7 +131,35 @@ def run_attribution_benchmark(
         "models": models,
         "category_prior_vs_true_category_spearman": None if prior_rho is None else round(prior_rho, 3),
         "observe_window_ms_mean": round(float(np.mean(fit_ms)), 3) if fit_ms else None,
+        "explain_next_top_pick_true_percentile": {
+            "what": ("at the end of each held-out session, the TRUE-uplift percentile (1 = the best class, 0 = the worst) of the selling "
+                     "point each method puts first, among the selling points explained in the session; explain_next ranks with freshness "
+                     "and no viewer questions, so it may skip a class explained in the last minutes"),
+            **{name: round(float(np.mean(values)), 3) if values else None for name, values in top_pick.items()},
+            "sessions": len(top_pick["random (expected)"]),
+        },
     }
+
+
+def _score_top_picks(session: Any, warm: Any, raw: dict[str, float], minutes: int, out: dict[str, list[float]]) -> None:
+    from models.recommend.explain_next import rank_explain_next
+
+    explained = sorted({e["label"] for e in session.explanations if e["kind"] == "selling_point"})
+    if len(explained) < 3:
+        return
+    order = sorted(explained, key=lambda label: session.true_log_uplift[label])
+
+    def percentile(label: str) -> float:
+        return order.index(label) / (len(order) - 1)
+
+    ranking = rank_explain_next(warm, minutes * 60_000)
+    pick = next((a.label for a in ranking.selling_points if a.label in explained), None)
+    raw_pick = max((label for label in explained if label in raw), key=lambda label: raw[label], default=None)
+    if pick is None or raw_pick is None:
+        return
+    out["explain_next (warm)"].append(percentile(pick))
+    out["raw_post_rate top"].append(percentile(raw_pick))
+    out["random (expected)"].append(0.5)
 
 
 def register(app: typer.Typer) -> None:
@@ -172,6 +203,9 @@ def register(app: typer.Typer) -> None:
         for name, row in result["models"].items():
             table.add_row(name, *[str(row["by_session_minutes"][p]) for p in prefixes], str(row["sessions"]))
         console.print(table)
+        picks = result["explain_next_top_pick_true_percentile"]
+        console.print("top selling-point pick, true-uplift percentile among explained classes (1 = best): "
+                      + ", ".join(f"{k} {v}" for k, v in picks.items() if k not in ("what", "sessions")) + f" ({picks['sessions']} sessions)")
         console.print(f"category prior vs true category uplift: Spearman {result['category_prior_vs_true_category_spearman']}; "
                       f"observe_window mean {result['observe_window_ms_mean']} ms; wall {result['wall_s']} s")
         console.print(f"$ {command}")
