@@ -44,7 +44,7 @@ class AttributionConfig:
     quiet_exposure: float = 0.05  # a window below this total exposure counts towards the baseline
     prior_strength: float = 4.0  # precision of the category prior on beta (1 / variance)
     intercept_prior_strength: float = 0.1  # the room intercept is nearly free
-    max_windows: int = 720
+    max_windows: int = 360  # 6 h of 1-min windows; the JSON state grows ~0.25 KiB per kept window
     max_exposure_age_min: float = 20.0  # explanations older than this (after their end) expose nothing
     ci: float = 0.9
     newton_steps: int = 2
@@ -127,7 +127,8 @@ class UpliftAttribution:
                 self.baseline[name] = decay * self.baseline[name] + value
             self.baseline["viewer_minutes"] = decay * self.baseline["viewer_minutes"] + audience * minutes
             self.baseline["quiet_windows"] += 1
-        self.windows.append({"x": {k: round(v, 5) for k, v in exposure.items() if v > 1e-4}, "e": expected, "y": observed})
+        self.windows.append({"x": {k: round(v, 4) for k, v in exposure.items() if v > 1e-4},
+                             "e": {k: float(f"{v:.5g}") for k, v in expected.items()}, "y": observed})
         if len(self.windows) > self.config.max_windows:
             del self.windows[0]
         self._fit()
