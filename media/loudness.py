@@ -69,17 +69,19 @@ def normalize(samples: np.ndarray, rate: int, target_lufs: float, true_peak_limi
     limited = False
     # the sample-peak ceiling a little under the true-peak limit: inter-sample peaks sit above samples
     ceiling = 10 ** ((true_peak_limit_db - 0.5) / 20)
-    for _ in range(3):
+    for attempt in range(8):
         peak = true_peak_db(out)
-        if peak is None or peak <= true_peak_limit_db:
-            break
-        out = _limit(out, ceiling, rate)
-        limited = True
-        ceiling *= 10 ** (-0.3 / 20)
-        # limiting lowers the loudness a little: one make-up step towards the target, then limit again
+        if peak is not None and peak > true_peak_limit_db:
+            out = _limit(out, ceiling, rate)
+            limited = True
+            if (true_peak_db(out) or -99.0) > true_peak_limit_db:
+                ceiling *= 10 ** (-0.5 / 20)  # a stubborn inter-sample peak: a lower ceiling next time
+                continue
+        # limiting lowers the loudness a little: make it up, then limit what that pushes over again
         again = integrated_lufs(out, rate)
-        if again is not None and again < target_lufs - 0.3:
-            out = out * np.float32(10 ** ((target_lufs - again) / 20))
+        if again is None or again >= target_lufs - 0.2 or attempt == 7:
+            break
+        out = out * np.float32(10 ** ((target_lufs - again) / 20))
     peak = true_peak_db(out)
     if peak is not None and peak > true_peak_limit_db:  # last resort: plain gain down to the limit
         out = out * np.float32(10 ** ((true_peak_limit_db - peak - 0.05) / 20))

@@ -62,7 +62,8 @@ def strip_fillers(text: str, lang: str) -> str:
         return re.sub(r"\s+", "", text).strip("，,、 ")
     out = text
     for _ in range(3):  # fillers can stack ("So, um, like, ...")
-        out = _EN_FILLER_RE.sub("", out)
+        # ", you know," between two clauses leaves one comma; at an edge, none
+        out = _EN_FILLER_RE.sub(lambda m: "," if m.group(0).startswith(",") and m.group(0).endswith(",") else "", out)
         out = re.sub(r"^[\s,;]+", "", out)
     out = re.sub(r"\s+([,.!?;:])", r"\1", out)
     out = re.sub(r",\s*,", ",", out)
@@ -150,15 +151,23 @@ def write_listing(
     hook = _strip_end(_hook(chosen or sentences, phrases))
 
     sep = "｜" if lang == "zh" else " | "
+    clause_re = _CLAUSE_ZH if lang == "zh" else _CLAUSE_EN
+    pool = chosen or sentences
+    # whole sentences first, then their clauses: the best one that fits wins over a cut sentence
+    candidates = [_strip_end(x) for x in pool] + [_strip_end(c) for x in pool for c in clause_re.split(x)]
+    candidates = [c for c in candidates if len(re.sub(r"\W", "", c)) >= 2 and not _ENGAGEMENT.search(c)]
+
+    def best_fitting(limit: int) -> str:
+        fitting = [c for c in dict.fromkeys(candidates) if len(c) <= limit]
+        return _strip_end(_hook(fitting, phrases)) if fitting else ""
+
     title = ""
-    if hook and product and len(product) + len(sep) < max_title_chars:
-        room = max_title_chars - len(product) - len(sep)
-        short = _fit(hook, room, lang, whole_clauses=True)
-        # a hook cut mid-clause says nothing: then the hook alone, without the product
-        if short:
+    if product and len(product) + len(sep) < max_title_chars:
+        short = best_fitting(max_title_chars - len(product) - len(sep))
+        if short and short == hook or (short and len(hook) > max_title_chars - len(product) - len(sep)):
             title = short + sep + product
     if not title:
-        title = _fit(hook or product or (selling_point or ""), max_title_chars, lang)
+        title = best_fitting(max_title_chars) or _fit(hook or product or (selling_point or ""), max_title_chars, lang)
 
     tags: list[str] = []
     seen: set[str] = set()
