@@ -2,6 +2,7 @@
 
     livelens clips render room.mp4 --start 8.5 --end 23 --platform douyin --out out/ --lang zh
     livelens clips render talk.mp4 --start 0 --end 5 --platform tiktok --out out/ --transcript words.json
+    livelens clips export --room demo-zh --platform douyin --out exports/ --approved
 
 Without ``--transcript`` the span is transcribed here with the packaged Whisper models (zh: the
 multilingual base model, en: tiny.en). ``--transcript`` takes a JSON list of words
@@ -170,3 +171,35 @@ def register(app: typer.Typer) -> None:
         typer.echo(str(result.video))
         typer.echo(str(result.cover))
         typer.echo(str(result.meta_path))
+
+    @clips_app.command("export")
+    def export(
+        room: str = typer.Option(..., "--room", help="room id (a folder under the clip folder)"),
+        platform: str = typer.Option(..., "--platform", help="a profile in media/profiles"),
+        out: Path = typer.Option(..., "--out", help="folder for <room>-<platform>.zip"),
+        approved: bool = typer.Option(False, "--approved", help="only clips an editor approved"),
+        clips_dir: Optional[Path] = typer.Option(None, "--clips-dir", help="default: settings clips_dir"),
+    ) -> None:
+        """Zip a room's platform renders (made now where missing) with a metadata CSV; rejected clips never."""
+        from rich.console import Console
+
+        from media.desk import Desk, DeskError
+        from media.platforms import ProfileError, load_profile
+        from media.text import FontMissing
+        from streams.settings import get_settings
+
+        console = Console(stderr=True, soft_wrap=True)
+        try:
+            profile = load_profile(platform)
+            desk = Desk(clips_dir or get_settings().clips_dir)
+            with console.status("exporting") as status:
+                def on_clip(entry, i, n):
+                    status.update(f"clip {i + 1}/{n}: {entry.clip_id} ({entry.status}) -> {profile.name}")
+
+                path, rows = desk.export(room, profile, out, approved_only=approved, on_clip=on_clip)
+        except (DeskError, ProfileError, FontMissing) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1)
+        console.print(f"{len(rows)} clips ({sum(r['decision'] == 'approved' for r in rows)} approved) for "
+                      f"{profile.name}", highlight=False)
+        typer.echo(str(path))
