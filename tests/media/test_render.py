@@ -289,3 +289,24 @@ def test_a_failed_render_leaves_no_file_that_looks_done(off_centre, tmp_path, mo
         render_clip(off_centre, 1.0, 3.0, small(), out)
     assert not (out / "meta.json").exists(), "the old meta.json must not vouch for a failed re-render"
     assert not [p for p in out.iterdir() if ".part" in p.name], "temporary files are removed"
+
+
+def test_the_audio_is_the_span_s_audio(off_centre, tmp_path):
+    """The clip's sound starts at the clip's start: cross-correlating with the source finds no lag."""
+    result = render_clip(off_centre, 1.3, 3.8, small(), tmp_path / "out", lang="en")
+
+    def mono(path: Path) -> np.ndarray:
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=48000)
+        with av.open(str(path)) as c:
+            return np.concatenate([o.to_ndarray().reshape(-1) for f in c.decode(audio=0) for o in resampler.resample(f)])
+
+    src = mono(off_centre)[int(1.3 * 48000):int(3.8 * 48000)]
+    out = mono(result.video)[:len(src)]
+    n = min(len(src), len(out))
+    a, b = src[:n] / np.abs(src).max(), out[:n] / np.abs(out).max()
+
+    def match(lag: int) -> float:
+        return float(np.dot(a[max(0, lag):n + min(0, lag)], b[max(0, -lag):n - max(0, lag)]))
+
+    best = max(range(-4800, 4801, 24), key=match)
+    assert abs(best) <= 48, f"audio off by {best / 48:.1f} ms"
