@@ -48,7 +48,7 @@ from media.platforms import PlatformProfile
 from media.reframe import CropPath, SubjectDetector, SubjectPoint, crop_box, plan_path
 from media.text import cjk_font, wrap_text
 from models.clips.listing import write_listing
-from models.clips.subtitles import Cue, group_words, join_tokens
+from models.clips.subtitles import Cue, as_word, group_words, is_cjk, join_tokens
 
 #: A span that reaches past the media's end by less than this is clamped, not refused.
 END_TOLERANCE_S = 0.25
@@ -330,8 +330,6 @@ def subtitle_cues(words: Sequence[Any], start_s: float, end_s: float, profile: P
     width_px = v.width * (1 - safe.left - safe.right) * 0.96
     size = style.font_size * v.height
     text = join_tokens(w.text for w in inside)
-    from models.clips.subtitles import is_cjk
-
     per_line = width_px / (size if is_cjk(text) else size * 0.5)  # CJK glyphs are square; Latin ~half
     cues: list[Cue] = []
     for c in group_words(inside, max_chars=max(4, int(per_line * style.max_lines * 0.9))):
@@ -347,7 +345,7 @@ def subtitle_cues(words: Sequence[Any], start_s: float, end_s: float, profile: P
 # ------------------------------------------------------------------ the render pass
 
 
-def _open_video(path: Path, profile: PlatformProfile, has_audio: bool) -> tuple[Any, Any, Any]:
+def _open_video(path: Path, profile: PlatformProfile) -> tuple[Any, Any, Any]:
     v, a = profile.video, profile.audio
     container = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
     rate = Fraction(v.fps).limit_denominator(1001)
@@ -368,7 +366,7 @@ def _render(paths: Sequence[Path], start_s: float, end_s: float, profile: Platfo
     v = profile.video
     duration = end_s - start_s
     n_out = max(1, int(round(duration * v.fps)))
-    container, stream, audio_stream = _open_video(path, profile, True)
+    container, stream, audio_stream = _open_video(path, profile)
     layout = "stereo" if profile.audio.channels == 2 else "mono"
     rate = profile.audio.sample_rate
     audio_cursor = 0
@@ -509,12 +507,12 @@ def render_clip(
         if loud.output_lufs is None:
             warnings.append("the audio is silent or too short to measure its loudness: left as it is")
 
-    cues = subtitle_cues([_as_word(w) for w in words], start_s, end_s, profile)
+    cues = subtitle_cues([as_word(w) for w in words], start_s, end_s, profile)
     if not cues:
         warnings.append("no transcript words in the span: no subtitles")
     overlays = _subtitle_overlays(cues, profile)
 
-    transcript = join_tokens(w.text for w in map(_as_word, words)
+    transcript = join_tokens(w.text for w in map(as_word, words)
                              if w.end_ms > start_s * 1000 and w.start_ms < end_s * 1000)
     listing = write_listing(transcript, lang=lang, product=product, selling_point=selling_point,
                             selling_text=selling_text, max_title_chars=profile.title.max_chars,
@@ -567,12 +565,6 @@ def render_clip(
 
 def _r(x: float | None) -> float | None:
     return None if x is None else round(float(x), 2)
-
-
-def _as_word(item: Any):
-    from models.clips.subtitles import as_word
-
-    return as_word(item)
 
 
 def _write_cover(src: np.ndarray | None, profile: PlatformProfile, centre: tuple[float, float] | None,
