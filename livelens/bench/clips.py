@@ -402,6 +402,6 @@ def register(app: typer.Typer) -> None:
                 t.add_row(row["platform"], row["source"], f"{row['clip_s']:g}", f"{row['rtf']:.2f}",
                           f"{row['peak_rss_mb']:.0f}", f"{row['render_rss_mb']:.0f}",
                           f"{row['lufs']} ({row['target_lufs']:g})", str(row["true_peak_db"]), row["reframe"])
-            console.print(t, width=140)
+            Console(stderr=True, width=max(console.width, 150)).print(t)  # 9 columns: never squeeze
         console.print(f"target: {result['target']}")
         console.print(f"command: {result['command']}")
