@@ -8,6 +8,7 @@ import io
 import json
 import shutil
 import zipfile
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -25,16 +26,47 @@ from models.clips.subtitles import Cue, to_srt
 
 ROOM = "desk-room"
 TOKEN = "desk-test-token-0123456789"
-CUES = [Cue(300, 1900, "I think my biggest weakness"), Cue(2100, 3900, "is asking for help"),
-        Cue(4000, 5600, "when I need it")]
+CUES = [Cue(300, 1500, "I think my biggest weakness"), Cue(1700, 2700, "is asking for help"),
+        Cue(2800, 3800, "when I need it")]
+
+
+@pytest.fixture(scope="module")
+def clip_video(tmp_path_factory) -> Path:
+    """The first 4 s of talking_1 at 320x320 (the clip MP4 the clipper would have cut)."""
+    src = shared_data_dir() / "video" / "talking_1.mp4"
+    if not src.is_file():
+        pytest.skip(f"real footage missing: {src} (../shared/data/video, or set LIVELENS_SHARED_DATA)")
+    out = tmp_path_factory.mktemp("desk") / "clip.mp4"
+    with av.open(str(src)) as inp, av.open(str(out), "w") as dst:
+        vin, ain = inp.streams.video[0], inp.streams.audio[0]
+        v = dst.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 320, 320, "yuv420p"
+        v.options = {"preset": "ultrafast"}
+        a = dst.add_stream("aac", rate=ain.rate, layout="mono")
+        resampler = av.AudioResampler(format="fltp", layout="mono", rate=ain.rate)
+        n = 0
+        for frame in inp.decode(vin, ain):
+            if frame.time is None or frame.time >= 4.0:
+                continue
+            if isinstance(frame, av.AudioFrame):
+                for x in resampler.resample(frame):
+                    x.pts = None
+                    dst.mux(a.encode(x))
+                continue
+            while n / 25 <= frame.time:
+                vf = frame.reformat(width=320, height=320, format="yuv420p")
+                vf.pts, vf.time_base = n, Fraction(1, 25)
+                dst.mux(v.encode(vf))
+                n += 1
+        dst.mux(v.encode(None))
+        dst.mux(a.encode(None))
+    return out
 
 
 @pytest.fixture()
-def clips_dir(tmp_path, monkeypatch) -> Path:
-    """Two clips of one room (talking_1 as their MP4) and a small 'tiny' platform profile."""
-    video = shared_data_dir() / "video" / "talking_1.mp4"
-    if not video.is_file():
-        pytest.skip(f"real footage missing: {video} (../shared/data/video, or set LIVELENS_SHARED_DATA)")
+def clips_dir(tmp_path, monkeypatch, clip_video) -> Path:
+    """Two clips of one room (4 s of talking_1 as their MP4) and a small 'tiny' platform profile."""
+    video = clip_video
     root = tmp_path / "clips"
     for i, clip_id in enumerate(("clip-a", "clip-b")):
         folder = root / ROOM / clip_id
@@ -43,7 +75,7 @@ def clips_dir(tmp_path, monkeypatch) -> Path:
         (folder / "clip.srt").write_text(to_srt(CUES), encoding="utf-8")
         meta = {"room_id": ROOM, "clip_id": clip_id, "status": "ready", "category": "apparel",
                 "label": "fabric_material", "title": "x", "transcript": " ".join(c.text for c in CUES),
-                "start_ms": 10_000 + i * 20_000, "end_ms": 16_000 + i * 20_000, "score": 0.5}
+                "start_ms": 10_000 + i * 20_000, "end_ms": 14_000 + i * 20_000, "score": 0.5}
         (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
     data = yaml.safe_load((BUILTIN_DIR / "tiktok.yaml").read_text(encoding="utf-8"))
     data.update(name="tiny")
@@ -94,15 +126,15 @@ def test_approved_only_export_and_pending_clips(clips_dir, tmp_path):
 def test_trim_snaps_to_cue_boundaries_and_the_render_follows(clips_dir, tmp_path):
     desk = Desk(clips_dir)
     assert parse_srt(to_srt(CUES)) == CUES
-    decision = desk.trim(ROOM, "clip-a", 2300, 3700)  # inside the second cue
-    assert decision["trim"] == {"start_ms": 2100, "end_ms": 3900}
+    decision = desk.trim(ROOM, "clip-a", 1900, 2500)  # inside the second cue
+    assert decision["trim"] == {"start_ms": 1700, "end_ms": 2700}
     folder = desk.render(ROOM, "clip-a", load_profile("tiny"))
     meta = json.loads((folder / "meta.json").read_text())
-    assert (meta["start"], meta["end"]) == (2.1, 3.9)
+    assert (meta["start"], meta["end"]) == (1.7, 2.7)
     with av.open(str(folder / "clip.mp4")) as c:
-        assert c.streams.video[0].frames == 27  # 1.8 s at 15 fps
+        assert c.streams.video[0].frames == 15  # 1 s at 15 fps
     assert [s["text"] for s in meta["subtitles"]] == ["is asking for help"]
-    assert snap_trim(CUES, 1000, 1100, 6000) == (300, 1900), "a too-short request grows to a whole cue"
+    assert snap_trim(CUES, 1000, 1100, 4000) == (300, 1500), "a too-short request grows to a whole cue"
     with pytest.raises(DeskError, match="less than 0.5 s"):
         snap_trim([], 1000, 1200, 6000)  # no cues to snap to: clamped only
 
@@ -123,8 +155,8 @@ async def test_http_api_approve_trim_export(clips_dir, tmp_path):
         r = await client.post(f"/api/rooms/{ROOM}/clips/clip-b/reject", headers=headers, json={"reason": "off topic"})
         assert r.json()["reason"] == "off topic"
         r = await client.post(f"/api/rooms/{ROOM}/clips/clip-a/trim", headers=headers,
-                              json={"start_ms": 350, "end_ms": 3800})
-        assert r.json()["trim"] == {"start_ms": 300, "end_ms": 3900}
+                              json={"start_ms": 350, "end_ms": 2600})
+        assert r.json()["trim"] == {"start_ms": 300, "end_ms": 2700}
         assert (await client.post(f"/api/rooms/{ROOM}/clips/clip-a/trim", headers=headers,
                                   json={"start_ms": "a"})).status_code == 400
         assert (await client.post(f"/api/rooms/{ROOM}/clips/zzz/approve", headers=headers)).status_code == 404
@@ -133,7 +165,7 @@ async def test_http_api_approve_trim_export(clips_dir, tmp_path):
         r = await client.get(f"/api/rooms/{ROOM}/export", params={"platform": "tiny"}, headers=headers)
         assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
         names, rows = _zip_bytes(r.content)
-        assert names == ["clip-a.jpg", "clip-a.mp4", "metadata.csv"] and rows[0]["clip_end_ms"] == "3900"
+        assert names == ["clip-a.jpg", "clip-a.mp4", "metadata.csv"] and rows[0]["clip_end_ms"] == "2700"
         r = await client.get(f"/api/rooms/{ROOM}/export", params={"platform": "myspace"}, headers=headers)
         assert r.status_code == 400 and "unknown platform" in r.json()["detail"]
 
