@@ -58,8 +58,17 @@ def decode(path: Path) -> tuple[list[np.ndarray], np.ndarray, av.container.Input
 def off_centre(tmp_path_factory) -> Path:
     """talking_1 (face near the middle of a square frame) pasted at the right of a wide grey
     canvas with its audio: a centre crop would miss the face, a subject crop must not."""
+    return _pasted(tmp_path_factory.mktemp("media") / "off_centre.mp4", lambda t: 380)
+
+
+@pytest.fixture(scope="module")
+def panning(tmp_path_factory) -> Path:
+    """The same host sliding from the left to the right of the canvas (70 px/s): the crop must follow."""
+    return _pasted(tmp_path_factory.mktemp("media") / "panning.mp4", lambda t: int(20 + 70 * t))
+
+
+def _pasted(out: Path, x_at) -> Path:
     src = _talking()
-    out = tmp_path_factory.mktemp("media") / "off_centre.mp4"
     with av.open(str(src)) as inp, av.open(str(out), "w") as dst:
         vin, ain = inp.streams.video[0], inp.streams.audio[0]
         vout = dst.add_stream("libx264", rate=25)
@@ -78,7 +87,8 @@ def off_centre(tmp_path_factory) -> Path:
                 continue
             while n / 25 <= frame.time:  # constant 25 fps
                 canvas = np.full((280, 640, 3), 90, np.uint8)
-                canvas[:, 380:660][:, :260] = cv2.resize(frame.to_ndarray(format="bgr24"), (280, 280))[:, :260]
+                x = x_at(n / 25)
+                canvas[:, x:x + 280][:, :640 - x] = cv2.resize(frame.to_ndarray(format="bgr24"), (280, 280))[:, :640 - x]
                 vf = av.VideoFrame.from_ndarray(canvas, format="bgr24")
                 vf.pts = n
                 dst.mux(vout.encode(vf))
@@ -134,31 +144,47 @@ def test_output_matches_the_profile_and_loudness_target(off_centre, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clip.mp4", "cover.jpg", "meta.json"]
 
 
-def test_crop_follows_the_face_without_jitter(off_centre, tmp_path):
-    profile = small("douyin")
-    result = render_clip(off_centre, 0.5, 3.5, profile, tmp_path / "out", lang="en")
-    assert result.meta["reframe"] == "subject"
-    frames, _, _ = decode(result.video)
+def _crop_centres(video: Path, rendered: Path, start_s: float, every: int) -> tuple[list[float], list[float | None]]:
+    """For every ``every``-th output frame: where its window sits in the source (template matching:
+    the window is full height, 9:16 wide), and the face centre found in that source frame."""
+    frames, _, _ = decode(rendered)
     detector = SubjectDetector(person=False)
-    centres, faces = [], []
-    with av.open(str(off_centre)) as c:
+    with av.open(str(video)) as c:
         source = {round(f.time * 25): f.to_ndarray(format="bgr24") for f in c.decode(video=0)}
-    for i in range(0, len(frames), 5):
-        src = source[min(source, key=lambda k: abs(k / 25 - (0.5 + i / 15)))]
-        # where in the source the output frame came from: the window is full height, 9:16 wide
+    centres, faces = [], []
+    for i in range(0, len(frames), every):
+        src = source[min(source, key=lambda k: abs(k / 25 - (start_s + i / 15)))]
         window_w = round(src.shape[0] * 9 / 16)
         template = cv2.resize(frames[i], (window_w, src.shape[0]), interpolation=cv2.INTER_AREA)
-        score = cv2.matchTemplate(src, template, cv2.TM_CCOEFF_NORMED)
-        x0 = int(np.argmax(score[0]))
+        x0 = int(np.argmax(cv2.matchTemplate(src, template, cv2.TM_CCOEFF_NORMED)[0]))
         centres.append((x0 + window_w / 2) / src.shape[1])
         point = detector.detect(src, 0.0)
-        if point is not None:
-            faces.append(point.centre[0])
+        faces.append(point.centre[0] if point is not None else None)
+    return centres, faces
+
+
+def test_crop_follows_the_face_without_jitter(off_centre, tmp_path):
+    result = render_clip(off_centre, 0.5, 3.5, small("douyin"), tmp_path / "out", lang="en")
+    assert result.meta["reframe"] == "subject"
+    centres, found = _crop_centres(off_centre, result.video, 0.5, 5)
+    faces = [f for f in found if f is not None]
     assert faces, "the detector finds the face in the source"
     face_x = float(np.median(faces))
     assert face_x > 0.65, "the fixture puts the face right of centre"
     assert all(abs(c - face_x) < 0.08 for c in centres), (centres, face_x)
     assert max(abs(np.diff(centres))) < 0.02, "the crop does not jump between frames"
+
+
+def test_crop_pans_smoothly_with_a_moving_host(panning, tmp_path):
+    result = render_clip(panning, 0.5, 4.0, small("douyin"), tmp_path / "out", lang="en")
+    assert result.meta["reframe"] == "subject"
+    centres, faces = _crop_centres(panning, result.video, 0.5, 2)
+    assert centres[-1] - centres[0] > 0.25, "the crop moved with the host"
+    near = [abs(c - f) for c, f in zip(centres, faces) if f is not None]
+    assert len(near) > len(centres) / 2 and float(np.median(near)) < 0.05 and max(near) < 0.1
+    steps = np.diff(centres)
+    assert steps.min() > -0.01, "no jerk backwards while the host walks one way"
+    assert steps.max() < 0.03, "no jump (the host moves ~0.015 of the width per two output frames)"
 
 
 def test_subtitles_are_drawn_while_their_cue_is_active(off_centre, tmp_path):
