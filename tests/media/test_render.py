@@ -208,6 +208,10 @@ def test_subtitles_are_drawn_while_their_cue_is_active(off_centre, tmp_path):
     assert min(diff(i, band) for i in active) > 8, "the cue's text changes the subtitle band"
     assert max(diff(i, band) for i in idle) < 3, "no text outside the cue's time"
     assert max(diff(i, slice(0, bottom - int(480 * 0.2))) for i in active) < 3, "text stays in its band"
+    assert max(diff(i, slice(bottom + 2, 480)) for i in active) < 3, "nothing under the platform's caption area"
+    right = int(270 * (1 - profile.safe_area.right))
+    assert max(float(np.abs(a[i][band, right + 2:].astype(int) - b[i][band, right + 2:].astype(int)).mean())
+               for i in active) < 3, "nothing under the platform's buttons on the right"
 
 
 def test_letterbox_when_no_subject_and_marked_in_meta(no_face, tmp_path):
