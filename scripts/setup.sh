@@ -6,10 +6,13 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
-# --- system packages: espeak-ng + sox speak the English sample room; chromium drives the dashboard test
+# --- system packages: espeak-ng + sox speak the English sample room; chromium drives the dashboard test;
+#     fonts-noto-cjk draws Chinese subtitles on platform renders
 need=()
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v sox >/dev/null || need+=(sox)
+# a font with Chinese glyphs for burned-in subtitles and cover titles (media/text.py looks it up)
+fc-list :lang=zh-cn file 2>/dev/null | grep -qi notosanscjk || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null; then
     say "missing ${need[*]}: install them with your package manager (Debian: apt-get install ${need[*]})"; exit 1
