@@ -377,6 +377,8 @@ class ChatAnalyzer:
         #: the lexicon + n-gram heads (the baseline; the encoder heads reuse their lexicon parts)
         self._baseline_heads = (self.sentiment, self.emotion, self.intent)
         self.encoder_heads = None
+        if isinstance(encoder, str) and encoder.lower() in ("", "none", "off"):
+            encoder = None
         if encoder is not None:
             from models.understanding.chat_encoder import HEADS_PATH, EncoderChatHeads
 

@@ -230,8 +230,11 @@ class EncoderChatHeads:
         if emotion.label == "none":
             emotion = self._emotion_from_valence(emotion, p_positive)
         intent = self._decide_intent(norm, embedding, by_intent, features)
+        probabilities = {k: emotion.scores[k] for k in EMOTIONS}
+        if not any(probabilities.values()):  # nothing to go on (empty, digits only): no preference
+            probabilities = dict.fromkeys(EMOTIONS, round(1.0 / len(EMOTIONS), 4))
         return ChatAnalysis(sentiment, emotion, intent, sentiment_score=p_positive,
-                            emotion_probabilities={k: emotion.scores[k] for k in EMOTIONS})
+                            emotion_probabilities=probabilities)
 
     def _emotion_from_valence(self, emotion: Classification, p_positive: float) -> Classification:
         """A clearly positive or negative message whose emotion mass is spread over the classes
