@@ -78,9 +78,10 @@ def register(app: typer.Typer) -> None:
                     out["evidence"] = result.sentence.evidence
                 _print_json(out)
             else:
-                extra = ",".join(label.cls for label in result.labels[1:])
-                named = f"\t[{product.product_id}]" if product else ""
-                typer.echo(f"{result.label}\t{result.confidence:.2f}\t{extra}{named}\t{text}")
+                # the first three columns as before; more selling points and the product after them
+                extra = "".join(f"\t+{label.cls}" for label in result.labels[1:])
+                named = f"\tproduct={product.product_id}" if product else ""
+                typer.echo(f"{result.label}\t{result.confidence:.2f}\t{result.text}{extra}{named}")
 
     @app.command("chat")
     def chat(
