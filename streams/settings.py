@@ -85,6 +85,9 @@ class UnderstandingSettings(BaseModel):
     segment_max_ms: int = 60_000
     #: None -> the chat weights shipped in models/understanding/weights/chat.npz
     chat_weights: Path | None = None
+    #: sentence encoder under the chat heads (weights/chat_encoder.npz was trained on
+    #: "use-multilingual"); "none" -> the lexicon + n-gram models alone (numpy, ~0.05 ms a message)
+    chat_encoder: str = "use-multilingual"
     top_questions: int = 5
     #: chat insights of a room go out as one record per this interval (0: one per message);
     #: a busy room's messages share a record, at the cost of up to this much insight latency
