@@ -100,7 +100,9 @@ def register(app: typer.Typer) -> None:
 
         cfg = get_settings().understanding
         try:
-            analyzer = ChatAnalyzer(cfg.chat_weights or WEIGHTS_PATH, encoder=encoder or cfg.chat_encoder)
+            # offline, the encoder heads by default (the live worker's default is lexicon-only for its
+            # per-message budget: understanding.chat_encoder); --encoder none for the lexicon heads
+            analyzer = ChatAnalyzer(cfg.chat_weights or WEIGHTS_PATH, encoder=encoder or "use-multilingual")
         except (FileNotFoundError, ValueError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2)
