@@ -115,6 +115,10 @@ class RoomProcessor:
         other than ``inp.received_at``."""
         raise NotImplementedError
 
+    def after(self, inp: Input, state: Any) -> None:
+        """Work that may wait until ``handle``'s outputs are sent (fusion learns here, so a
+        training step never delays the window it learns from). Default: nothing."""
+
 
 #: sends one output event somewhere other than straight to its topic (e.g. into a batch)
 Route = Callable[[OutputEvent], Awaitable[None]]
@@ -202,9 +206,11 @@ class Attached:
         room = inp.room_id
         if self.states is not None:
             await self.states.applied(room, self.emit(outputs) if outputs else None)
+            self.processor.after(inp, state)
             return
         if outputs:
             await self.emit(outputs)
+        self.processor.after(inp, state)
         if self.processor.forget_room(inp, state):
             self.rooms.pop(room, None)
 

@@ -55,6 +55,7 @@ class ProcessorRun:
             inp = Input(topic, event, offset, 0, event.ingested_at if received_at is None else received_at)
             state = self._state(event.room_id)
             outputs += self.processor.handle(inp, state)
+            self.processor.after(inp, state)
             self._inputs += 1
             if self.processor.table:
                 if self.restore_every and self._inputs % self.restore_every == 0:
