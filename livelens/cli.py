@@ -18,7 +18,7 @@ app.add_typer(bench_app, name="bench")
 
 #: command modules (livelens/commands/*.py) and benchmark modules (livelens/bench/*.py)
 COMMAND_MODULES = ["core", "ingest", "sample", "asr", "understanding", "vision", "fusion", "clips", "anomaly", "recommend", "web", "fuzz"]
-BENCH_MODULES = ["pipeline", "asr", "understanding", "fusion", "clips", "anomaly", "load"]
+BENCH_MODULES = ["pipeline", "asr", "understanding", "fusion", "clips", "anomaly", "load", "kafka_compat"]
 
 
 def _register(package: str, names: list[str], target: typer.Typer) -> None:

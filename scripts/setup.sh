@@ -6,10 +6,12 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
-# --- system packages: espeak-ng + sox speak the sample room; chromium drives the dashboard test
+# --- system packages: espeak-ng + sox speak the sample room; chromium drives the dashboard test;
+# kcat (librdkafka) proves a non-Python Kafka client can feed the embedded broker (tests/integration/test_kcat.py)
 need=()
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v sox >/dev/null || need+=(sox)
+command -v kcat >/dev/null || need+=(kcat)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null; then
     say "missing ${need[*]}: install them with your package manager (Debian: apt-get install ${need[*]})"; exit 1

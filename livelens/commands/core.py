@@ -41,6 +41,7 @@ def register(app: typer.Typer) -> None:
         with infrastructure(None, None, log_dir=settings.data_dir / "logs") as inf:
             typer.echo(f"export LIVELENS_KAFKA_BOOTSTRAP={inf.kafka_bootstrap}")
             typer.echo(f"export LIVELENS_REDIS_URL={inf.redis_url}")
+            typer.echo(f"# other Kafka clients (kcat, confluent-kafka, Go/.NET/Node): {inf.kafka_external_bootstrap}")
             typer.echo("# running; Ctrl-C stops both", err=True)
             stop = threading.Event()
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
