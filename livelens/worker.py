@@ -10,6 +10,7 @@ import time
 
 from faust.worker import Worker
 
+from sinks.redis import wait_for_redis
 from streams.app import AppContext, create_app
 from streams.kafka import describe_consumer, ensure_topics, faust_internal_topics
 from streams.observability import serve_metrics, task_stacks
@@ -84,6 +85,7 @@ def run_worker(settings: Settings, bootstrap: str, redis_url: str, loglevel: str
     """Blocks until the worker stops (SIGTERM/SIGINT)."""
     ctx = build_context(settings, bootstrap, redis_url)
     asyncio.run(prepare_topics(settings, bootstrap, ctx))
+    asyncio.run(wait_for_redis(redis_url, settings.connect_wait_s))  # else faust logs a crash per try
     if settings.metrics_port:
         serve_metrics(settings.bind_host, settings.metrics_port)
         log.info("Prometheus metrics on http://%s:%d/metrics", settings.bind_host, settings.metrics_port)

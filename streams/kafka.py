@@ -78,7 +78,10 @@ def producer_config(settings: Settings, bootstrap: str) -> dict[str, Any]:
 
 
 async def start_producer(settings: Settings, bootstrap: str, retries: int = 30) -> AIOKafkaProducer:
-    """A started producer; retries with backoff while the broker is not reachable yet."""
+    """A started producer; retries with backoff while the broker is not reachable yet, up to
+    ``retries`` attempts and ``settings.connect_wait_s``; then raises ``ConnectionError``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.connect_wait_s
     delay = 0.2
     for attempt in range(1, retries + 1):
         producer = AIOKafkaProducer(**producer_config(settings, bootstrap))
@@ -87,11 +90,16 @@ async def start_producer(settings: Settings, bootstrap: str, retries: int = 30) 
             return producer
         except KafkaConnectionError as exc:
             await producer.stop()
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            delay = min(delay, left)
             log.warning("broker %s not reachable (attempt %d/%d): %s; retrying in %.1f s",
                         bootstrap, attempt, retries, exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
-    raise ConnectionError(f"broker {bootstrap} not reachable after {retries} attempts")
+    raise ConnectionError(f"Kafka broker {bootstrap} not reachable after {attempt} attempts; "
+                          "check LIVELENS_KAFKA_BOOTSTRAP")
 
 
 async def watch_events(settings: Settings, bootstrap: str, topic_names: list[str], on_event,
@@ -131,16 +139,14 @@ async def watch_events(settings: Settings, bootstrap: str, topic_names: list[str
 # --------------------------------------------------------------------- topics
 
 
-#: how long a starting worker / ``livelens topics`` waits for an unreachable broker
-BROKER_WAIT_S = 300.0
-
-
-async def start_admin(settings: Settings, bootstrap: str, wait_s: float = BROKER_WAIT_S,
+async def start_admin(settings: Settings, bootstrap: str, wait_s: float | None = None,
                       max_delay_s: float = 5.0) -> AIOKafkaAdminClient:
     """A started admin client; waits (capped exponential backoff) while the broker is down.
 
-    Each failed attempt logs one clear line; after ``wait_s`` it raises ``ConnectionError``.
+    Each failed attempt logs one clear line; after ``wait_s`` (default
+    ``settings.connect_wait_s``) it raises ``ConnectionError``.
     """
+    wait_s = settings.connect_wait_s if wait_s is None else wait_s
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
     delay, attempt = 0.2, 0
@@ -167,10 +173,11 @@ async def start_admin(settings: Settings, bootstrap: str, wait_s: float = BROKER
 
 
 async def ensure_topics(settings: Settings, bootstrap: str, names: list[str],
-                        partitions: int | None = None, wait_s: float = BROKER_WAIT_S) -> None:
+                        partitions: int | None = None, wait_s: float | None = None) -> None:
     """Quirk 1: create every topic up front with the app's partition count (idempotent).
 
-    Waits up to ``wait_s`` for the broker (a worker may start before its broker).
+    Waits up to ``wait_s`` (default ``settings.connect_wait_s``) for the broker (a worker may
+    start before its broker).
     """
     partitions = partitions or settings.partitions
     admin = await start_admin(settings, bootstrap, wait_s)

@@ -225,6 +225,9 @@ class Settings(BaseSettings):
     #: Consumer fetch wait. Tansu never answers a fetch early and faust hard-codes 1500 ms,
     #: which costs ~370 ms per hop; 10 ms gives ~12 ms per hop (DESIGN.md).
     fetch_max_wait_ms: int = 10
+    #: How long a starting worker, ``livelens ingest``, ``topics`` or ``api`` waits for an
+    #: unreachable broker or Redis before it gives up with a one-line error (a worker may start first).
+    connect_wait_s: float = Field(default=300.0, gt=0)
     #: A new consumer group's first join waits session_timeout/2 on Tansu: keep it short.
     session_timeout_s: float = 6.0
     heartbeat_interval_s: float = 1.0

@@ -38,3 +38,28 @@ async def test_a_write_blocks_while_redis_is_down_and_lands_once_it_is_back():
         await sink.close()
         if server:
             server.stop()
+
+
+async def test_wait_for_redis_gives_up_with_a_line_naming_the_address_but_not_the_password():
+    import pytest
+
+    from sinks.redis import wait_for_redis
+
+    port = free_port()
+    t0 = time.monotonic()
+    with pytest.raises(ConnectionError) as failed:
+        await wait_for_redis(f"redis://:hunter2@127.0.0.1:{port}/0", wait_s=0.5)
+    assert time.monotonic() - t0 < 10
+    assert f"127.0.0.1:{port} not reachable" in str(failed.value) and "hunter2" not in str(failed.value)
+
+
+async def test_wait_for_redis_returns_once_a_late_redis_answers():
+    from sinks.redis import wait_for_redis
+
+    port = free_port()
+    loop = asyncio.get_running_loop()
+    starting = loop.run_in_executor(None, lambda: EmbeddedRedis(port=port).start())
+    try:
+        await wait_for_redis(f"redis://127.0.0.1:{port}/0", wait_s=60)
+    finally:
+        (await starting).stop()
