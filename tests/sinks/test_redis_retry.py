@@ -25,7 +25,11 @@ async def test_a_write_blocks_while_redis_is_down_and_lands_once_it_is_back():
     server = None
     try:
         write = asyncio.create_task(sink.write(_window(0)))
-        await asyncio.sleep(1.0)
+        deadline = time.monotonic() + 30
+        while SINK_RETRIES.labels("redis")._value.get() - retries_before < 3:  # it has met the outage, thrice
+            assert not write.done(), "the write gave up (or succeeded) without a Redis"
+            assert time.monotonic() < deadline, "the write did not retry"
+            await asyncio.sleep(0.02)
         assert not write.done(), "the write gave up (or succeeded) without a Redis"
         server = EmbeddedRedis(port=port).start()
         t0 = time.monotonic()
