@@ -64,10 +64,12 @@ def describe(exc: BaseException) -> str | None:
     from models.asr.models import ModelNotAvailable
     from models.recommend.rules import RulesError
     from models.taxonomy import TaxonomyError
+    from models.weights import WeightsMismatch
     from streams.cutter import CutError
     from streams.ingest.media import MediaOpenError
 
-    if isinstance(exc, (BadAudio, ModelNotAvailable, RulesError, TaxonomyError, CutError, MediaOpenError)):
+    if isinstance(exc, (BadAudio, ModelNotAvailable, RulesError, TaxonomyError, WeightsMismatch, CutError,
+                        MediaOpenError)):
         return _first_line(exc)
     if isinstance(exc, OSError) and getattr(exc, "filename", None):
         return f"{exc.strerror or _first_line(exc)}: {exc.filename}"
