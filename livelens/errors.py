@@ -66,10 +66,11 @@ def describe(exc: BaseException) -> str | None:
     from models.taxonomy import TaxonomyError
     from models.weights import WeightsMismatch
     from streams.cutter import CutError
+    from streams.framework import FrameworkVersionMismatch
     from streams.ingest.media import MediaOpenError
 
     if isinstance(exc, (BadAudio, ModelNotAvailable, RulesError, TaxonomyError, WeightsMismatch, CutError,
-                        MediaOpenError)):
+                        MediaOpenError, FrameworkVersionMismatch)):
         return _first_line(exc)
     if isinstance(exc, OSError) and getattr(exc, "filename", None):
         return f"{exc.strerror or _first_line(exc)}: {exc.filename}"

@@ -8,12 +8,11 @@ import logging
 import os
 import time
 
-from faust.worker import Worker
-
 from sinks.redis import wait_for_redis
 from streams.app import AppContext, create_app
-from streams.kafka import describe_consumer, ensure_topics, faust_internal_topics
-from streams.observability import serve_metrics, task_stacks
+from streams.framework import TaskDumpingWorker
+from streams.kafka import ensure_topics, faust_internal_topics
+from streams.observability import serve_metrics
 from streams.settings import Settings
 from streams.topics import TopicNames
 
@@ -66,19 +65,6 @@ def use_event_loop(name: str) -> None:
             log.warning("uvloop is not installed: using asyncio's event loop")
             return
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-
-
-class TaskDumpingWorker(Worker):
-    """faust's worker; SIGUSR1 logs where every task waits (``task_stacks``) and the consumer's
-    partition state (mode's default dump prints each task's outer frame only, useless for a
-    stuck agent)."""
-
-    def _on_sigusr1(self) -> None:
-        try:
-            consumer = describe_consumer(self.app)
-        except Exception as exc:  # noqa: BLE001 - a dump must not take the worker down
-            consumer = f"(no consumer state: {exc!r})"
-        log.warning("SIGUSR1: where the tasks wait\n%s\nconsumer:\n%s", task_stacks(), consumer)
 
 
 def run_worker(settings: Settings, bootstrap: str, redis_url: str, loglevel: str = "warning") -> None:
