@@ -1,6 +1,6 @@
 """Kafka plumbing, and every broker quirk handled in ONE place.
 
-The embedded broker (Tansu, DESIGN.md) differs from Apache Kafka in ways that each were
+The embedded broker (Tansu, docs/ARCHITECTURE.md) differs from Apache Kafka in ways that each were
 reproduced on these machines. What this module does about each:
 
 1. Unknown topics are auto-created with 4 partitions, and faust raises ``PartitionsMismatch``

@@ -223,7 +223,7 @@ class Settings(BaseSettings):
     replication_factor: int = 1
     app_id: str = "livelens"
     #: Consumer fetch wait. Tansu never answers a fetch early and faust hard-codes 1500 ms,
-    #: which costs ~370 ms per hop; 10 ms gives ~12 ms per hop (DESIGN.md).
+    #: which costs ~370 ms per hop; 10 ms gives ~12 ms per hop (docs/ARCHITECTURE.md).
     fetch_max_wait_ms: int = 10
     #: How long a starting worker, ``livelens ingest``, ``topics`` or ``api`` waits for an
     #: unreachable broker or Redis before it gives up with a one-line error (a worker may start first).
