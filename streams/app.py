@@ -37,6 +37,7 @@ NEVER_BY_COUNT = 2**62
 
 def create_app(settings: Settings, bootstrap: str, *, app_id: str | None = None) -> faust.App:
     check_versions()  # the overrides in streams/framework.py are written for pinned faust/aiokafka
+    (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)  # faust makes only the last level
     app_id = app_id or settings.app_id
     hosts = ";".join(f"livelens://{h.strip()}" for h in bootstrap.split(",") if h.strip())
     credentials: Any = None
@@ -74,6 +75,8 @@ def create_app(settings: Settings, bootstrap: str, *, app_id: str | None = None)
         # at-least-once; exactly-once needs the idempotent producer Tansu lacks.
         processing_guarantee="at_least_once",
         store="memory://",  # tables restore from their changelog topics
+        # faust's data dir ("{app id}-data" in the working directory by default) under data_dir
+        datadir=str(settings.data_dir / "faust" / "{conf.name}-data"),
         # faust's web server binds 0.0.0.0:6066 by default; metrics are served by
         # prometheus_client on bind_host instead, so faust's own web stays off.
         web_enabled=False,

@@ -101,3 +101,9 @@ def test_count_based_commits_are_off_by_default_and_configurable():
     # off: a count no worker reaches (a year at a million acks a second is ~3.2e13)
     assert consumer_commit_every() > 10**15
     assert consumer_commit_every(commit_every=5000) == 5000
+
+
+def test_faust_keeps_its_data_dir_under_data_dir_not_the_working_directory(tmp_path):
+    settings = Settings(topic_prefix="t", app_id="datadir-test", data_dir=tmp_path / "var", _env_file=None)
+    app = create_app(settings, "127.0.0.1:1")
+    assert app.conf.datadir == tmp_path / "var" / "faust" / "datadir-test-data"
