@@ -29,7 +29,7 @@ from rich.table import Table
 
 from streams.embedded import EmbeddedBroker
 
-console = Console(stderr=True)
+console = Console(stderr=True, width=120)  # the table is wider than a pipe's default 80 columns
 
 
 def _request(api_key: int, version: int, correlation_id: int, body: bytes, flexible: bool = False) -> bytes:
