@@ -10,6 +10,7 @@ import time
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.partitioner import murmur2
 
 from streams.kafka import ensure_topics
 from streams.topics import TopicNames
@@ -48,7 +49,14 @@ async def test_chat_produced_with_kcat_comes_out_as_insights_in_redis(settings, 
          "text": "how much is this?", "ingested_at": time.time()},
     ]
     lines = "".join(f"{room}\t{json.dumps(m, ensure_ascii=False)}\n" for m in messages).encode()
-    await kcat("-b", broker.external_bootstrap, "-P", "-t", topics.chat, "-K", "\t", stdin=lines)
+    # murmur2_random: the Java/aiokafka partitioner, so a room's events from kcat and from
+    # livelens's own ingest land on the same partition (librdkafka's default hashes differently)
+    await kcat("-b", broker.external_bootstrap, "-P", "-t", topics.chat, "-K", "\t",
+               "-X", "partitioner=murmur2_random", stdin=lines)
+    placed = await kcat("-b", broker.external_bootstrap, "-C", "-t", topics.chat, "-o", "beginning", "-e", "-q",
+                        "-f", "%k %p\n")
+    expected_partition = (murmur2(room.encode()) & 0x7FFFFFFF) % settings.partitions
+    assert {line for line in placed.splitlines() if line} == {f"{room} {expected_partition}"}, placed
 
     async def insights():
         rows = await redis_client.xrange(f"livelens:{{{room}}}:stream:chat_insight")
