@@ -71,10 +71,13 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - the one place errors become a line and an exit code
         if _debug:
             raise
-        message = describe(exc)
+        try:
+            message = describe(exc)
+        except Exception:  # noqa: BLE001 - describing must never hide the error itself
+            message = None
         if message is None:  # not a known user error: say so, still in one line
-            message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''} " \
-                      "(an unexpected error; `livelens --debug ...` shows where)"
+            first_line = next(iter(str(exc).strip().splitlines()), "")
+            message = f"{type(exc).__name__}: {first_line} (an unexpected error; `livelens --debug ...` shows where)"
         _fail(message, getattr(exc, "exit_code", 1))
     sys.exit(result if isinstance(result, int) else 0)
 
