@@ -98,6 +98,8 @@ async def run_demo(settings: Settings, langs: list[str], speed: float, realtime:
     with infrastructure(settings.kafka_bootstrap, redis_cfg, log_dir=log_dir) as infra:
         where = "embedded" if infra.embedded else "configured"
         console.print(f"[bold]broker[/] {infra.kafka_bootstrap}  [bold]redis[/] {infra.redis_url.split('@')[-1]}  ({where})")
+        if infra.kafka_external_bootstrap != infra.kafka_bootstrap:
+            console.print(f"other Kafka clients (kcat, confluent-kafka): {infra.kafka_external_bootstrap}")
         run = uuid.uuid4().hex[:6]  # fresh consumer groups + changelogs per run
         topics = TopicNames(settings.topic_prefix)
         pools = worker_pools(settings.processors)

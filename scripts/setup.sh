@@ -7,10 +7,12 @@ cd "$(dirname "$0")/.."
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 # --- system packages: espeak-ng + sox speak the English sample room; chromium drives the dashboard test;
-#     fonts-noto-cjk draws Chinese subtitles on platform renders
+#     fonts-noto-cjk draws Chinese subtitles on platform renders; kcat (librdkafka) proves a non-Python
+#     Kafka client can feed the embedded broker (tests/integration/test_kcat.py)
 need=()
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v sox >/dev/null || need+=(sox)
+command -v kcat >/dev/null || need+=(kcat)
 # a font with Chinese glyphs for burned-in subtitles and cover titles (media/text.py looks it up)
 fc-list :lang=zh-cn file 2>/dev/null | grep -qi notosanscjk || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -gt 0 ]; then

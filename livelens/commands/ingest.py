@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from livelens.errors import UserError
 from streams.settings import Settings
 
 
@@ -97,6 +98,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Publish audio chunks, frames, segment refs, chat and commerce of one or more rooms to Kafka."""
         settings = Settings()
+        if not settings.kafka_bootstrap:
+            raise UserError("set LIVELENS_KAFKA_BOOTSTRAP (`livelens infra` starts an embedded broker)")
         rooms = list(room or [])
         if rooms and len(rooms) != len(sources):
             raise typer.BadParameter("give one --room per source, or none")

@@ -67,7 +67,7 @@ class DecodeOptions:
 
     beam_size: int = 1
     #: a single temperature: Whisper's fallback ladder (0.2 … 1.0) re-decodes up to 5 times and
-    #: is what causes the ~10 s stalls on Chinese with base (DESIGN.md).
+    #: is what causes the ~10 s stalls on Chinese with base (docs/ARCHITECTURE.md).
     temperature: float = 0.0
     max_new_tokens: int = 160  # ~ 30 s of fast Chinese; loops stop here at the latest
     no_speech_threshold: float = 0.6
