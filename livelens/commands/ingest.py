@@ -98,15 +98,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Publish audio chunks, frames, segment refs, chat and commerce of one or more rooms to Kafka."""
         settings = Settings()
-        if not settings.kafka_bootstrap:
-            raise UserError("set LIVELENS_KAFKA_BOOTSTRAP (`livelens infra` starts an embedded broker)")
         rooms = list(room or [])
         if rooms and len(rooms) != len(sources):
             raise typer.BadParameter("give one --room per source, or none")
         rooms = rooms or [Path(s).stem or f"room{i}" for i, s in enumerate(sources)]
         replays = _pair_replays(rooms, list(replay or []))
         languages = _room_languages(rooms, list(lang or []), settings.rooms_file)
-        if not settings.kafka_bootstrap:
-            raise typer.BadParameter("set LIVELENS_KAFKA_BOOTSTRAP (`livelens infra` starts an embedded broker)")
+        if not settings.kafka_bootstrap:  # after the flags: a bad flag is reported first
+            raise UserError("set LIVELENS_KAFKA_BOOTSTRAP (`livelens infra` starts an embedded broker)")
         jobs = {r: (s, replays[r]) for r, s in zip(rooms, sources)}
         raise typer.Exit(asyncio.run(_ingest(settings, jobs, not full_speed, speed, languages)))
