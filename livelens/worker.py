@@ -8,11 +8,11 @@ import logging
 import os
 import time
 
-from faust.worker import Worker
-
+from sinks.redis import wait_for_redis
 from streams.app import AppContext, create_app
-from streams.kafka import describe_consumer, ensure_topics, faust_internal_topics
-from streams.observability import serve_metrics, task_stacks
+from streams.framework import TaskDumpingWorker
+from streams.kafka import ensure_topics, faust_internal_topics
+from streams.observability import serve_metrics
 from streams.settings import Settings
 from streams.topics import TopicNames
 
@@ -67,23 +67,11 @@ def use_event_loop(name: str) -> None:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-class TaskDumpingWorker(Worker):
-    """faust's worker; SIGUSR1 logs where every task waits (``task_stacks``) and the consumer's
-    partition state (mode's default dump prints each task's outer frame only, useless for a
-    stuck agent)."""
-
-    def _on_sigusr1(self) -> None:
-        try:
-            consumer = describe_consumer(self.app)
-        except Exception as exc:  # noqa: BLE001 - a dump must not take the worker down
-            consumer = f"(no consumer state: {exc!r})"
-        log.warning("SIGUSR1: where the tasks wait\n%s\nconsumer:\n%s", task_stacks(), consumer)
-
-
 def run_worker(settings: Settings, bootstrap: str, redis_url: str, loglevel: str = "warning") -> None:
     """Blocks until the worker stops (SIGTERM/SIGINT)."""
     ctx = build_context(settings, bootstrap, redis_url)
     asyncio.run(prepare_topics(settings, bootstrap, ctx))
+    asyncio.run(wait_for_redis(redis_url, settings.connect_wait_s))  # else faust logs a crash per try
     if settings.metrics_port:
         serve_metrics(settings.bind_host, settings.metrics_port)
         log.info("Prometheus metrics on http://%s:%d/metrics", settings.bind_host, settings.metrics_port)

@@ -126,7 +126,7 @@ class WorkerProcess:
                 self.proc.wait(5)
 
     async def dump_tasks(self, wait_s: float = 2.0) -> str:
-        """Ask the worker where its tasks wait (``livelens.worker.TaskDumpingWorker`` logs it on
+        """Ask the worker where its tasks wait (``streams.framework.TaskDumpingWorker`` logs it on
         SIGUSR1) and return its log from there on: what a stuck worker is waiting for."""
         if not self.alive():
             return ""

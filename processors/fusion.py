@@ -17,11 +17,8 @@ and until a model has learned enough it answers with the documented prior (model
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,16 +26,15 @@ import torch
 
 from models.fusion import FusionConfig, OnlineFusionLearner
 from models.fusion.learner import _safe as checkpoint_name  # the learner's own file naming
-from processors.base import Processor
+from processors.runtime import Input, Output, RoomProcessor, attach
 from streams.app import AppContext
 from streams.observability import DROPPED
 from streams.schemas import (
-    ChatInsight, ChatInsights, CommerceEvent, Event, FusedWindow, Prosody, SellingPoint, StreamMarker, Transcript, VisionFeatures,
+    ChatInsight, ChatInsights, CommerceEvent, FusedWindow, Prosody, SellingPoint, StreamMarker, Transcript, VisionFeatures,
     unbatched,
 )
 
 log = logging.getLogger(__name__)
-NAME = "fusion"
 INPUTS = {
     "commerce": (CommerceEvent, StreamMarker), "transcripts": (Transcript,), "selling_points": (SellingPoint,),
     "prosody": (Prosody,), "vision": (VisionFeatures,), "chat_insights": (ChatInsight, ChatInsights),
@@ -55,6 +51,7 @@ class RoomWindows:
     events: dict[str, deque] = field(default_factory=lambda: {m: deque() for m in INPUTS})
     pending: dict[int, object] = field(default_factory=dict)  # window end -> its features (awaiting outcome)
     closed: int = 0  # windows closed so far
+    to_learn: list = field(default_factory=list)  # (start, end, raw, features) of windows fused, not yet learned from
 
 
 def window_dict(room: RoomWindows, start: int, end: int) -> dict:
@@ -91,91 +88,88 @@ def window_dict(room: RoomWindows, start: int, end: int) -> dict:
     return raw
 
 
-def register(ctx: AppContext) -> None:
-    s = ctx.settings
-    f = s.fusion
-    proc = Processor(ctx, NAME, s.budgets.fusion)
-    # loading and saving a room's learner (files; the first one imports torch's modules, ~1 s)
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fusion")
-    torch.set_num_threads(max(1, f.torch_threads))
-    rooms: dict[str, RoomWindows] = {}
-    source = ctx.topic(*INPUTS)
-    checkpoint_dir = Path(f.checkpoint_dir or s.data_dir / "fusion")
+class FusionProcessor(RoomProcessor):
+    name = "fusion"
+    budget = "fusion"
+    inputs = INPUTS
 
-    def new_learner(room_id: str) -> OnlineFusionLearner:
-        own = checkpoint_dir / f"{checkpoint_name(room_id)}.pt"
+    def __init__(self, settings) -> None:
+        super().__init__(settings)
+        self.f = settings.fusion
+        self.checkpoint_dir = Path(self.f.checkpoint_dir or settings.data_dir / "fusion")
+
+    def load_models(self) -> None:
+        torch.set_num_threads(max(1, self.f.torch_threads))
+        OnlineFusionLearner("warm-up", FusionConfig(), self.checkpoint_dir)  # imports torch's modules (~1 s) once
+
+    def new_learner(self, room_id: str) -> OnlineFusionLearner:
+        f = self.f
+        own = self.checkpoint_dir / f"{checkpoint_name(room_id)}.pt"
         if own.exists():
-            return OnlineFusionLearner.load(own, checkpoint_dir)
+            return OnlineFusionLearner.load(own, self.checkpoint_dir)
         if f.shared_checkpoint and Path(f.shared_checkpoint).exists():
-            return OnlineFusionLearner.warm_start(f.shared_checkpoint, room_id, checkpoint_dir)
+            return OnlineFusionLearner.warm_start(f.shared_checkpoint, room_id, self.checkpoint_dir)
         config = FusionConfig(learning_rate=f.learning_rate, min_updates=f.min_updates,
                               checkpoint_every=f.checkpoint_every)
-        return OnlineFusionLearner(room_id, config, checkpoint_dir)
+        return OnlineFusionLearner(room_id, config, self.checkpoint_dir)
 
-    def predict(room: RoomWindows, start: int, end: int):
-        """Featurize + predict one window, on the event loop: ~0.1 ms, ~1 ms once a room's model
-        answers. (In a thread it cost more: the hand-off waits for the busy loop, and the thread
-        and the loop take turns at the GIL; a 50-room benchmark's fused p99 was ~0.9 s.)"""
-        raw = window_dict(room, start, end)
-        features = room.learner.featurize(raw)
-        return raw, features, room.learner.predict(features)
+    def new_state(self, room_id: str) -> RoomWindows:
+        return RoomWindows(self.new_learner(room_id), next_end_ms=self.f.window_ms)
 
-    def learn(room: RoomWindows, start: int, end: int, raw: dict, features, may_learn: bool) -> None:
-        """Learn from the window before, with this one's orders as its outcome (every
-        ``learn_every``-th window: a training step costs ~5 ms; never when the worker is behind,
-        ``may_learn`` False). Runs after the window is emitted, so it never delays it."""
-        earlier = room.pending.pop(start, None)  # the window that ended where this one starts
-        room.closed += 1
-        if earlier is not None and room.closed % max(1, f.learn_every) == 0:
-            if may_learn:
-                room.learner.observe(earlier, raw["commerce"]["orders"], raw["commerce"]["carts"])
-            else:
-                DROPPED.labels(NAME, "learning_step").inc()
-        room.pending[end] = features
+    def handle(self, inp: Input, room: RoomWindows) -> list[Output]:
+        ev, topic = inp.event, inp.topic
+        if isinstance(ev, StreamMarker):
+            return self.close_windows(inp, room, ev.stream_ms) if ev.marker in ("end", "watermark", "start") else []
+        if isinstance(ev, Transcript) and not ev.is_final:
+            return []
+        room.events[topic].extend(unbatched(ev))
+        return self.close_windows(inp, room, ev.stream_ms) if topic == "commerce" else []
 
-    async def close_windows(room_id: str, room: RoomWindows, clock_ms: int, cause: Event) -> None:
+    def close_windows(self, inp: Input, room: RoomWindows, clock_ms: int) -> list[Output]:
+        """Fuse every window the clock has passed: featurize + predict (~0.1 ms, ~1 ms once a room's
+        model answers); each window's learning step waits for ``after``."""
+        f, cause, room_id = self.f, inp.event, inp.room_id
+        outputs = []
         while clock_ms >= room.next_end_ms:
             end = room.next_end_ms
             start = max(0, end - f.window_ms)
-            may_learn = (time.time() - cause.ingested_at) * 1000.0 <= f.learn_max_lag_ms
-            raw, features, out = predict(room, start, end)
+            raw = window_dict(room, start, end)
+            features = room.learner.featurize(raw)
+            out = room.learner.predict(features)
             room.next_end_ms += f.hop_ms
-            await proc.emit("fused", FusedWindow(
+            outputs.append(Output("fused", FusedWindow(
                 room_id=room_id, event_id=f"{room_id}:fused:{end}", stream_ms=end, ingested_at=cause.ingested_at,
                 start_ms=start, end_ms=end, highlight_score=min(max(out.highlight, 0.0), 1.0),
                 conversion_forecast=max(out.orders_forecast, 0.0), attention=out.attention,
-                modalities=list(out.modalities), learned=out.learned))
-            learn(room, start, end, raw, features, may_learn)
+                modalities=list(out.modalities), learned=out.learned)))
+            room.to_learn.append((start, end, raw, features))
+        return outputs
+
+    def after(self, inp: Input, room: RoomWindows) -> None:
+        """Learn from each window before a closed one, with the closed one's orders as its outcome
+        (every ``learn_every``-th window: a step costs ~5 ms; never when the worker is behind);
+        save the room's model at its end."""
+        f = self.f
+        may_learn = (inp.received_at - inp.event.ingested_at) * 1000.0 <= f.learn_max_lag_ms
+        for start, end, raw, features in room.to_learn:
+            earlier = room.pending.pop(start, None)  # the window that ended where this one starts
+            room.closed += 1
+            if earlier is not None and room.closed % max(1, f.learn_every) == 0:
+                if may_learn:
+                    room.learner.observe(earlier, raw["commerce"]["orders"], raw["commerce"]["carts"])
+                else:
+                    DROPPED.labels(self.name, "learning_step").inc()
+            room.pending[end] = features
             horizon = end - 2 * f.window_ms
             for q in room.events.values():
                 while q and q[0].stream_ms < horizon:
                     q.popleft()
             for old in [k for k in room.pending if k < horizon]:
                 room.pending.pop(old, None)
+        room.to_learn.clear()
+        if inp.is_marker("end"):
+            room.learner.save()
 
-    @ctx.app.agent(source, name=f"{s.app_id}.fusion")
-    async def fusion_agent(stream):
-        async for event in stream.events():
-            async with proc.guard(event):
-                topic = ctx.topic_name(event)
-                ev = await proc.decode(event.value, topic, INPUTS.get(topic, ()))
-                if ev is None:
-                    continue
-                room_id = ev.room_id
-                if room_id not in rooms:
-                    learner = await asyncio.get_running_loop().run_in_executor(pool, new_learner, room_id)
-                    rooms[room_id] = RoomWindows(learner, next_end_ms=f.window_ms)
-                room = rooms[room_id]
-                if isinstance(ev, StreamMarker):
-                    if ev.marker == "end":
-                        await close_windows(room_id, room, ev.stream_ms, ev)
-                        await asyncio.get_running_loop().run_in_executor(pool, room.learner.save)
-                        rooms.pop(room_id, None)
-                    elif ev.marker in ("watermark", "start"):
-                        await close_windows(room_id, room, ev.stream_ms, ev)
-                    continue
-                if isinstance(ev, Transcript) and not ev.is_final:
-                    continue
-                room.events[topic].extend(unbatched(ev))
-                if topic == "commerce":
-                    await close_windows(room_id, room, ev.stream_ms, ev)
+
+def register(ctx: AppContext) -> None:
+    attach(ctx, FusionProcessor(ctx.settings))

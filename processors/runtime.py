@@ -13,7 +13,10 @@ and does, once for all processors:
 - dead-lettering an input whose ``handle`` raised (processor, exception type and message), so the
   stage carries on and the input is not lost;
 - acknowledgement: inputs are acked once handled (faust commits their offsets after the outputs
-  and the table writes are with the producer).
+  and the table writes are with the producer); a processor whose in-memory state holds inputs
+  (``holds_inputs``: selling points keep the sentences of the open segment) has each input acked
+  only once its state no longer holds it, so a restart re-reads exactly what was not finished;
+- loading its models once, in a thread, before its first input (``load_models``).
 
 ``runs_on = "loop"`` processors share the worker's one dispatch agent (cheap work: µs per input);
 ``runs_on = "thread"`` ones (CPU-heavy: a model over a frame) get an agent of their own and run
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -71,9 +75,24 @@ class RoomProcessor:
     #: a faust table holding each room's state (None: state lives in memory, per worker)
     table: ClassVar[str | None] = None
     runs_on: ClassVar[Literal["loop", "thread"]] = "loop"
+    #: inputs stay unacknowledged while the room's state holds them (see ``held_end_ms``)
+    holds_inputs: ClassVar[bool] = False
 
     def __init__(self, settings) -> None:
         self.settings = settings
+
+    def load_models(self) -> None:
+        """Load what ``handle`` needs (blocking; the runtime calls it once, in a thread, before
+        the first input)."""
+
+    def held_end_ms(self, inp: Input) -> int | None:
+        """``holds_inputs``: the stream time up to which ``inp`` is held by its room's state, or
+        None when the state does not keep it (it is acked at once)."""
+        return None
+
+    def held_from_ms(self, state: Any) -> int | None:
+        """``holds_inputs``: inputs ending after this stream time are still needed (None: none are)."""
+        return None
 
     def new_state(self, room_id: str) -> Any:
         """A room's state the first time it is seen (in-memory state)."""
@@ -96,6 +115,10 @@ class RoomProcessor:
         other than ``inp.received_at``."""
         raise NotImplementedError
 
+    def after(self, inp: Input, state: Any) -> None:
+        """Work that may wait until ``handle``'s outputs are sent (fusion learns here, so a
+        training step never delays the window it learns from). Default: nothing."""
+
 
 #: sends one output event somewhere other than straight to its topic (e.g. into a batch)
 Route = Callable[[OutputEvent], Awaitable[None]]
@@ -112,6 +135,8 @@ class Attached:
         budget = getattr(ctx.settings.budgets, processor.budget) if processor.budget else None
         self.helper = Processor(ctx, processor.name, budget)
         self.rooms: dict[str, Any] = {}
+        self.held: dict[str, deque] = {}  # room -> (end ms, faust event) its state still holds
+        self._loaded = False
         self.states = None
         if processor.table:
             table = ctx.app.Table(processor.table, default=None, partitions=ctx.settings.partitions)
@@ -134,6 +159,40 @@ class Attached:
             else:
                 await self.helper.emit(out.topic, out.event)
 
+    async def ensure_loaded(self) -> None:
+        if not self._loaded:
+            await asyncio.to_thread(self.processor.load_models)
+            self._loaded = True
+            self.ctx.models_loaded(f"{self.processor.name}'s models")
+
+    def hold(self, inp: Input, event) -> None:
+        """``holds_inputs``: keep ``event`` unacked if the room's state took it, else ack it."""
+        end = self.processor.held_end_ms(inp)
+        if end is None:
+            event.ack()
+        else:
+            self.held.setdefault(inp.room_id, deque()).append((end, event))
+
+    def release(self, room_id: str | None = None) -> None:
+        """Ack the inputs of ``room_id`` (None: every room) that its state no longer holds."""
+        for room in [room_id] if room_id is not None else list(self.held):
+            queue = self.held.get(room)
+            if not queue:
+                continue
+            state = self.rooms.get(room)
+            held_from = self.processor.held_from_ms(state) if room in self.rooms else None
+            while queue and (held_from is None or queue[0][0] <= held_from):
+                queue.popleft()[1].ack()
+            if not queue:
+                self.held.pop(room, None)
+
+    def release_failed(self, event) -> None:
+        """An input ``handle`` raised on: out of the held queues (if it got there), then acked."""
+        for queue in self.held.values():
+            for item in [i for i in queue if i[1] is event]:
+                queue.remove(item)
+        event.ack()
+
     async def decode(self, event) -> Input | None:
         topic = self.ctx.topic_name(event)
         ev = await self.helper.decode(event.value, topic, self.processor.inputs.get(topic, ()))
@@ -147,9 +206,11 @@ class Attached:
         room = inp.room_id
         if self.states is not None:
             await self.states.applied(room, self.emit(outputs) if outputs else None)
+            self.processor.after(inp, state)
             return
         if outputs:
             await self.emit(outputs)
+        self.processor.after(inp, state)
         if self.processor.forget_room(inp, state):
             self.rooms.pop(room, None)
 
@@ -158,6 +219,7 @@ class Attached:
         inp = await self.decode(event)
         if inp is None:
             return
+        await self.ensure_loaded()
         state = self.state(inp.room_id, inp.partition)
         if self.before is not None:
             await self.before(inp)
@@ -170,22 +232,35 @@ def attach(ctx: AppContext, processor: RoomProcessor, routes: Mapping[str, Route
     events go to a callable instead (the chat processor batches its insights); ``before``: awaited
     with each decoded input before ``handle`` (loop processors)."""
     attached = Attached(ctx, processor, routes, before)
-    if processor.runs_on == "loop":
+    if processor.runs_on == "loop" and not processor.holds_inputs:
         ctx.on_event(processor.name, list(processor.inputs), attached.on_event)
         return attached
+    # an agent of its own: CPU-heavy work goes to a thread, and held inputs need manual acks
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=processor.name)
     source = ctx.topic(*processor.inputs)
+    manual = processor.holds_inputs
 
     @ctx.app.agent(source, name=f"{ctx.settings.app_id}.{processor.name}")
     async def own_agent(stream):
         loop = asyncio.get_running_loop()
-        async for event in stream.events():
-            async with attached.helper.guard(event):
+        async for event in (stream.noack() if manual else stream).events():
+            on_failure = (lambda: attached.release_failed(event)) if manual else None
+            async with attached.helper.guard(event, on_failure=on_failure):
                 inp = await attached.decode(event)
                 if inp is None:
+                    if manual:
+                        event.ack()
                     continue
+                await attached.ensure_loaded()
                 state = attached.state(inp.room_id, inp.partition)
-                outputs = await loop.run_in_executor(pool, processor.handle, inp, state)
+                if processor.runs_on == "thread":
+                    outputs = await loop.run_in_executor(pool, processor.handle, inp, state)
+                else:
+                    outputs = processor.handle(inp, state)
+                if manual:
+                    attached.hold(inp, event)
                 await attached.apply(inp, outputs, state)
+                if manual:
+                    attached.release(inp.room_id)
 
     return attached

@@ -11,114 +11,100 @@ emitted too, flagged ``chit_chat`` (the clipper skips them; dashboards may show 
 The encoder loads once per worker on the first transcript, in a thread; sentences are classified
 on the event loop (``understanding.classify_on_loop``, ~2 ms each with the packaged encoder).
 Segmenter state is in memory, so a transcript is acknowledged (its offset may be committed) only
-once no open segment holds it: after a crash, the finals of the segment open at the time are
-replayed and the segment is built again, nothing lost.
+once no open segment holds it (``holds_inputs``: the runtime acks it then): after a crash, the
+finals of the segment open at the time are replayed and the segment is built again, nothing lost.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections import deque
 from dataclasses import dataclass, field
 
 from models.taxonomy import load_taxonomy
 from models.understanding.encoders import make_encoder
 from models.understanding.segment_classifier import SegmentClassifier
 from models.understanding.streaming import SellingPointSegmenter
-from processors.base import Processor, release_held
+from processors.runtime import Input, Output, RoomProcessor, attach
 from streams.app import AppContext
 from streams.schemas import SegmentRef, SellingPoint, StreamMarker, Transcript, Word
-
-NAME = "selling_points"
 
 
 @dataclass
 class RoomSegments:
     segmenter: SellingPointSegmenter
-    last_final_wall: float = 0.0
+    last_final_at: float = 0.0  # wall clock of the last final sentence (the quiet-segment timer)
     last_ingested_at: float = field(default_factory=time.time)
-    unacked: deque = field(default_factory=deque)  # (sentence end ms, faust event) an open segment holds
 
-    def ack_done(self) -> None:
-        """Acknowledge the finals no open segment holds any more."""
-        current = self.segmenter.current()
-        held_from = current.start_ms if current is not None else None
-        while self.unacked and (held_from is None or self.unacked[0][0] <= held_from):
-            self.unacked.popleft()[1].ack()
+
+class SellingPointsProcessor(RoomProcessor):
+    name = "selling_points"
+    budget = "understanding"
+    # markers come on the segments topic (transcripts is an output topic: nobody punctuates it)
+    inputs = {"transcripts": (Transcript,), "segments": (SegmentRef, StreamMarker)}
+    holds_inputs = True
+
+    def __init__(self, settings, classifier: SegmentClassifier | None = None) -> None:
+        super().__init__(settings)
+        self.u = settings.understanding
+        self.classifier = classifier
+        # the packaged encoder classifies a sentence in ~2 ms: on the loop; a slow one in a thread
+        self.runs_on = "loop" if self.u.classify_on_loop else "thread"
+
+    def load_models(self) -> None:
+        if self.classifier is None:
+            taxonomy = load_taxonomy(self.u.category, self.u.taxonomy_dir)
+            self.classifier = SegmentClassifier(taxonomy, make_encoder(self.u.encoder), min_score=self.u.min_score)
+
+    def new_state(self, room_id: str) -> RoomSegments:
+        self.load_models()  # loaded already by the runtime; here for direct use (tests, benches)
+        return RoomSegments(SellingPointSegmenter(self.classifier, self.u.segment_max_gap_ms, self.u.segment_max_ms))
+
+    def held_end_ms(self, inp: Input) -> int | None:
+        ev = inp.event
+        return ev.end_ms if isinstance(ev, Transcript) and ev.is_final and ev.text.strip() else None
+
+    def held_from_ms(self, room: RoomSegments) -> int | None:
+        current = room.segmenter.current()
+        return current.start_ms if current is not None else None
+
+    def handle(self, inp: Input, room: RoomSegments) -> list[Output]:
+        ev = inp.event
+        if isinstance(ev, StreamMarker):  # the media ended: close the room's open segment (then forgotten)
+            return self.outputs(ev.room_id, room.segmenter.finish(), room.last_ingested_at) if ev.marker == "end" else []
+        if isinstance(ev, SegmentRef) or not ev.is_final or not ev.text.strip():
+            return []
+        room.last_final_at, room.last_ingested_at = inp.received_at, ev.ingested_at
+        closed = room.segmenter.insert_sentence(ev.text, ev.start_ms, ev.end_ms, [w.model_dump() for w in ev.words])
+        return self.outputs(ev.room_id, closed, ev.ingested_at)
+
+    def close_quiet(self, room_id: str, room: RoomSegments, now: float) -> list[Output]:
+        """The host stopped talking: close a segment whose last sentence is older than the gap."""
+        if room.last_final_at and now - room.last_final_at > self.u.segment_max_gap_ms / 1000 + 1.0:
+            if room.segmenter.current() is not None:
+                room.last_final_at = 0.0
+                return self.outputs(room_id, room.segmenter.finish(), room.last_ingested_at)
+        return []
+
+    @staticmethod
+    def outputs(room_id: str, segments, ingested_at: float) -> list[Output]:
+        return [Output("selling_points", SellingPoint(
+            room_id=room_id, event_id=f"{room_id}:sp:{seg.start_ms}:{seg.label}", stream_ms=seg.end_ms,
+            ingested_at=ingested_at, segment_id=f"{room_id}:{seg.start_ms}", category=seg.category,
+            label=seg.label, label_zh=seg.label_zh, label_en=seg.label_en, start_ms=seg.start_ms,
+            end_ms=seg.end_ms, text=seg.text, confidence=min(max(seg.confidence, 0.0), 1.0),
+            evidence=list(seg.evidence)[:20], closed=True, chit_chat=seg.is_chit_chat,
+            words=[w if isinstance(w, Word) else Word(**w) for w in seg.words])) for seg in segments]
 
 
 def register(ctx: AppContext) -> None:
-    s = ctx.settings
-    u = s.understanding
-    proc = Processor(ctx, NAME, s.budgets.understanding)
-    rooms: dict[str, RoomSegments] = {}
-    models: dict[str, SegmentClassifier] = {}
-    source = ctx.topic("transcripts", "segments")
-
-    def classifier() -> SegmentClassifier:
-        if "c" not in models:
-            taxonomy = load_taxonomy(u.category, u.taxonomy_dir)
-            models["c"] = SegmentClassifier(taxonomy, make_encoder(u.encoder), min_score=u.min_score)
-        return models["c"]
-
-    async def room(room_id: str) -> RoomSegments:
-        if room_id not in rooms:
-            first = "c" not in models
-            c = await asyncio.to_thread(classifier)
-            if first:
-                ctx.models_loaded("the sentence encoder")
-            rooms[room_id] = RoomSegments(SellingPointSegmenter(c, u.segment_max_gap_ms, u.segment_max_ms))
-        return rooms[room_id]
-
-    async def emit(room_id: str, segments, ingested_at: float) -> None:
-        for seg in segments:
-            words = [w if isinstance(w, Word) else Word(**w) for w in seg.words]
-            await proc.emit("selling_points", SellingPoint(
-                room_id=room_id, event_id=f"{room_id}:sp:{seg.start_ms}:{seg.label}", stream_ms=seg.end_ms,
-                ingested_at=ingested_at, segment_id=f"{room_id}:{seg.start_ms}", category=seg.category,
-                label=seg.label, label_zh=seg.label_zh, label_en=seg.label_en, start_ms=seg.start_ms,
-                end_ms=seg.end_ms, text=seg.text, confidence=min(max(seg.confidence, 0.0), 1.0),
-                evidence=list(seg.evidence)[:20], closed=True, chit_chat=seg.is_chit_chat, words=words))
-
-    @ctx.app.agent(source, name=f"{s.app_id}.selling_points")
-    async def selling_points_agent(stream):
-        # manual acks: a final's offset is committed only once no open segment holds it
-        async for event in stream.noack().events():
-            async with proc.guard(event, on_failure=lambda: release_held(event, rooms.values())):
-                topic = ctx.topic_name(event)
-                ev = await proc.decode(event.value, topic, (Transcript, SegmentRef, StreamMarker))
-                if ev is None or isinstance(ev, SegmentRef):
-                    event.ack()
-                    continue
-                if isinstance(ev, StreamMarker):  # the media ended: close the room's open segment
-                    if ev.marker == "end" and ev.room_id in rooms:
-                        r = rooms.pop(ev.room_id)
-                        await emit(ev.room_id, r.segmenter.finish(), r.last_ingested_at)
-                        r.ack_done()
-                    event.ack()
-                    continue
-                if not ev.is_final or not ev.text.strip():
-                    event.ack()
-                    continue
-                r = await room(ev.room_id)
-                r.last_final_wall, r.last_ingested_at = time.time(), ev.ingested_at
-                r.unacked.append((ev.end_ms, event))
-                words = [w.model_dump() for w in ev.words]
-                if u.classify_on_loop:
-                    closed = r.segmenter.insert_sentence(ev.text, ev.start_ms, ev.end_ms, words)
-                else:
-                    closed = await asyncio.to_thread(r.segmenter.insert_sentence, ev.text, ev.start_ms, ev.end_ms, words)
-                await emit(ev.room_id, closed, ev.ingested_at)
-                r.ack_done()
+    processor = SellingPointsProcessor(ctx.settings)
+    attached = attach(ctx, processor)
 
     @ctx.app.timer(interval=1.0)
     async def close_quiet_segments():
         now = time.time()
-        for room_id, r in list(rooms.items()):
-            if r.last_final_wall and now - r.last_final_wall > u.segment_max_gap_ms / 1000 + 1.0:
-                current = r.segmenter.current()
-                if current is not None:
-                    r.last_final_wall = 0.0
-                    await emit(room_id, r.segmenter.finish(), r.last_ingested_at)
-                    r.ack_done()
+        for room_id, room in list(attached.rooms.items()):
+            outputs = processor.close_quiet(room_id, room, now)
+            if outputs:
+                await attached.emit(outputs)
+                attached.release(room_id)

@@ -63,6 +63,8 @@ def shared_chat_analysis(extras: dict, settings) -> SharedChatAnalysis:
     """The worker's :class:`SharedChatAnalysis` (``extras``: the worker's shared components, made
     by whichever processor asks first)."""
     if "chat_analysis" not in extras:
-        weights = settings.understanding.chat_weights
-        extras["chat_analysis"] = SharedChatAnalysis(ChatAnalyzer(weights) if weights else ChatAnalyzer())
+        u = settings.understanding
+        analyzer = ChatAnalyzer(u.chat_weights, encoder=u.chat_encoder) if u.chat_weights else \
+            ChatAnalyzer(encoder=u.chat_encoder)
+        extras["chat_analysis"] = SharedChatAnalysis(analyzer)
     return extras["chat_analysis"]

@@ -55,6 +55,7 @@ class ProcessorRun:
             inp = Input(topic, event, offset, 0, event.ingested_at if received_at is None else received_at)
             state = self._state(event.room_id)
             outputs += self.processor.handle(inp, state)
+            self.processor.after(inp, state)
             self._inputs += 1
             if self.processor.table:
                 if self.restore_every and self._inputs % self.restore_every == 0:
@@ -63,6 +64,10 @@ class ProcessorRun:
             elif self.processor.forget_room(inp, state):
                 self.states.pop(event.room_id, None)
         return outputs
+
+    def _input_for(self, event: Event) -> Input:
+        """The :class:`Input` the runtime would make of ``event`` (for processor hooks in tests)."""
+        return Input(self._topic_of(event), event, self.offsets[self._topic_of(event)], 0, event.ingested_at)
 
     def _topic_of(self, event: Event) -> str:
         if event.kind == "marker":  # markers go on every input topic: say which, unless there is one

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install torchaudio's pure-Python parts on a CPU-only torch (DESIGN.md, "torchaudio").
+# Install torchaudio's pure-Python parts on a CPU-only torch (docs/ARCHITECTURE.md, "torchaudio").
 #
 # PyPI only has CUDA-linked torchaudio wheels. Installed with --no-deps (so pip does not swap the
 # CPU torch for a CUDA build), its compiled libraries fail to load against the CPU torch; with

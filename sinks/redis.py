@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import BusyLoadingError
+from redis.exceptions import AuthenticationError, BusyLoadingError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -39,6 +39,38 @@ PREFIX = "livelens"
 SEEN_TTL_S = 24 * 3600
 #: errors after which a write is retried (Redis restarting, failing over, loading its data)
 RETRYABLE = (RedisConnectionError, RedisTimeoutError, BusyLoadingError, OSError)
+
+async def wait_for_redis(url: str, wait_s: float, max_delay_s: float = 5.0) -> None:
+    """Return once Redis at ``url`` answers PING; retry with backoff (a worker may start before
+    its Redis) and raise ``ConnectionError`` naming host and port (never the password) after
+    ``wait_s``. Wrong credentials fail at once."""
+    from redis.asyncio.connection import parse_url  # noqa: PLC0415
+
+    where = "{host}:{port}".format(**{"host": "localhost", "port": 6379, **parse_url(url)})
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    delay, attempt = 0.2, 0
+    client = aioredis.from_url(url, socket_connect_timeout=2.0)
+    try:
+        while True:
+            attempt += 1
+            try:
+                await client.ping()
+                return
+            except AuthenticationError:
+                raise  # retrying cannot fix a wrong password
+            except RETRYABLE as exc:
+                left = deadline - loop.time()
+                if left <= 0:
+                    raise ConnectionError(f"Redis {where} not reachable after {attempt} attempts "
+                                          f"({wait_s:.0f} s); check LIVELENS_REDIS_URL") from exc
+                log.warning("Redis %s not reachable (attempt %d): %s; retrying (giving up in %.0f s)",
+                            where, attempt, exc, left)
+                await asyncio.sleep(min(delay, left))
+                delay = min(delay * 2, max_delay_s)
+    finally:
+        await client.aclose()
+
 
 # Atomic: dedup marker, stream append, state update, retention and publish happen together or not at all.
 # ARGV: seen TTL, stream maxlen, event JSON, room channel, all-rooms channel, stream TTL, state TTL,

@@ -45,7 +45,14 @@ class WebhookSender:
         async with httpx.AsyncClient(timeout=self.timeout_s) as client:
             while True:
                 body = await self.queue.get()
-                await self._deliver(client, body)
+                try:
+                    await self._deliver(client, body)
+                finally:
+                    self.queue.task_done()
+
+    async def drain(self) -> None:
+        """Return once every delivery submitted so far has been made (or has failed)."""
+        await self.queue.join()
 
     async def _deliver(self, client: httpx.AsyncClient, body: bytes) -> None:
         delay = 0.5

@@ -15,17 +15,13 @@ from __future__ import annotations
 
 import gc
 import logging
-from time import monotonic
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
-from faust.sensors.monitor import Monitor
-from faust.tables.manager import TableManager
-from faust.tables.recovery import Recovery
 
-import streams.kafka  # noqa: F401  (registers the livelens:// transport)
+from streams.framework import LeanMonitor, LivelensTableManager, check_versions  # also registers livelens://
 from streams.observability import DEAD_LETTERS, HANDLER_ERRORS
 from streams.schemas import dead_letter
 from streams.security import kafka_ssl_context
@@ -35,70 +31,14 @@ from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
 
-
-class LeanMonitor(Monitor):
-    """faust's Monitor without its per-message bookkeeping (timings in deques and dicts per event,
-    stream and send), which nothing here reads: livelens measures latency itself, in Prometheus.
-    Those hooks ran 3-4 times per chat message (once per agent) and took ~3 % of a busy worker's
-    main thread. Commit, rebalance and assignment tracking stay as faust has them."""
-
-    def on_message_in(self, tp, offset, message) -> None:
-        pass
-
-    def on_stream_event_in(self, tp, offset, stream, event) -> None:
-        self.stream_inbound_time[tp] = monotonic()  # read by faust's stalled-stream check
-        return None
-
-    def on_stream_event_out(self, tp, offset, stream, event, state=None) -> None:
-        pass
-
-    def on_message_out(self, tp, offset, message) -> None:
-        pass
-
-    def on_send_initiated(self, producer, topic, message, keysize, valsize) -> None:
-        return None
-
-    def on_send_completed(self, producer, state, metadata) -> None:
-        pass
-
-
-class StreamResumeRecovery(Recovery):
-    """faust's table recovery with the consumer's flow stopped while stream partitions resume.
-
-    Why: when a rebalance's recovery is done, faust resumes the stream partitions and seeks them
-    to their committed offsets while the consumer's flow is still on (it was turned on to read the
-    changelogs), and only then resumes ``app.flow_control``, which *clears* every stream buffer.
-    Records fetched in that window (a few ms, but Tansu answers fetches within ~10 ms) reach an
-    agent's buffer, are cleared, and are never fetched again: the fetch position is already past
-    them. faust does this in two places: ``_resume_streams`` (a worker without tables) and
-    ``on_recovery_completed`` (every worker with tables, after reading their changelogs). The ASR
-    restart test lost the whole second half of its audio this way (2 runs in 34; the worker then
-    sat idle with the chunks unacked); tests/integration/test_resume_window.py widens the window
-    to make the loss certain. Stopping the flow first means nothing is delivered until the
-    buffers are cleared and the flow is resumed, from the committed offsets (the stream
-    partitions were paused until then, so nothing of theirs was delivered earlier).
-    """
-
-    async def _resume_streams(self, generation_id: int = 0) -> None:
-        self.app.consumer.stop_flow()
-        await super()._resume_streams(generation_id)
-
-    async def on_recovery_completed(self, generation_id: int = 0) -> None:
-        self.app.consumer.stop_flow()
-        await super().on_recovery_completed(generation_id)
-
-
-class LivelensTableManager(TableManager):
-    """faust's TableManager with :class:`StreamResumeRecovery`."""
-
-    @property
-    def recovery(self) -> Recovery:
-        if self._recovery is None:
-            self._recovery = StreamResumeRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
-        return self._recovery
+#: faust's ``broker_commit_every`` when only the interval should commit: more acks than a worker
+#: ever sees (faust's setting is an unsigned int; 0 would commit after every record)
+NEVER_BY_COUNT = 2**62
 
 
 def create_app(settings: Settings, bootstrap: str, *, app_id: str | None = None) -> faust.App:
+    check_versions()  # the overrides in streams/framework.py are written for pinned faust/aiokafka
+    (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)  # faust makes only the last level
     app_id = app_id or settings.app_id
     hosts = ";".join(f"livelens://{h.strip()}" for h in bootstrap.split(",") if h.strip())
     credentials: Any = None
@@ -121,6 +61,10 @@ def create_app(settings: Settings, bootstrap: str, *, app_id: str | None = None)
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.heartbeat_interval_s,
         broker_commit_interval=settings.commit_interval_s,
+        # faust's count-based commit runs inside its fetch loop, which delivers no record until
+        # the commit returns; commit_every=0 leaves commits to the interval timer (its own task):
+        # a count never reached (faust's setting takes no "off")
+        broker_commit_every=settings.commit_every or NEVER_BY_COUNT,
         consumer_auto_offset_reset="earliest",
         # bounded memory under a slow consumer: buffers fill, then faust pauses fetching
         stream_buffer_maxsize=settings.stream_buffer_maxsize,
@@ -129,6 +73,8 @@ def create_app(settings: Settings, bootstrap: str, *, app_id: str | None = None)
         # at-least-once; exactly-once needs the idempotent producer Tansu lacks.
         processing_guarantee="at_least_once",
         store="memory://",  # tables restore from their changelog topics
+        # faust's data dir ("{app id}-data" in the working directory by default) under data_dir
+        datadir=str(settings.data_dir / "faust" / "{conf.name}-data"),
         # faust's web server binds 0.0.0.0:6066 by default; metrics are served by
         # prometheus_client on bind_host instead, so faust's own web stays off.
         web_enabled=False,
@@ -139,11 +85,8 @@ def create_app(settings: Settings, bootstrap: str, *, app_id: str | None = None)
         Monitor=LeanMonitor,  # the class: faust makes it with the worker's loop and beacon
         TableManager=LivelensTableManager,
     )
-    app.livelens_fetch_max_wait_ms = settings.fetch_max_wait_ms  # read by LivelensTransport
-    # faust's count-based commit (its broker_commit_every); None = interval only. Read by
-    # LivelensTransport's consumer, the only place faust uses it
-    app.livelens_commit_every = settings.commit_every or None
-    app.livelens_before_commit = []  # called by LivelensTransport's consumer before each commit
+    app.livelens_fetch_max_wait_ms = settings.fetch_max_wait_ms  # read by the transport (streams/framework.py)
+    app.livelens_before_commit = []  # called by the transport's consumer before each commit
     return app
 
 

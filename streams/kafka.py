@@ -1,6 +1,6 @@
 """Kafka plumbing, and every broker quirk handled in ONE place.
 
-The embedded broker (Tansu, DESIGN.md) differs from Apache Kafka in ways that each were
+The embedded broker (Tansu, docs/ARCHITECTURE.md) differs from Apache Kafka in ways that each were
 reproduced on these machines. What this module does about each:
 
 1. Unknown topics are auto-created with 4 partitions, and faust raises ``PartitionsMismatch``
@@ -12,7 +12,7 @@ reproduced on these machines. What this module does about each:
 3. A new consumer group's first join waits ``session_timeout / 2`` -> the faust app uses a
    6 s session timeout and a 1 s heartbeat (``Settings.session_timeout_s``).
 4. Fetches never return early and faust hard-codes ``fetch_max_wait_ms=1500`` (~370 ms per
-   hop) -> :class:`LivelensTransport` sets the consumer's wait from
+   hop) -> the transport in streams/framework.py sets the consumer's wait from
    ``Settings.fetch_max_wait_ms`` (10 ms -> ~12 ms per hop). Values below ~8 return nothing.
 5. Memory grows without bound and ``end_offsets`` is wrong for batches -> tests and benchmark
    runs use fresh topic prefixes and unique consumer group ids. faust restores a table from its
@@ -36,9 +36,6 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
-from faust.transport.drivers import TRANSPORTS
-from faust.transport.drivers import aiokafka as faust_aiokafka
-from mode.services import WaitResults
 
 from streams.security import kafka_ssl_context
 from streams.settings import Settings
@@ -76,7 +73,10 @@ def producer_config(settings: Settings, bootstrap: str) -> dict[str, Any]:
 
 
 async def start_producer(settings: Settings, bootstrap: str, retries: int = 30) -> AIOKafkaProducer:
-    """A started producer; retries with backoff while the broker is not reachable yet."""
+    """A started producer; retries with backoff while the broker is not reachable yet, up to
+    ``retries`` attempts and ``settings.connect_wait_s``; then raises ``ConnectionError``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.connect_wait_s
     delay = 0.2
     for attempt in range(1, retries + 1):
         producer = AIOKafkaProducer(**producer_config(settings, bootstrap))
@@ -85,11 +85,16 @@ async def start_producer(settings: Settings, bootstrap: str, retries: int = 30) 
             return producer
         except KafkaConnectionError as exc:
             await producer.stop()
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            delay = min(delay, left)
             log.warning("broker %s not reachable (attempt %d/%d): %s; retrying in %.1f s",
                         bootstrap, attempt, retries, exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
-    raise ConnectionError(f"broker {bootstrap} not reachable after {retries} attempts")
+    raise ConnectionError(f"Kafka broker {bootstrap} not reachable after {attempt} attempts; "
+                          "check LIVELENS_KAFKA_BOOTSTRAP")
 
 
 async def watch_events(settings: Settings, bootstrap: str, topic_names: list[str], on_event,
@@ -129,16 +134,14 @@ async def watch_events(settings: Settings, bootstrap: str, topic_names: list[str
 # --------------------------------------------------------------------- topics
 
 
-#: how long a starting worker / ``livelens topics`` waits for an unreachable broker
-BROKER_WAIT_S = 300.0
-
-
-async def start_admin(settings: Settings, bootstrap: str, wait_s: float = BROKER_WAIT_S,
+async def start_admin(settings: Settings, bootstrap: str, wait_s: float | None = None,
                       max_delay_s: float = 5.0) -> AIOKafkaAdminClient:
     """A started admin client; waits (capped exponential backoff) while the broker is down.
 
-    Each failed attempt logs one clear line; after ``wait_s`` it raises ``ConnectionError``.
+    Each failed attempt logs one clear line; after ``wait_s`` (default
+    ``settings.connect_wait_s``) it raises ``ConnectionError``.
     """
+    wait_s = settings.connect_wait_s if wait_s is None else wait_s
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
     delay, attempt = 0.2, 0
@@ -165,10 +168,11 @@ async def start_admin(settings: Settings, bootstrap: str, wait_s: float = BROKER
 
 
 async def ensure_topics(settings: Settings, bootstrap: str, names: list[str],
-                        partitions: int | None = None, wait_s: float = BROKER_WAIT_S) -> None:
+                        partitions: int | None = None, wait_s: float | None = None) -> None:
     """Quirk 1: create every topic up front with the app's partition count (idempotent).
 
-    Waits up to ``wait_s`` for the broker (a worker may start before its broker).
+    Waits up to ``wait_s`` (default ``settings.connect_wait_s``) for the broker (a worker may
+    start before its broker).
     """
     partitions = partitions or settings.partitions
     admin = await start_admin(settings, bootstrap, wait_s)
@@ -199,106 +203,6 @@ def faust_internal_topics(settings: Settings, tables: list[str]) -> list[str]:
 
 # --------------------------------------------------------------------- faust transport
 
-
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    def _create_worker_consumer(self, transport):  # type: ignore[override]
-        consumer = super()._create_worker_consumer(transport)
-        # Quirk 4: faust passes fetch_max_wait_ms=1500 literally; aiokafka reads this
-        # attribute when it builds its fetcher in start(), so setting it here takes effect.
-        consumer._fetch_max_wait_ms = getattr(self.app, "livelens_fetch_max_wait_ms", 10)
-        return consumer
-
-
-#: the code of ``asyncio.Event.wait``: how :meth:`_Consumer.wait_first` recognises faust's
-#: per-record ``wait_first(callback(message), self.suspend_flow.wait())``
-_EVENT_WAIT_CODE = asyncio.Event.wait.__code__
-
-
-class _Consumer(faust_aiokafka.Consumer):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # faust's count-based commit runs inside its fetch loop, which stops delivering records
-        # until the commit returns; None leaves commits to the interval timer (its own task).
-        self._commit_every = getattr(self.app, "livelens_commit_every", self._commit_every)
-
-    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
-        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
-    async def wait_first(self, *coros, timeout=None):  # type: ignore[override]
-        """faust's fetch loop hands every record to the conductor with
-        ``wait_first(callback(message), suspend_flow.wait())``, so that a delivery blocked on a
-        full stream buffer or on suspended flow is abandoned when a rebalance stops the flow.
-        That costs four futures and an ``asyncio.wait`` per record: ~10 % of a busy worker's
-        main thread (BENCHMARKS.md, session 6). When the delivery cannot block, it is awaited
-        directly: the same outcome as faust's when the callback finishes first, which it always
-        does then, since nothing else runs while a coroutine does not suspend. Anything else
-        goes through faust's own ``wait_first``."""
-        if (len(coros) == 2 and timeout is None and getattr(coros[1], "cr_code", None) is _EVENT_WAIT_CODE
-                and self.delivery_cannot_block()):
-            coros[1].close()  # the suspend_flow.wait() faust made for the slow path
-            result = await coros[0]
-            return WaitResults([coros[0]], [result], False)
-        return await super().wait_first(*coros, timeout=timeout)
-
-    def delivery_cannot_block(self) -> bool:
-        """True when the conductor's callback for a record would run to its end without
-        suspending: the flow is on, the app's flow control is active (it waits otherwise), the
-        producer's buffer is within its limit (it flushes otherwise), and no stream buffer is
-        full (it waits for room otherwise). Decoding raw bytes never waits."""
-        app = self.app
-        if not self.flow_active or self.suspend_flow.is_set() or not app.flow_control.is_active():
-            return False
-        buffer = app.producer.buffer
-        if buffer.size > buffer.max_messages:
-            return False
-        for channel in app.topics._topics:  # the conductor's channels; a queue is made on first use
-            queue = channel._queue
-            if queue is not None and queue.full():
-                return False
-        return True
-
-    async def _commit_offsets(self, offsets, start_new_transaction: bool = True) -> bool:
-        # State kept in memory between commits (streams/state.py) is sent to its changelog first;
-        # faust then flushes the producer and commits, so a committed input is never missing
-        # from the changelog.
-        for write in getattr(self.app, "livelens_before_commit", ()):
-            await write()
-        return await super()._commit_offsets(offsets, start_new_transaction=start_new_transaction)
-
-
-class LivelensTransport(faust_aiokafka.Transport):
-    """faust's aiokafka transport with a configurable consumer fetch wait (quirk 4), and a hook
-    that writes in-memory table state before offsets are committed (streams/state.py)."""
-
-    Consumer = _Consumer
-
-
-# broker URL scheme "livelens://host:port" selects this transport.
-TRANSPORTS.aliases["livelens"] = f"{__name__}:LivelensTransport"
-
-
-def describe_consumer(app) -> str:
-    """The faust consumer's flow and per-partition state, for a stuck-worker dump (read across
-    threads without locks: a snapshot for a human, nothing decides on it). Changelog partitions
-    and partitions that never had data are left out."""
-    consumer = app.consumer
-    lines = [f"flow_active={consumer.flow_active} in_recovery={app.in_recovery} "
-             f"unacked={len(consumer._unacked_messages)} paused={sorted(map(str, consumer._paused_partitions))} "
-             f"buffered={sorted(map(str, consumer._buffered_partitions))}"]
-    active = consumer._active_partitions
-    try:
-        aio = consumer._thread._ensure_consumer()
-        assignment = aio._fetcher._subscriptions.subscription.assignment
-    except Exception:  # noqa: BLE001 - not started, or between assignments
-        assignment = None
-    for tp in sorted(consumer.assignment()):
-        state = assignment.state_value(tp) if assignment is not None else None
-        read = consumer._read_offset.get(tp)
-        if read is None and (state is None or not state.highwater):
-            continue
-        lines.append(
-            f"  {tp.topic}[{tp.partition}] active={active is None or tp in active} read={read} "
-            f"committed={consumer._committed_offset.get(tp)} acked={list(consumer._acked.get(tp, []))[:5]} "
-            + (f"position={state._position} highwater={state.highwater} status={state._status} paused={state._paused}"
-               if state is not None else "no aiokafka state"))
-    return "\n".join(lines)
+# The faust transport (``livelens://``: fetch wait, per-record shortcut, pre-commit hook) and every
+# other override of faust/aiokafka internals live in streams/framework.py, pinned to their versions.
+from streams.framework import LivelensTransport, describe_consumer  # noqa: E402,F401  (registers livelens://)

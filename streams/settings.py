@@ -3,16 +3,54 @@
 Every field is an environment variable ``LIVELENS_<FIELD>`` (nested sections use a double
 underscore: ``LIVELENS_ASR__MODEL=base``), optionally from a ``.env`` file in the working
 directory. ``livelens config`` prints the effective values (secrets masked).
+
+Settings that hold several values take the form people type as well as JSON:
+``LIVELENS_PROCESSORS=chat,metrics`` or ``'["chat","metrics"]'``;
+``LIVELENS_ASR__ROOM_LANGUAGES=room-a=zh,room-b=en`` or ``'{"room-a":"zh","room-b":"en"}'``.
 """
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, PositiveInt, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, BeforeValidator, Field, PositiveInt, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def split_list(value: Any) -> Any:
+    """An environment value for a list: a JSON list, or comma-separated items (blank: none)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def split_mapping(value: Any) -> Any:
+    """An environment value for a mapping: a JSON object, or ``key=value`` pairs separated by commas."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("{"):
+        return json.loads(text)
+    pairs = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        key, sep, val = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"expected key=value pairs separated by commas (or a JSON object), got {item!r}")
+        pairs[key.strip()] = val.strip()
+    return pairs
+
+
+# NoDecode: pydantic-settings would otherwise insist on JSON for these and fail before validation.
+StrList = Annotated[list[str], NoDecode, BeforeValidator(split_list)]
+StrMap = Annotated[dict[str, str], NoDecode, BeforeValidator(split_mapping)]
 
 
 class LatencyBudgets(BaseModel):
@@ -40,10 +78,18 @@ class AsrSettings(BaseModel):
     threads: int = 2
     #: Language of a room that does not declare one (at ingest or in the rooms file): zh, en or auto.
     language: Literal["zh", "en", "auto"] = "en"
-    #: Per-room override, beating what the room declares, e.g. {"room-zh": "zh"} (JSON in the env var).
-    room_languages: dict[str, Literal["zh", "en", "auto"]] = Field(default_factory=dict)
+    #: Per-room override, beating what the room declares: ``room-zh=zh,room-b=en`` (or a JSON object)
+    #: in the env var; each value zh, en or auto.
+    room_languages: StrMap = Field(default_factory=dict)
     #: auto: speech heard before a room's language is decided (one very sure utterance decides sooner)
     language_id_speech_ms: int = Field(default=3_000, ge=500, le=60_000)
+
+    @field_validator("room_languages")
+    @classmethod
+    def _known_languages(cls, v: dict[str, str]) -> dict[str, str]:
+        from streams.schemas import parse_room_language
+
+        return {room: parse_room_language(lang) for room, lang in v.items()}
     #: Seconds between partial updates when keeping up with real time.
     update_interval_s: float = 1.0
     #: Where the assembled multilingual model lives (built by ``livelens setup-models``).
@@ -86,6 +132,12 @@ class UnderstandingSettings(BaseModel):
     segment_max_ms: int = 60_000
     #: None -> the chat weights shipped in models/understanding/weights/chat.npz
     chat_weights: Path | None = None
+    #: sentence encoder under the live chat heads: "none" (default) = the lexicon + n-gram heads,
+    #: ~0.07 ms a message; "use-multilingual" = the encoder heads (weights/chat_encoder.npz; better
+    #: emotion and intents, docs/UNDERSTANDING.md) at ~1.8 ms a message alone, 0.5 ms in batches of
+    #: 32 — at bench load's 50 rooms (~400-500 messages/s) that is more than the light worker has
+    #: until the chat processor analyses each insight batch at once (ChatAnalyzer.analyze_many)
+    chat_encoder: str = "none"
     top_questions: int = 5
     #: chat insights of a room go out as one record per this interval (0: one per message);
     #: a busy room's messages share a record, at the cost of up to this much insight latency
@@ -160,8 +212,8 @@ class RecommendSettings(BaseModel):
     rules_file: Path | None = None  # None -> models/recommend rules shipped with the package
     #: per-brand / per-room overrides: YAML {brands: {name: {...}}, rooms: {room_id: {...}}}
     overrides_file: Path | None = None
-    #: room -> brand, for brand overrides (JSON in the env var)
-    room_brands: dict[str, str] = Field(default_factory=dict)
+    #: room -> brand, for brand overrides: ``room-a=brandx,room-b=brandy`` (or a JSON object)
+    room_brands: StrMap = Field(default_factory=dict)
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
 
@@ -218,8 +270,11 @@ class Settings(BaseSettings):
     replication_factor: int = 1
     app_id: str = "livelens"
     #: Consumer fetch wait. Tansu never answers a fetch early and faust hard-codes 1500 ms,
-    #: which costs ~370 ms per hop; 10 ms gives ~12 ms per hop (DESIGN.md).
+    #: which costs ~370 ms per hop; 10 ms gives ~12 ms per hop (docs/ARCHITECTURE.md).
     fetch_max_wait_ms: int = 10
+    #: How long a starting worker, ``livelens ingest``, ``topics`` or ``api`` waits for an
+    #: unreachable broker or Redis before it gives up with a one-line error (a worker may start first).
+    connect_wait_s: float = Field(default=300.0, gt=0)
     #: A new consumer group's first join waits session_timeout/2 on Tansu: keep it short.
     session_timeout_s: float = 6.0
     heartbeat_interval_s: float = 1.0
@@ -240,11 +295,11 @@ class Settings(BaseSettings):
 
     # --- worker -------------------------------------------------------------------------
     #: Processors this worker runs (processors/<name>.py); split CPU-heavy ones into their own pool.
-    processors: list[str] = Field(default_factory=lambda: [
+    processors: StrList = Field(default_factory=lambda: [
         "metrics", "asr", "vision", "chat", "selling_points", "fusion", "clipper", "anomaly", "recommender",
         "compliance"])
     #: Sinks this worker runs (sinks/<name>.py with a register(ctx)).
-    sinks: list[str] = Field(default_factory=lambda: ["redis", "clips", "webhook"])
+    sinks: StrList = Field(default_factory=lambda: ["redis", "clips", "webhook"])
     metrics_port: int = 9464  # Prometheus /metrics of the worker (on bind_host)
     #: event loop of a worker: uvloop (libuv, in C) or Python's asyncio
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
@@ -257,7 +312,8 @@ class Settings(BaseSettings):
     #: while a light worker drained a backlog (~115 ms each on a slow hour, 2 % of its CPU); at 100
     #: none ran in 30 s (scripts/bench_catchup.py with gc.callbacks, BENCHMARKS.md session 7). A
     #: full pass still runs when gen1 has run 100 times and the survivors grew by a quarter.
-    gc_thresholds: tuple[PositiveInt, PositiveInt, PositiveInt] = (700, 10, 100)  # 0 would switch it off
+    gc_thresholds: Annotated[tuple[PositiveInt, PositiveInt, PositiveInt], NoDecode,
+                             BeforeValidator(split_list)] = (700, 10, 100)  # 0 would switch it off
 
     # --- redis --------------------------------------------------------------------------
     #: Redis URL (redis://, rediss:// with TLS, user:password@ for auth). Unset -> embedded Valkey.

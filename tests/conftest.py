@@ -25,3 +25,12 @@ def sample_room_dir(tmp_path_factory) -> Path:
 
     out = Path(os.environ.get("LIVELENS_SAMPLE_DIR", REPO / "var" / "sample_room"))
     return ensure_sample_room(out, "en")
+
+
+@pytest.fixture(scope="session")
+def sample_room_zh_dir(tmp_path_factory) -> Path:
+    """The Chinese sample room (neural Mandarin voice), generated once per machine under var/."""
+    from livelens.sample_room import ensure_sample_room
+
+    out = Path(os.environ.get("LIVELENS_SAMPLE_DIR", REPO / "var" / "sample_room"))
+    return ensure_sample_room(out, "zh")

@@ -1,7 +1,7 @@
 """``livelens bench asr``: accuracy, latency and capacity of streaming ASR.
 
-For each data folder (audio + Kaldi ``text``) and its model (en → tiny.en, zh → base unless
-``--model``): WER (en) / CER (zh) of the streaming session and of the same model decoding the
+For each data folder (audio + Kaldi ``text``) and its model (the worker's: en → tiny.en, zh → base
+unless ``--model``): WER (en) / CER (zh) of the streaming session and of the same model decoding the
 whole file offline (full 30 s context, faster-whisper's standard path) in the same run; update
 latency (newest chunk's arrival → update produced) and final latency (speech end → final),
 with audio fed at real-time pace in 250 ms chunks and 1.5 s of silence appended to each file
@@ -9,6 +9,11 @@ with audio fed at real-time pace in 250 ms chunks and 1.5 s of silence appended 
 worker keeps at real time: an estimate (1 / RTF) and a measurement with N concurrent sessions
 sharing one engine from a thread pool (the largest N whose lag p95 stays under the budget
 with no audio skipped).
+
+``--sample-room var/sample_room/<lang>`` adds a row for a generated sample room: its audio track
+against the sentences of its script.json, in the room's language (forced), streaming finals and
+offline. Errors are computed with spoken numbers written as digits on both sides
+(``models.asr.metrics``), so "129元" is not an error against "一百二十九元".
 """
 
 from __future__ import annotations
@@ -87,12 +92,36 @@ def _files(folder: Path) -> list[tuple[str, Path, str]]:
     return out
 
 
+def _default_model(language: str) -> str:
+    """The model the ASR worker uses for a language (LIVELENS_ASR__MODEL_EN / __MODEL_MULTI apply)."""
+    from streams.settings import Settings
+
+    asr = Settings().asr
+    return asr.model_en if language == "en" else asr.model_multi
+
+
+def sample_room_reference(room_dir: Path) -> tuple[str, str]:
+    """(language, reference text) of a generated sample room: its script's sentences, joined."""
+    script = json.loads((Path(room_dir) / "script.json").read_text(encoding="utf-8"))
+    language = script.get("lang", "en")
+    return language, (" " if language == "en" else "").join(x["text"] for x in script["sentences"])
+
+
+def sample_room_error(room_dir: Path, finals_text: str) -> float:
+    """How far a room's transcript is from its script: CER for a Chinese room, WER for English.
+
+    ``finals_text`` is the room's final transcripts joined in order (any separator). Numbers count
+    as equal however they are written (see ``models.asr.metrics``).
+    """
+    language, reference = sample_room_reference(room_dir)
+    return cer(reference, finals_text) if language == "zh" else wer(reference, finals_text)
+
+
 def _sample_room_files(folder: Path) -> list[tuple[str, Path, str]]:
     """A generated sample room (``livelens sample-room``): its video's audio track, and the
     sentences of its script.json as the reference (synthetic speech: a second, longer set)."""
-    script = json.loads((folder / "script.json").read_text())
-    return [(f"sample-room-{script.get('lang', 'en')}", folder / "room.mp4",
-             " ".join(x["text"] for x in script["sentences"]))]
+    language, reference = sample_room_reference(folder)
+    return [(f"sample-room-{language}", folder / "room.mp4", reference)]
 
 
 def bench_language(folder: Path, language: str, model: str, policy: str,
@@ -164,24 +193,32 @@ def register(app: typer.Typer) -> None:
         rooms: str = typer.Option("1,2,4,8", help="concurrent room counts to try (English file)"),
         language: list[str] = typer.Option([], help="only these languages (en, zh)"),
         sample_room: Path = typer.Option(None, help="also measure a generated sample room folder (room.mp4 + "
-                                                   "script.json, e.g. var/sample_room/en): a separate row"),
+                                                   "script.json, e.g. var/sample_room/zh): a separate row"),
+        sample_room_only: bool = typer.Option(False, help="measure only the --sample-room folder, not --data"),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Streaming vs offline WER/CER, update/final latency, RTF and rooms per worker."""
         from rich.console import Console
         from rich.table import Table
 
+        if sample_room is not None and not (sample_room / "script.json").is_file():
+            raise typer.BadParameter(f"{sample_room} has no script.json: generate it with `livelens sample-room`",
+                                     param_hint="--sample-room")
+        if sample_room_only and sample_room is None:
+            raise typer.BadParameter("--sample-room-only needs --sample-room", param_hint="--sample-room-only")
         folders = [(lang, data / lang) for lang in ("en", "zh") if (data / lang / "text").is_file()]
         if not folders and (data / "text").is_file():
             first = next(iter(read_kaldi_text(data / "text").values()), "")
             folders = [("zh" if any("\u4e00" <= c <= "\u9fff" for c in first) else "en", data)]
         if language:
             folders = [f for f in folders if f[0] in language]
-        if not folders:
+        if sample_room_only:
+            folders = []
+        elif not folders:
             raise typer.BadParameter(f"no en/ or zh/ folder with a Kaldi text file under {data}")
         results = []
         for lang, folder in folders:
-            models = model or (["tiny.en"] if lang == "en" else ["base"])
+            models = model or [_default_model(lang)]
             for m in models:
                 if lang == "zh" and m.endswith(".en"):
                     continue
@@ -194,10 +231,11 @@ def register(app: typer.Typer) -> None:
                 r.pop("_engine")
                 results.append(r)
         if sample_room is not None:
-            lang = json.loads((sample_room / "script.json").read_text()).get("lang", "en")
-            for m in model or (["tiny.en"] if lang == "en" else ["base"]):
+            lang, _ = sample_room_reference(sample_room)
+            for m in model or [_default_model(lang)]:
                 r = bench_language(sample_room, lang, m, policy, files=_sample_room_files(sample_room))
                 r.pop("_engine")
+                r["label"] = f"sample-room-{lang}"
                 results.append(r)
         command = "livelens bench asr " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "livelens bench asr"
         if as_json:
@@ -208,7 +246,7 @@ def register(app: typer.Typer) -> None:
                     "final p50/p95 ms", "RTF", "rooms est/kept"):
             table.add_column(col)
         for r in results:
-            table.add_row(Path(r["data"]).name, r["language"], r["model"], r["policy"], r["metric"], f"{r['streaming_error']:.3f}",
+            table.add_row(r.get("label", Path(r["data"]).name), r["language"], r["model"], r["policy"], r["metric"], f"{r['streaming_error']:.3f}",
                           f"{r['offline_error']:.3f}",
                           f"{r['update_latency_p50_ms']:.0f}/{r['update_latency_p95_ms']:.0f}",
                           f"{r['final_latency_p50_ms']:.0f}/{r['final_latency_p95_ms']:.0f}", f"{r['rtf']:.3f}",

@@ -14,6 +14,14 @@
    Latency = the clip's first event (``revision`` 0, the MP4) ``emitted_at`` − that moment
    (``ingested_at`` of the selling point): the wait for the last segment, the rest of the cut and
    the writes. The vertical variant's update event is reported separately.
+3. **Platform renders** (``--render``, :func:`media.render.render_clip`): one clip per platform
+   profile from the sample room (its ``zh`` room for the zh platforms, ``en`` for the en ones, with
+   the script's words as the transcript) and from ``../shared/data/video/talking_1.mp4`` (test-only
+   footage, no transcript); each render runs in its own process so its peak RSS is its own.
+   Reported: render real-time factor (render seconds per clip second), peak RSS and the part of it
+   added by the render (peak minus the process after imports), the LUFS achieved against the
+   target, and the reframe mode. A last row renders one profile at 3x the length: the video
+   streams through the encoder, so the peak should barely move (only the clip's audio is held).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import asyncio
 import json
 import os
 import shlex
+import subprocess
 import sys
 import tempfile
 import time
@@ -240,6 +249,85 @@ async def _live_latency(settings: Settings, video: Path, script: dict, speed: fl
     }
 
 
+def _render_one(job: dict) -> dict:
+    """One render in this process (run in a child by :func:`_render_costs`): timings and peak RSS."""
+    import resource
+
+    from media.platforms import load_profile
+    from media.render import render_clip
+    from models.clips.subtitles import TimedWord
+
+    profile = load_profile(job["platform"])
+    profile = profile.model_copy(update={"duration": profile.duration.model_copy(update={"max_s": 600.0})})
+    words = [TimedWord(*w) for w in job["words"]]
+    before_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # after the imports
+    t0 = time.perf_counter()
+    result = render_clip(job["video"], job["start"], job["end"], profile, job["out"], words=words,
+                         lang=job["lang"], product=job.get("product"), selling_point=job.get("selling_point"))
+    wall = time.perf_counter() - t0
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    meta = result.meta
+    return {"platform": job["platform"], "source": job["source"], "clip_s": round(job["end"] - job["start"], 2),
+            "render_s": round(wall, 2), "rtf": round(wall / (job["end"] - job["start"]), 3),
+            "peak_rss_mb": round(peak_kb / 1024, 1), "render_rss_mb": round((peak_kb - before_kb) / 1024, 1),
+            "lufs": meta["loudness_lufs"], "target_lufs": profile.loudness.integrated_lufs,
+            "true_peak_db": meta["true_peak_db"], "reframe": meta["reframe"], "title": meta["title"]}
+
+
+def _render_one_child() -> None:
+    print(json.dumps(_render_one(json.loads(sys.argv[1])), ensure_ascii=False))
+
+
+def _script_words(script: dict) -> list[tuple[int, int, str]]:
+    from livelens.commands.clips import _spread
+
+    return [(w.start_ms, w.end_ms, w.text) for s in script["sentences"]
+            for w in _spread(s["text"], s["start"], s["end"])]
+
+
+def _render_costs(work: Path, platforms: list[str], length_s: float, flat_factor: float) -> list[dict]:
+    """Render jobs, each in a child process; see the module docstring (3)."""
+    from livelens.sample_room import ensure_sample_room, shared_data_dir
+    from media.platforms import load_profile
+
+    jobs = []
+    rooms: dict[str, dict] = {}
+    for name in platforms:
+        lang = load_profile(name).languages[0]
+        if lang not in rooms:
+            room = ensure_sample_room(Path(os.environ.get("LIVELENS_SAMPLE_DIR", "var/sample_room")), lang)
+            script = json.loads((room / "script.json").read_text())
+            rooms[lang] = {"video": str(room / "room.mp4"), "script": script, "words": _script_words(script)}
+        room = rooms[lang]
+        start = float(room["script"]["sentences"][3]["start"])  # the first selling point
+        product = room["script"]["product"][f"name_{lang}"]
+        jobs.append({"platform": name, "source": f"sample room ({lang})", "video": room["video"], "start": start,
+                     "end": start + length_s, "lang": lang, "words": room["words"], "product": product})
+        talking = shared_data_dir() / "video" / "talking_1.mp4"
+        if talking.is_file():
+            jobs.append({"platform": name, "source": "talking_1.mp4", "video": str(talking), "start": 0.5,
+                         "end": 5.5, "lang": lang, "words": []})
+    if jobs and flat_factor > 1:
+        long = dict(jobs[0], end=jobs[0]["start"] + length_s * flat_factor)
+        long["source"] += f" x{flat_factor:g} length"
+        jobs.append(long)
+    rows = []
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[2]),
+                                                        os.environ.get("PYTHONPATH", "")]))
+    for i, job in enumerate(jobs):
+        job = dict(job, out=str(work / f"render-{i}"))
+        console.print(f"render {i + 1}/{len(jobs)}: {job['platform']} from {job['source']}")
+        proc = subprocess.run([sys.executable, "-c", "from livelens.bench.clips import _render_one_child; "
+                               "_render_one_child()", json.dumps(job, ensure_ascii=False)],
+                              capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            rows.append({"platform": job["platform"], "source": job["source"],
+                         "error": (proc.stderr.strip().splitlines() or ["?"])[-1][:200]})
+            continue
+        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return rows
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def clips(
@@ -248,6 +336,10 @@ def register(app: typer.Typer) -> None:
         live: bool = typer.Option(True, help="Also measure clip-ready latency through the real pipeline"),
         speed: float = typer.Option(1.0, help="Ingest speed for the live run (1.0 = real time)"),
         json_out: bool = typer.Option(False, "--json", help="Print JSON"),
+        render: bool = typer.Option(True, help="Also measure the platform renders (RTF, peak RSS, LUFS)"),
+        platforms: str = typer.Option("", help="Comma-separated profiles to render (default: all)"),
+        render_length: float = typer.Option(8.0, help="Seconds of sample room per platform render"),
+        flat_factor: float = typer.Option(3.0, help="One more render this many times longer (memory flatness)"),
     ) -> None:
         """Clip-ready latency (selling-point end -> clip event) and cutting cost per second of clip."""
         settings = Settings()
@@ -269,6 +361,11 @@ def register(app: typer.Typer) -> None:
                 result["live"] = asyncio.run(_live_latency(settings, video, script, speed, work))
             elif live:
                 result["live"] = "skipped: the live run needs the sample room's script (no --video)"
+            if render:
+                from media.platforms import available_profiles
+
+                names = [p for p in platforms.split(",") if p] or available_profiles()
+                result["render"] = _render_costs(work, names, render_length, flat_factor)
         result["target"] = "clip-ready p95 <= 3000 ms"
         result["command"] = ("livelens bench clips " + " ".join(shlex.quote(a) for a in sys.argv[3:])).strip()
         if json_out:
@@ -293,5 +390,18 @@ def register(app: typer.Typer) -> None:
             console.print(t)
         elif live_result:
             console.print(live_result)
+        if result.get("render"):
+            t = Table(title="platform renders (render s per clip s, peak RSS per render, loudness achieved)")
+            for col in ("platform", "source", "clip s", "RTF", "peak RSS MB", "render RSS MB", "LUFS (target)",
+                        "true peak dBTP", "reframe"):
+                t.add_column(col)
+            for row in result["render"]:
+                if "error" in row:
+                    t.add_row(row["platform"], row["source"], "", "error: " + row["error"], "", "", "", "", "")
+                    continue
+                t.add_row(row["platform"], row["source"], f"{row['clip_s']:g}", f"{row['rtf']:.2f}",
+                          f"{row['peak_rss_mb']:.0f}", f"{row['render_rss_mb']:.0f}",
+                          f"{row['lufs']} ({row['target_lufs']:g})", str(row["true_peak_db"]), row["reframe"])
+            Console(stderr=True, width=max(console.width, 150)).print(t)  # 9 columns: never squeeze
         console.print(f"target: {result['target']}")
         console.print(f"command: {result['command']}")

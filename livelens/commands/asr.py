@@ -74,8 +74,8 @@ def register(app: typer.Typer) -> None:
         """Transcribe a media file, offline (whole file) or through the streaming session."""
         if language not in ("zh", "en", "auto"):
             raise typer.BadParameter("language must be zh, en or auto")
+        audio = load_media(str(file))  # before the model loads: unreadable media fails at once
         engine = engine_for(language, model)
-        audio = load_media(str(file))
         if streaming:
             session = StreamingAsrSession(engine, language, session_config())
             _emit(stream_file(session, audio), as_json)

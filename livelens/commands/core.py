@@ -8,6 +8,7 @@ import threading
 
 import typer
 
+from livelens.errors import UserError
 from streams.settings import Settings
 
 
@@ -27,7 +28,7 @@ def register(app: typer.Typer) -> None:
         if metrics_port is not None:
             settings.metrics_port = metrics_port
         if not settings.kafka_bootstrap or not settings.redis_url:
-            raise typer.BadParameter(
+            raise UserError(
                 "a worker needs LIVELENS_KAFKA_BOOTSTRAP and LIVELENS_REDIS_URL; "
                 "`livelens infra` starts embedded ones, `livelens demo` does everything")
         run_worker(settings, settings.kafka_bootstrap, settings.redis_url.get_secret_value(), loglevel)
@@ -41,6 +42,7 @@ def register(app: typer.Typer) -> None:
         with infrastructure(None, None, log_dir=settings.data_dir / "logs") as inf:
             typer.echo(f"export LIVELENS_KAFKA_BOOTSTRAP={inf.kafka_bootstrap}")
             typer.echo(f"export LIVELENS_REDIS_URL={inf.redis_url}")
+            typer.echo(f"# other Kafka clients (kcat, confluent-kafka, Go/.NET/Node): {inf.kafka_external_bootstrap}")
             typer.echo("# running; Ctrl-C stops both", err=True)
             stop = threading.Event()
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -58,7 +60,7 @@ def register(app: typer.Typer) -> None:
 
         settings = Settings()
         if not settings.kafka_bootstrap:
-            raise typer.BadParameter("set LIVELENS_KAFKA_BOOTSTRAP")
+            raise UserError("set LIVELENS_KAFKA_BOOTSTRAP (`livelens infra` starts an embedded broker)")
         redis_url = settings.redis_url.get_secret_value() if settings.redis_url else ""
         ctx = build_context(settings, settings.kafka_bootstrap, redis_url)
         asyncio.run(prepare_topics(settings, settings.kafka_bootstrap, ctx))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from livelens.errors import UserError
 from streams.settings import Settings
 
 
@@ -104,7 +105,7 @@ def register(app: typer.Typer) -> None:
         rooms = rooms or [Path(s).stem or f"room{i}" for i, s in enumerate(sources)]
         replays = _pair_replays(rooms, list(replay or []))
         languages = _room_languages(rooms, list(lang or []), settings.rooms_file)
-        if not settings.kafka_bootstrap:
-            raise typer.BadParameter("set LIVELENS_KAFKA_BOOTSTRAP (`livelens infra` starts an embedded broker)")
+        if not settings.kafka_bootstrap:  # after the flags: a bad flag is reported first
+            raise UserError("set LIVELENS_KAFKA_BOOTSTRAP (`livelens infra` starts an embedded broker)")
         jobs = {r: (s, replays[r]) for r, s in zip(rooms, sources)}
         raise typer.Exit(asyncio.run(_ingest(settings, jobs, not full_speed, speed, languages)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from livelens.errors import UserError
 from streams.settings import Settings
 
 
@@ -14,13 +15,17 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(None, help="Port (default LIVELENS_API_PORT)"),
     ) -> None:
         """Serve the API. Needs LIVELENS_REDIS_URL; HTTP ingest also needs LIVELENS_KAFKA_BOOTSTRAP."""
+        import asyncio
+
         import uvicorn
 
+        from sinks.redis import wait_for_redis
         from sinks.web.app import create_api
 
         settings = Settings()
         if not settings.redis_url:
-            raise typer.BadParameter("LIVELENS_REDIS_URL is required (`livelens infra` starts one)")
+            raise UserError("LIVELENS_REDIS_URL is required (`livelens infra` starts one)")
+        asyncio.run(wait_for_redis(settings.redis_url.get_secret_value(), settings.connect_wait_s))
         api_app = create_api(settings, settings.redis_url.get_secret_value(), settings.kafka_bootstrap)
         typer.echo(f"API token: in LIVELENS_API_TOKEN or {settings.data_dir / 'api-token'}", err=True)
         uvicorn.run(api_app, host=host or settings.bind_host, port=port or settings.api_port,

@@ -67,7 +67,7 @@ class DecodeOptions:
 
     beam_size: int = 1
     #: a single temperature: Whisper's fallback ladder (0.2 … 1.0) re-decodes up to 5 times and
-    #: is what causes the ~10 s stalls on Chinese with base (DESIGN.md).
+    #: is what causes the ~10 s stalls on Chinese with base (docs/ARCHITECTURE.md).
     temperature: float = 0.0
     max_new_tokens: int = 160  # ~ 30 s of fast Chinese; loops stop here at the latest
     no_speech_threshold: float = 0.6
@@ -76,6 +76,9 @@ class DecodeOptions:
     min_avg_logprob: float = -1.5
     compression_ratio_threshold: float = 2.4
     initial_prompt: str | None = None
+    #: words the room will say (product names, brands, sizes): faster-whisper's hint phrases, put
+    #: before the decode like a prompt; None: no hints
+    hotwords: str | None = None
     encoder_context: Literal["fit", "full"] = "fit"
     word_timestamps: bool = True
 
@@ -178,6 +181,7 @@ class AsrEngine:
                 no_speech_threshold=opts.no_speech_threshold,
                 condition_on_previous_text=False,
                 initial_prompt=opts.initial_prompt,
+                hotwords=opts.hotwords,
                 word_timestamps=opts.word_timestamps,
                 vad_filter=False,  # the session runs Silero VAD itself
                 max_new_tokens=opts.max_new_tokens,

@@ -1,8 +1,15 @@
-"""Error rates for transcripts: WER (words, English) and CER (characters, Chinese)."""
+"""Error rates for transcripts: WER (words, English) and CER (characters, Chinese).
+
+Both write spoken numbers as digits on both sides first (``models.asr.itn.to_display``), so a
+hypothesis "129元" matches a reference "一百二十九元" and "48 hours" matches "forty eight hours".
+``normalize_numbers=False`` compares the text as written (the behaviour before 2026-12); every
+``livelens bench`` command uses the default (numbers normalised).
+"""
 
 from __future__ import annotations
 
 from models.asr.guards import normalize_text, to_simplified
+from models.asr.itn import to_display
 
 
 def edit_distance(ref: list[str], hyp: list[str]) -> int:
@@ -15,17 +22,24 @@ def edit_distance(ref: list[str], hyp: list[str]) -> int:
     return prev[-1]
 
 
-def wer(reference: str, hypothesis: str) -> float:
-    """Word error rate after lower-casing and stripping punctuation."""
-    norm = lambda t: [normalize_text(w) for w in t.split() if normalize_text(w)]  # noqa: E731
-    ref = norm(reference)
-    return edit_distance(ref, norm(hypothesis)) / max(1, len(ref))
+def wer(reference: str, hypothesis: str, normalize_numbers: bool = True) -> float:
+    """Word error rate after lower-casing and stripping punctuation (and writing numbers as digits)."""
+    def words(text: str) -> list[str]:
+        text = to_display(text, "en") if normalize_numbers else text
+        return [normalize_text(w) for w in text.split() if normalize_text(w)]
+
+    ref = words(reference)
+    return edit_distance(ref, words(hypothesis)) / max(1, len(ref))
 
 
-def cer(reference: str, hypothesis: str) -> float:
-    """Character error rate on Simplified characters without spaces or punctuation."""
-    ref = list(normalize_text(to_simplified(reference)))
-    return edit_distance(ref, list(normalize_text(to_simplified(hypothesis)))) / max(1, len(ref))
+def cer(reference: str, hypothesis: str, normalize_numbers: bool = True) -> float:
+    """Character error rate on Simplified characters without spaces or punctuation (numbers as digits)."""
+    def chars(text: str) -> list[str]:
+        text = to_simplified(text)
+        return list(normalize_text(to_display(text, "zh") if normalize_numbers else text))
+
+    ref = chars(reference)
+    return edit_distance(ref, chars(hypothesis)) / max(1, len(ref))
 
 
 def read_kaldi_text(path) -> dict[str, str]:

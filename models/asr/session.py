@@ -160,12 +160,13 @@ class StreamingAsrSession:
     """One room's streaming recogniser. Not thread-safe: one room → one caller at a time."""
 
     def __init__(self, engine: Decoder, language: str = "en", config: AsrSessionConfig | None = None,
-                 segment_prefix: str = "") -> None:
+                 segment_prefix: str = "", options=None) -> None:
         if language not in ("en", "zh", "auto"):
             raise ValueError(f"language must be en, zh or auto, not {language!r}")
         if language != "en" and not engine.multilingual:
             raise ValueError(f"language {language!r} needs a multilingual model")
         self.engine = engine
+        self.options = options  # this room's DecodeOptions (hotwords, prompt); None: the engine's
         self.language = language
         self.config = config or AsrSessionConfig()
         self.stats = SessionStats()
@@ -417,7 +418,8 @@ class StreamingAsrSession:
     def _decode(self, audio: np.ndarray) -> DecodeResult:
         if self.unsupported_language:
             return DecodeResult([], self.unsupported_language, 0.0, 0.0)  # nothing to transcribe in: save the CPU
-        result = self.engine.decode(audio, self._language())
+        result = self.engine.decode(audio, self._language(), self.options) if self.options is not None \
+            else self.engine.decode(audio, self._language())
         self.stats.decodes += 1
         self.stats.compute_s += result.compute_s
         self.stats.audio_s += len(audio) / SAMPLE_RATE

@@ -13,7 +13,12 @@ Three heads, each a ``TextClassifier``:
 - ``IntentClassifier``: lexicon rules (purchase signal, questions, spam, ...) with praise and
   complaint also inferred from strong sentiment; ``other`` when nothing fires.
 
-Inference is numpy only and loads from the package folder (no network). ~0.05 ms per message.
+Those are the lexicon + n-gram models (``ChatAnalyzer(encoder=None)``: numpy only, ~0.05 ms per
+message), kept as the baseline. The default ``ChatAnalyzer()`` adds a pretrained sentence
+encoder (USE-multilingual, packaged) under heads trained on it (weights/chat_encoder.npz, see
+chat_encoder.py): sentiment and emotion are one logistic regression over the hashed n-grams
+and the sentence embedding together, intent one over the embedding and the lexicon's evidence.
+``analyze_many`` embeds a batch at once (~0.5 ms a short message in batches of 32).
 """
 
 from __future__ import annotations
@@ -318,6 +323,11 @@ class ChatAnalysis:
     sentiment: Classification
     emotion: Classification
     intent: Classification
+    #: p(positive) in [0, 1] behind the sentiment label (None: not computed)
+    sentiment_score: float | None = None
+    #: a probability for each of the 7 emotion classes, summing to 1 (all 0: no evidence at all);
+    #: ``emotion.label`` is the decision, "none" when the top class is below the threshold
+    emotion_probabilities: dict[str, float] | None = None
 
     @property
     def confidence(self) -> float:
@@ -327,20 +337,36 @@ class ChatAnalysis:
     def to_dict(self, detail: bool = True) -> dict:
         out = {"sentiment": self.sentiment.label, "emotion": self.emotion.label,
                "intent": self.intent.label, "confidence": round(self.confidence, 4)}
+        if self.sentiment_score is not None:
+            out["sentiment_score"] = round(self.sentiment_score, 4)
+        if self.emotion_probabilities is not None:
+            out["emotion_scores"] = dict(self.emotion_probabilities)
         if detail:
             for head in ("sentiment", "emotion", "intent"):
                 c: Classification = getattr(self, head)
-                out[f"{head}_scores"] = c.scores
+                out.setdefault(f"{head}_scores", c.scores)
                 out[f"{head}_evidence"] = c.evidence
         return out
 
 
-class ChatAnalyzer:
-    """All three heads over one message; weights and lexicon load once per process."""
+def _emotion_probabilities(emotion: Classification) -> dict[str, float]:
+    """The 7 class probabilities inside an emotion Classification (its "none" is 1 - top)."""
+    return {label: emotion.scores.get(label, 0.0) for label in EMOTIONS}
 
-    def __init__(self, weights_path: Path | str = WEIGHTS_PATH, lexicon_path: Path | str = LEXICON_PATH) -> None:
+
+class ChatAnalyzer:
+    """All three heads over one message; weights, lexicon and encoder load once per process.
+
+    ``encoder``: "use-multilingual" (default; the encoder heads of chat_encoder.py), any
+    ``SentenceEncoder``, or None for the lexicon + n-gram baseline alone (numpy only).
+    ``weights_path`` is the baseline's n-gram file, ``heads_path`` the encoder heads' file.
+    """
+
+    def __init__(self, weights_path: Path | str = WEIGHTS_PATH, lexicon_path: Path | str = LEXICON_PATH,
+                 encoder: object | None = "use-multilingual", heads_path: Path | str | None = None) -> None:
         weights = _cached_weights(str(weights_path))
         lexicon = load_lexicon(str(lexicon_path))
+        self.lexicon = lexicon
         self.sentiment = SentimentClassifier(weights, lexicon)
         self.emotion = EmotionClassifier(weights, lexicon)
         self.intent = IntentClassifier(lexicon, self.sentiment)
@@ -348,16 +374,52 @@ class ChatAnalyzer:
         matchers = self.sentiment.matchers + self.emotion.matchers + self.intent.matchers
         self._index = PhraseIndex(matchers)
         self._split = (len(self.sentiment.matchers), len(self.sentiment.matchers) + len(self.emotion.matchers))
+        #: the lexicon + n-gram heads (the baseline; the encoder heads reuse their lexicon parts)
+        self._baseline_heads = (self.sentiment, self.emotion, self.intent)
+        self.encoder_heads = None
+        if isinstance(encoder, str) and encoder.lower() in ("", "none", "off"):
+            encoder = None
+        if encoder is not None:
+            from models.understanding.chat_encoder import HEADS_PATH, EncoderChatHeads
+
+            self.encoder_heads = EncoderChatHeads(self, encoder, heads_path or HEADS_PATH)
+            # the heads' public classify() now answers with the encoder models
+            self.sentiment, self.emotion, self.intent = (
+                self.encoder_heads.sentiment, self.encoder_heads.emotion, self.encoder_heads.intent)
+
+    @property
+    def name(self) -> str:
+        return f"chat[{self.encoder_heads.encoder.name}]" if self.encoder_heads else "chat[lexicon+ngram]"
 
     def analyze(self, text: str | bytes) -> ChatAnalysis:
-        """== the three heads' ``classify`` on ``text``, sharing their common work: the
+        """Sentiment, emotion and intent of one message (== ``analyze_many([text])[0]``)."""
+        if self.encoder_heads is not None:
+            return self.encoder_heads.analyze_many([text])[0]
+        return self._analyze_baseline(text)
+
+    def analyze_many(self, texts: list[str | bytes]) -> list[ChatAnalysis]:
+        """One analysis per text, in order; the encoder embeds the batch in one call.
+
+        Bounded cost: each text is cut to CHAT_MAX_CHARS before anything else, so a batch of
+        n messages costs at most n x a 256-character sentence.
+        """
+        if self.encoder_heads is not None:
+            return self.encoder_heads.analyze_many(list(texts))
+        return [self._analyze_baseline(t) for t in texts]
+
+    def _analyze_baseline(self, text: str | bytes) -> ChatAnalysis:
+        """== the three baseline heads' ``classify`` on ``text``, sharing their common work: the
         normalised text, its n-grams and the lexicon lookup are computed once, not per head."""
         text = safe_text(text, CHAT_MAX_CHARS)
         norm = normalise(safe_text(text, CHAT_MAX_CHARS))  # what each head derives from ``text``
         crcs = _ngram_crcs(normalise(norm)[:CHAT_MAX_CHARS], NGRAM_ORDERS)  # what its model hashes
         hits = self._index.find_all(norm)
         a, b = self._split
-        sentiment, p_positive = self.sentiment._decide(
-            *self.sentiment._probability(norm, self.sentiment._model._logits_of_crcs(crcs), hits[:a]))
-        emotion = self.emotion._decide(norm, self.emotion._model._logits_of_crcs(crcs), hits[a:b])
-        return ChatAnalysis(sentiment, emotion, self.intent._decide(norm, hits[b:], p_positive))
+        sentiment_head: SentimentClassifier = self._baseline_heads[0]
+        emotion_head: EmotionClassifier = self._baseline_heads[1]
+        intent_head: IntentClassifier = self._baseline_heads[2]
+        sentiment, p_positive = sentiment_head._decide(
+            *sentiment_head._probability(norm, sentiment_head._model._logits_of_crcs(crcs), hits[:a]))
+        emotion = emotion_head._decide(norm, emotion_head._model._logits_of_crcs(crcs), hits[a:b])
+        return ChatAnalysis(sentiment, emotion, intent_head._decide(norm, hits[b:], p_positive),
+                            sentiment_score=p_positive, emotion_probabilities=_emotion_probabilities(emotion))

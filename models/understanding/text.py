@@ -39,6 +39,7 @@ def normalise(text: str) -> str:
 
 _ASCII_WORD_RE = re.compile(r"^[\x00-\x7f]+$")
 _HAS_ASCII_RE = re.compile(r"[a-z0-9]")
+_BACKREF_RE = re.compile(r"\\[1-9]|\(\?P=")
 _WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")  # the [a-z0-9] of the boundaries
 
 
@@ -128,10 +129,14 @@ class PhraseIndex:
             self._ascii_start_re = re.compile(r"(?<![a-z0-9])(?=(" + alternatives + r")(?![a-z0-9]))")
 
         self._regexes = [(re.compile(pattern), entries) for pattern, entries in regexes.items()]
+        # a back-reference (\\1) means another group inside one alternation of all patterns:
+        # those patterns stay out of the prefilter and always run
+        self._always_regexes = [(p, e) for p, e in self._regexes if _BACKREF_RE.search(p.pattern)]
+        prefiltered = [p for p in regexes if not _BACKREF_RE.search(p)]
         self._any_regex: re.Pattern[str] | None = None
-        if regexes:
+        if prefiltered:
             try:
-                self._any_regex = re.compile("|".join(f"(?:{p})" for p in regexes))
+                self._any_regex = re.compile("|".join(f"(?:{p})" for p in prefiltered))
             except re.error:  # e.g. inline flags: no prefilter, every pattern runs
                 self._any_regex = None
 
@@ -147,8 +152,12 @@ class PhraseIndex:
         if self._ascii_start_re is not None and _HAS_ASCII_RE.search(text):
             self._find_ascii(text, hits)
 
-        if self._regexes and (self._any_regex is None or self._any_regex.search(text)):
-            matched = [e for pattern, entries in self._regexes if pattern.search(text) for e in entries]
+        if self._regexes:
+            if self._any_regex is None or self._any_regex.search(text):
+                candidates = self._regexes
+            else:
+                candidates = self._always_regexes  # usually empty: most messages match no pattern
+            matched = [e for pattern, entries in candidates if pattern.search(text) for e in entries]
             for m, _rank, name, weight in sorted(matched):
                 hits[m].append((name, weight))
         return hits

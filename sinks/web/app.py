@@ -93,6 +93,9 @@ def create_api(settings: Settings, redis_url: str, kafka_bootstrap: str | None) 
     register_dashboard(app, lambda: state["redis"], require_token)
     from sinks.web.clips import register_clip_routes  # clip list + clip files (sinks/web/clips.py)
     register_clip_routes(app, settings, require_token, lambda: state["redis"])
+    from sinks.web.clips import register_desk_routes  # approve / reject / trim / render / export
+
+    register_desk_routes(app, settings, require_token)
 
     app.state.livelens = state
     app.state.require_token = require_token

@@ -67,3 +67,20 @@ async def wait_stable(value, stable_s: float = 5.0, timeout: float = 120.0, what
             return current
         await asyncio.sleep(0.5)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+async def committed_total(bootstrap: str, group: str, topic: str, partitions: int) -> int:
+    """The sum of ``group``'s committed offsets on ``topic`` (0 where none): how far it has acked.
+
+    A consumer that never subscribes fetches them (it does not join the group); the admin
+    client's ``list_consumer_group_offsets`` cannot parse Tansu's reply.
+    """
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return sum([await consumer.committed(TopicPartition(topic, p)) or 0 for p in range(partitions)])
+    finally:
+        await consumer.stop()
+

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import av
@@ -12,7 +11,7 @@ import pytest
 from streams.ingest.publisher import Publisher
 from streams.schemas import AudioChunk
 from streams.topics import TopicNames
-from tests.integration.helpers import wait_for, wait_stable
+from tests.integration.helpers import committed_total, wait_for, wait_stable
 
 pytestmark = pytest.mark.integration
 ROOM = "asr-restart"
@@ -46,7 +45,14 @@ async def test_restarted_asr_worker_does_not_repeat_finals(settings, producer, w
     first = await worker_factory(["asr"], name="first")
     await send(0, half)
     await wait_for(lambda: _finals(redis_client), timeout=90, what="finals from the first worker")
-    await asyncio.sleep(2.0)  # let it commit offsets and its table
+    # let it commit offsets (its table state is written first, at each commit)
+    audio_topic = TopicNames(settings.topic_prefix).audio
+
+    async def committed() -> int:
+        return await committed_total(settings.kafka_bootstrap, settings.app_id, audio_topic, settings.partitions)
+
+    await wait_for(committed, timeout=60, what="the first worker's first commit")
+    await wait_stable(committed, stable_s=2, timeout=90, what="the first worker's commits to catch up")
     before = await wait_stable(lambda: _finals(redis_client), stable_s=3, what="the first worker to settle")
     first.kill()
     second = await worker_factory(["asr"], name="second")

@@ -21,7 +21,7 @@ from streams.ingest.publisher import Publisher
 from streams.schemas import ChatMessage, CommerceEvent
 from streams.topics import TopicNames
 from tests.integration.conftest import WorkerProcess
-from tests.integration.helpers import metrics_windows, wait_for
+from tests.integration.helpers import metrics_windows, wait_for, wait_stable
 
 pytestmark = pytest.mark.integration
 
@@ -118,7 +118,9 @@ async def test_sigkill_one_of_two_workers_the_other_takes_over_its_rooms(
     # every room has output, so both workers are working
     for room in rooms:
         await wait_for(lambda r=room: metrics_windows(redis_client, r), timeout=30, what=f"{room} first window")
-    await asyncio.sleep(1.0)
+    # ... and has been for a while (a few windows each, so offsets and table state were committed)
+    for room in rooms:
+        await wait_for(lambda r=room: _at_least_windows(redis_client, r, 3), timeout=60, what=f"{room} third window")
     killed_at = time.time()
     doomed.kill()
     await sender
@@ -159,13 +161,15 @@ async def test_redis_restart_under_a_running_worker_blocks_then_catches_up(
         room = traffic.rooms[0]
         old = aioredis.from_url(first.url, decode_responses=True)
         await traffic.span(0, 10_000)
-        await wait_for(lambda: _windows_stable(old, room), timeout=60, what="first windows settled")
+        await wait_for(lambda: metrics_windows(old, room), timeout=60, what="the first window")
+        await wait_stable(lambda: _window_count(old, room), stable_s=1.5, timeout=60, what="first windows settled")
         before = {w["window_start_ms"] for w in await metrics_windows(old, room)}
         await old.aclose()
 
         first.stop()  # Redis gone: the sink retries, the agent blocks, input waits in Kafka
         await traffic.span(10_000, 20_000)
-        await asyncio.sleep(3.0)
+        await wait_for(lambda: "redis sink: write failed" in worker.log_tail(200_000), timeout=60,
+                       what="the Redis sink to meet the outage")
         assert worker.proc.poll() is None, "worker died while Redis was down: " + worker.log_tail()
         second = EmbeddedRedis(port=first.port).start()  # same address, empty data
         own_redis.append(second)
@@ -187,12 +191,12 @@ async def test_redis_restart_under_a_running_worker_blocks_then_catches_up(
         worker.stop()
 
 
-async def _windows_stable(client, room: str, quiet_s: float = 1.5):
-    first = await metrics_windows(client, room)
-    if not first:
-        return False
-    await asyncio.sleep(quiet_s)
-    return len(await metrics_windows(client, room)) == len(first)
+async def _window_count(client, room: str) -> int:
+    return len(await metrics_windows(client, room))
+
+
+async def _at_least_windows(client, room: str, n: int) -> bool:
+    return len(await metrics_windows(client, room)) >= n
 
 
 # ------------------------------------------------------------------------------ broker down at start
@@ -205,7 +209,8 @@ async def test_worker_started_before_its_broker_waits_and_then_works(settings, r
     starting = asyncio.create_task(worker.start(timeout=90))
     broker = None
     try:
-        await asyncio.sleep(4.0)
+        await wait_for(lambda: "not reachable" in worker.log_tail() or starting.done(), timeout=60,
+                       what="the worker to report the missing broker")
         assert not starting.done(), "worker start finished without a broker: " + worker.log_tail()
         assert worker.proc.poll() is None, "worker crashed without a broker: " + worker.log_tail()
         assert "not reachable" in worker.log_tail(), worker.log_tail()
@@ -281,9 +286,13 @@ async def _slow_redis_scenario(settings, producer, worker, redis_client) -> None
                 await producer.flush()
                 peak = max(peak, rss_mb(pid))
         await producer.flush()
-        for _ in range(10):  # the worker keeps fetching for a while: watch it
-            await asyncio.sleep(0.5)
+
+        async def peak_mb() -> int:  # the worker keeps fetching for a while: watch it until it stops growing
+            nonlocal peak
             peak = max(peak, rss_mb(pid))
+            return int(peak // 2)  # 2 MB steps: allocator noise is not growth
+
+        await wait_stable(peak_mb, stable_s=3.0, timeout=90, what="the worker's memory to stop growing")
         return peak
 
     await redis_client.execute_command("CLIENT", "PAUSE", 90_000, "WRITE")

@@ -40,8 +40,10 @@ async def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
     # the first worker has processed part of the stream (some windows are in Redis) ...
     await wait_for(lambda: metrics_windows(redis_client, ROOMS[0]), timeout=60, what="first windows")
     # ... and dies without warning while more input arrives
+    sent_so_far = _total(sent)
     sender = asyncio.create_task(send_span(12_000, 24_000))
-    await asyncio.sleep(0.3)
+    await wait_for(lambda: _total(sent) >= sent_so_far + 40 * len(ROOMS), timeout=30,
+                   what="the next span under way")  # 2 s of its 12 s of stream time
     first.kill()
     await sender
     await worker_factory(["metrics"], name="second")
@@ -68,3 +70,7 @@ async def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
 async def _ended(redis_client, room):
     state = await redis_client.hgetall(f"livelens:{{{room}}}:state")
     return state if state.get("ended") == "1" else None
+
+
+def _total(sent: dict[str, dict[str, int]]) -> int:
+    return sum(counts["messages"] + counts["orders"] for counts in sent.values())

@@ -4,7 +4,7 @@ After each rebalance, faust's table recovery reads the changelogs (consumer flow
 stream partitions to their committed offsets and then clears every stream buffer; records
 fetched between the seek and that clear were lost for good whenever the fetcher was already
 running: on a restart with tables to restore, and on any later rebalance
-(streams.app.StreamResumeRecovery stops the flow first). The window is milliseconds wide, so the
+(streams.framework.StreamResumeRecovery stops the flow first). The window is milliseconds wide, so the
 worker under test runs with a start-up hook (resume_window/sitecustomize.py) that holds it open
 for seconds after the seek and slows the processors meanwhile, and the input is sent inside it.
 Without the fix both tests lose input every time.

@@ -11,13 +11,17 @@ import json
 import av
 import pytest
 
+from livelens.demo import room_report
 from streams.ingest.publisher import Publisher
 from streams.ingest.runner import run_ingest
 from streams.topics import TopicNames
 from tests.integration.helpers import wait_for, wait_stable
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-ROOM = "clips-room"
+
+
+def _has_cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
 def _class_at(sentences, start_ms, end_ms):
@@ -25,20 +29,25 @@ def _class_at(sentences, start_ms, end_ms):
     return {s["label"] for s in sentences if s["start"] * 1000 < end_ms and s["end"] * 1000 > start_ms}
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
 async def test_sample_room_produces_the_expected_selling_point_clips(
-        settings, producer, worker_factory, redis_client, sample_room_dir, monkeypatch):
+        settings, producer, worker_factory, redis_client, request, lang):
+    # the room declares its language at ingest; the workers have no per-room override (default en)
+    sample_room_dir = request.getfixturevalue("sample_room_zh_dir" if lang == "zh" else "sample_room_dir")
+    room = f"clips-room-{lang}"  # one Redis key space per room: the Redis is shared by the session
     clips_dir = settings.data_dir / "clips"
     settings.clips.out_dir = clips_dir  # the worker process gets exactly these settings
     await worker_factory(["asr"], name="heavy")
     settings.app_id += "-light"
     await worker_factory(["selling_points", "clipper"], name="light")
     publisher = Publisher(producer, TopicNames(settings.topic_prefix))
-    await run_ingest(str(sample_room_dir / "room.mp4"), ROOM, settings, publisher.publish, realtime=True, speed=2.0)
+    await run_ingest(str(sample_room_dir / "room.mp4"), room, settings, publisher.publish, realtime=True, speed=2.0,
+                     language=lang)
     await publisher.flush()
     script = json.loads((sample_room_dir / "script.json").read_text())["sentences"]
 
     async def clips():
-        rows = await redis_client.xrange(f"livelens:{{{ROOM}}}:stream:clip")
+        rows = await redis_client.xrange(f"livelens:{{{room}}}:stream:clip")
         latest: dict[str, dict] = {}  # a clip's vertical variant comes as a later revision
         for event in (json.loads(f["event"]) for _id, f in rows):
             if event["revision"] >= latest.get(event["clip_id"], {"revision": -1})["revision"]:
@@ -47,10 +56,10 @@ async def test_sample_room_produces_the_expected_selling_point_clips(
         return got if len([c for c in got if c["status"] != "skipped"]) >= 4 else None
 
     await wait_for(clips, timeout=240, what="clips of the sample room's selling points")
-    await wait_stable(lambda: redis_client.xlen(f"livelens:{{{ROOM}}}:stream:clip"), stable_s=8, timeout=120,
+    await wait_stable(lambda: redis_client.xlen(f"livelens:{{{room}}}:stream:clip"), stable_s=8, timeout=120,
                       what="the clipper to finish")
     got = [c for c in await clips() if c["status"] != "skipped"]
-    points = [json.loads(f["event"]) for _id, f in await redis_client.xrange(f"livelens:{{{ROOM}}}:stream:selling_point")]
+    points = [json.loads(f["event"]) for _id, f in await redis_client.xrange(f"livelens:{{{room}}}:stream:selling_point")]
     labels = {p["label"] for p in points if not p["chit_chat"]}
     # the host's main selling points are recognised from speech (tiny.en on espeak voice)
     assert len(labels & {"fabric_material", "drape", "skin_feel", "fit_cut", "size_guidance", "price_promotion"}) >= 3, labels
@@ -58,10 +67,19 @@ async def test_sample_room_produces_the_expected_selling_point_clips(
         assert clip["label"] != "chit_chat"
         said = _class_at(script, clip["start_ms"], clip["end_ms"])
         assert said - {"chit_chat"}, f"clip {clip['title']} covers only chit-chat: {said}"
-        path = clips_dir / ROOM / clip["clip_id"] / "clip.mp4"
+        path = clips_dir / room / clip["clip_id"] / "clip.mp4"
         with av.open(str(path)) as c:  # a real, decodable file of the stated length
             duration_ms = float(c.duration) / 1000 if c.duration else 0
             assert c.streams.video and c.streams.audio
         assert abs(duration_ms - (clip["end_ms"] - clip["start_ms"])) <= 200, (clip["status"], clip["reason"])
         assert (path.parent / "clip.srt").read_text().strip()
+    # understood in the room's language, against the room's own ground truth (script.json)
+    events = {kind: [json.loads(f["event"]) for _id, f in await redis_client.xrange(f"livelens:{{{room}}}:stream:{kind}")]
+              for kind in ("transcript", "selling_point", "clip", "recommendation")}
+    report = room_report(sample_room_dir, events)
+    assert report["transcript_languages"] == [lang]
+    assert report["error"] <= (0.25 if lang == "zh" else 0.35), report  # CER (zh) / WER (en), numbers normalised
+    assert report["selling_found"] >= 0.7 * report["selling_sentences"], report
+    if lang == "zh":
+        assert all(_has_cjk(t) for t in report["clip_titles"]) and report["clip_titles"], report["clip_titles"]
 

@@ -1,7 +1,8 @@
 """One contract every understanding classifier passes (river's check_estimator idea).
 
 Run over: the segment classifier with each encoder (USE-multilingual, the packaged MiniLM via
-transformers, none = lexical only) and the three chat heads (sentiment, emotion, intent).
+transformers, none = lexical only) and the three chat heads (sentiment, emotion, intent), on the
+encoder and as the lexicon + n-gram baseline.
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ def _segment(encoder_name: str | None):
     return SegmentClassifier(load_taxonomy("apparel"), encoder)
 
 
-def _chat_head(head: str):
+def _chat_head(head: str, encoder: str | None = "use-multilingual"):
     from models.understanding.chat import ChatAnalyzer
 
-    return getattr(ChatAnalyzer(), head)
+    return getattr(ChatAnalyzer(encoder=encoder), head)
 
 
 FACTORIES = {
@@ -49,6 +50,10 @@ FACTORIES = {
     "chat-sentiment": lambda: _chat_head("sentiment"),
     "chat-emotion": lambda: _chat_head("emotion"),
     "chat-intent": lambda: _chat_head("intent"),
+    # the lexicon + n-gram baseline heads (ChatAnalyzer(encoder=None)) keep the contract too
+    "chat-sentiment-lexicon": lambda: _chat_head("sentiment", None),
+    "chat-emotion-lexicon": lambda: _chat_head("emotion", None),
+    "chat-intent-lexicon": lambda: _chat_head("intent", None),
 }
 
 

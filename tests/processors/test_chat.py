@@ -19,8 +19,10 @@ class Sent:
         self.batches: list[ChatInsights] = []
         self.release = asyncio.Event()
         self.release.set()
+        self.sending = asyncio.Event()  # set once a send has started (and may be held by release)
 
     async def __call__(self, batch: ChatInsights) -> None:
+        self.sending.set()
         await self.release.wait()
         # what goes on the wire: the batch must survive its own encoding
         self.batches.append(decode_event(batch.to_bytes()))
@@ -71,10 +73,11 @@ async def test_a_flush_waits_for_one_still_sending_and_keeps_a_rooms_order():
     await batcher.add(insight("a", 1))
     sent.release.clear()
     timer_flush = asyncio.create_task(batcher.flush())
-    await asyncio.sleep(0.01)  # it popped a-m1 and waits in send
+    await asyncio.wait_for(sent.sending.wait(), 10)  # it popped a-m1 and waits in send
     await batcher.add(insight("a", 2))
     commit_flush = asyncio.create_task(batcher.flush())
-    await asyncio.sleep(0.01)
+    for _ in range(50):  # every task runs as far as it can (no I/O here: no wall-clock wait needed)
+        await asyncio.sleep(0)
     assert not commit_flush.done(), "a flush passed one that was still sending"
     sent.release.set()
     assert await timer_flush == 1 and await commit_flush == 1

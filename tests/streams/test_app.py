@@ -98,7 +98,8 @@ def test_count_based_commits_are_off_by_default_and_configurable():
         settings = Settings(topic_prefix="t", app_id="commit-test", _env_file=None, **overrides)
         return create_app(settings, "livelens://127.0.0.1:1").consumer._commit_every  # no broker contacted
 
-    assert consumer_commit_every() is None
+    # off: a count no worker reaches (a year at a million acks a second is ~3.2e13)
+    assert consumer_commit_every() > 10**15
     assert consumer_commit_every(commit_every=5000) == 5000
 
 
@@ -141,3 +142,9 @@ async def test_handler_failed_writes_a_dead_letter_with_processor_and_exception_
     assert dl.processor == "recommender"
     assert dl.reason == "handler error in recommender: ZeroDivisionError: division by zero"
     assert dl.payload == '{"kind": "chat", "text": "x"}'
+
+
+def test_faust_keeps_its_data_dir_under_data_dir_not_the_working_directory(tmp_path):
+    settings = Settings(topic_prefix="t", app_id="datadir-test", data_dir=tmp_path / "var", _env_file=None)
+    app = create_app(settings, "127.0.0.1:1")
+    assert app.conf.datadir == tmp_path / "var" / "faust" / "datadir-test-data"

@@ -1,4 +1,4 @@
-"""The consumer's per-record delivery shortcut (streams.kafka._Consumer.wait_first)."""
+"""The consumer's per-record delivery shortcut (streams.framework.LivelensConsumer.wait_first)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from streams.kafka import _Consumer
+from streams.framework import LivelensConsumer as _Consumer
 
 
 class _Queue:

@@ -52,3 +52,66 @@ def test_gc_thresholds_come_from_the_environment_and_never_switch_the_collector_
     monkeypatch.setenv("LIVELENS_GC_THRESHOLDS", "[0,10,10]")  # gen0 = 0 disables automatic collection
     with pytest.raises(ValidationError):
         Settings(_env_file=None)
+
+
+def _clean_env(monkeypatch):
+    for k in list(__import__("os").environ):
+        if k.startswith("LIVELENS_"):
+            monkeypatch.delenv(k)
+
+
+def test_list_settings_take_comma_separated_values_as_people_type_them(monkeypatch):
+    _clean_env(monkeypatch)
+    monkeypatch.setenv("LIVELENS_PROCESSORS", "chat, metrics")
+    monkeypatch.setenv("LIVELENS_SINKS", "redis")
+    monkeypatch.setenv("LIVELENS_GC_THRESHOLDS", "5000,10,50")
+    s = Settings(_env_file=None)
+    assert s.processors == ["chat", "metrics"]
+    assert s.sinks == ["redis"]
+    assert s.gc_thresholds == (5000, 10, 50)
+    monkeypatch.setenv("LIVELENS_SINKS", "")  # blank: no sinks (a heavy pool)
+    assert Settings(_env_file=None).sinks == []
+
+
+def test_list_settings_still_take_json_lists(monkeypatch):
+    _clean_env(monkeypatch)
+    monkeypatch.setenv("LIVELENS_PROCESSORS", '["asr", "vision"]')
+    monkeypatch.setenv("LIVELENS_SINKS", "[]")
+    s = Settings(_env_file=None)
+    assert s.processors == ["asr", "vision"] and s.sinks == []
+
+
+def test_mapping_settings_take_key_value_pairs_or_json(monkeypatch):
+    _clean_env(monkeypatch)
+    monkeypatch.setenv("LIVELENS_ASR__ROOM_LANGUAGES", "room-zh=zh, room-en=en")
+    monkeypatch.setenv("LIVELENS_RECOMMEND__ROOM_BRANDS", "room-zh=优衣库,room-en=brandx")
+    s = Settings(_env_file=None)
+    assert s.asr.room_languages == {"room-zh": "zh", "room-en": "en"}
+    assert s.recommend.room_brands == {"room-zh": "优衣库", "room-en": "brandx"}
+    monkeypatch.setenv("LIVELENS_ASR__ROOM_LANGUAGES", '{"room-zh": "zh"}')
+    assert Settings(_env_file=None).asr.room_languages == {"room-zh": "zh"}
+
+
+def test_comma_lists_work_from_a_dotenv_file_too(tmp_path, monkeypatch):
+    _clean_env(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("LIVELENS_PROCESSORS=metrics,chat\nLIVELENS_ASR__ROOM_LANGUAGES=r1=zh\n")
+    s = Settings()
+    assert s.processors == ["metrics", "chat"] and s.asr.room_languages == {"r1": "zh"}
+
+
+def test_malformed_values_are_still_rejected(monkeypatch):
+    import pytest
+    from pydantic import ValidationError
+
+    _clean_env(monkeypatch)
+    monkeypatch.setenv("LIVELENS_ASR__ROOM_LANGUAGES", "room-zh")  # no "=language"
+    with pytest.raises(ValidationError, match="key=value"):
+        Settings(_env_file=None)
+    monkeypatch.delenv("LIVELENS_ASR__ROOM_LANGUAGES")
+    monkeypatch.setenv("LIVELENS_GC_THRESHOLDS", "700,10")  # three thresholds needed
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)
+    monkeypatch.setenv("LIVELENS_GC_THRESHOLDS", "700,ten,100")
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)

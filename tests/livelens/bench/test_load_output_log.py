@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import time
+from types import SimpleNamespace
 
+from livelens.bench import load as load_module
 from livelens.bench.load import OutputLog, ResourceSampler
 from streams.schemas import Alert, ChatInsight, ChatInsights, Recommendation
 
@@ -61,7 +63,7 @@ def test_recommendation_latency_is_kept_per_type_too():
     assert sorted(round(x) for x in log.latencies_ms["recommend/recommendation"]) == [40, 60, 250]
 
 
-def test_sampler_keeps_a_cpu_timeline_until_stopped():
+def test_sampler_keeps_a_cpu_timeline_until_stopped(monkeypatch):
     sampler = ResourceSampler({"me": os.getpid()}, timeline_s=0.05)
     sampler.start()
     for _ in range(3):
@@ -72,6 +74,7 @@ def test_sampler_keeps_a_cpu_timeline_until_stopped():
     assert len(sampler.cpu_timeline["me"]) == 3 and all(v >= 0 for v in sampler.cpu_timeline["me"])
     assert sampler.peak_rss["me"] > 0
     sampler.stop()
-    time.sleep(0.06)
+    later = time.time() + 1.0  # a whole second on: twenty timeline intervals, without waiting for them
+    monkeypatch.setattr(load_module, "time", SimpleNamespace(time=lambda: later))
     sampler.sample()  # after stop: RSS still sampled, no timeline point
     assert len(sampler.cpu_timeline["me"]) == 3 and sampler.cpu_pct["me"] >= 0

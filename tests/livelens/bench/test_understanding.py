@@ -31,7 +31,8 @@ def test_bench_json_report(tmp_path):
     app = typer.Typer()
     understanding.register(app)
     app.command("noop")(lambda: None)  # a second command keeps typer from collapsing the group
-    result = CliRunner().invoke(app, ["understanding", "--data", str(_data(tmp_path)), "--json", "--per-category", "20"])
+    result = CliRunner().invoke(app, ["understanding", "--data", str(_data(tmp_path)), "--json", "--per-category", "20",
+                                      "--no-cost"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     clothing = next(r for r in report["sentiment"]["rows"] if r["category"] == "衣服")
@@ -40,3 +41,12 @@ def test_bench_json_report(tmp_path):
     models = report["selling_points"]["models"]
     assert all(0 <= m["top1_in_gold"] <= 1 for m in models.values())
     assert report["command"].startswith("livelens bench understanding")
+    # the unseen-category table: every 衣服 review, three models on the same reviews
+    unseen = report["unseen"]
+    assert unseen["category"] == "衣服" and unseen["n_test"] == 400
+    assert len(unseen["rows"]) == 3 and all(0 <= r["accuracy"] <= 1 for r in unseen["rows"])
+    # intents come from the shipped held-out file, per language, with the lexicon baseline beside
+    rows = {r["lang"]: r for r in report["intents"]["rows"]}
+    assert set(rows) == {"zh", "en", "mixed", "all"}
+    assert rows["zh"]["n"] + rows["en"]["n"] + rows["mixed"]["n"] == rows["all"]["n"] >= 200
+    assert all(0 <= r["livelens_macro_f1"] <= 1 and 0 <= r["lexicon_macro_f1"] <= 1 for r in rows.values())

@@ -45,3 +45,41 @@ def test_classify_unknown_category_is_a_clear_error():
     result = CliRunner().invoke(_app(), ["classify", "--category", "spaceships"], input="x\n")
     assert result.exit_code == 2
     assert "known categories" in result.output
+
+
+def test_chat_json_has_emotion_and_sentiment_scores():
+    result = CliRunner().invoke(_app(), ["chat", "--json", "--batch", "4"],
+                                input="这衣服质量太差了，退货！\nhow much is it\n\n😍😍\n")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 4
+    for line in lines:
+        assert len(line["emotion_scores"]) == 7 and abs(sum(line["emotion_scores"].values()) - 1) < 0.01
+        assert 0 <= line["sentiment_score"] <= 1
+    assert lines[0]["sentiment_score"] < 0.2 and lines[0]["emotion"] != "none"
+    assert lines[1]["intent"] == "asks_price" and lines[1]["emotion"] == "none"
+
+
+def test_classify_json_lists_every_selling_point_and_the_product(tmp_path):
+    catalog = tmp_path / "room.yaml"
+    catalog.write_text("products:\n  - id: dress-01\n    name: {zh: 桑蚕丝连衣裙, en: Silk Dress}\n", encoding="utf-8")
+    result = CliRunner().invoke(_app(), ["classify", "--json", "--catalog", str(catalog)],
+                                input="这条桑蚕丝连衣裙，垂感好，今天到手价99\n欢迎宝宝们\n")
+    assert result.exit_code == 0, result.output
+    first, second = [json.loads(line) for line in result.stdout.splitlines()]
+    classes = [label["class"] for label in first["labels"]]
+    assert {"drape", "price_promotion"} <= set(classes) and first["label"] == classes[0]
+    for label in first["labels"]:
+        assert set(label) == {"class", "score", "start", "end"}
+        assert first["text"][label["start"]:label["end"]]
+    assert first["product"]["product_id"] == "dress-01"
+    assert first["text"][first["product"]["start"]:first["product"]["end"]] == "桑蚕丝连衣裙"
+    assert second["labels"] == [] and second["product"] is None
+
+
+def test_classify_bad_catalog_is_a_one_line_error(tmp_path):
+    catalog = tmp_path / "room.yaml"
+    catalog.write_text("products:\n  - name: {zh: 裙}\n", encoding="utf-8")
+    result = CliRunner().invoke(_app(), ["classify", "--catalog", str(catalog)], input="x\n")
+    assert result.exit_code == 2
+    assert "room.yaml: products.0.id" in result.output and "Traceback" not in result.output

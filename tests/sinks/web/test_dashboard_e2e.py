@@ -300,7 +300,9 @@ async def test_dashboard_shows_the_live_room_and_updates_over_sse(settings, prod
             await asyncio.to_thread(wait_until, driver, lambda d: d.find_element(By.ID, "room-status").text.lower() == "red",
                                     "the room status to turn red (critical alert open)", 15)
             driver.execute_script("document.querySelector('#clips video').currentTime = 1.0")
-            await asyncio.sleep(0.5)
+            await asyncio.to_thread(wait_until, driver, lambda d: d.execute_script(
+                "const v = document.querySelector('#clips video'); return !v.seeking && v.readyState >= 2"),
+                "the preview to show the frame at 1 s", 20)
             driver.save_screenshot(str(SCREENSHOTS / "dashboard-room.png"))
 
             # ---- overview

@@ -1,0 +1,191 @@
+"""Title, description and tags for a posted clip, written from its selling point, the product and
+the transcript, in the room's language. Pure: strings in, a :class:`Listing` out.
+
+    listing = write_listing(transcript, lang="zh", product="桑蚕丝中长款连衣裙",
+                            selling_point="面料材质", max_title_chars=20, max_tags=5)
+
+- filler words and livestream call-outs (zh: 嗯, 那个, 就是说, 宝宝们, 家人们; en: um, uh, you know,
+  guys, ...) are removed before anything is written;
+- the title is ``<hook>｜<product>`` (en: ``<hook> | <product>``): the hook is the transcript
+  sentence that carries the most key phrases (not a question), cut at a clause boundary to fit
+  ``max_title_chars`` (characters, as platforms count them); when even that does not fit, the
+  product name is dropped, then the hook is cut at a word boundary (en) or character (zh);
+- tags: the selling point's name, then the product's and the transcript's key phrases (jieba
+  TF-IDF for Chinese), deduplicated, at most ``max_tags``, without "#";
+- the description: the cleaned sentences, then the tags as hashtags, within ``max_description_chars``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .policy import key_phrases
+from .subtitles import is_cjk
+
+# Longest first, so "就是说" goes before "就是".
+_ZH_FILLERS = sorted(
+    ["嗯", "呃", "额", "啊", "哦", "噢", "哈喽", "哈哈", "那个", "这个这个", "就是说", "就是", "然后呢", "然后", "对吧",
+     "对不对", "怎么说呢", "其实呢", "的话呢", "宝宝们", "宝子们", "家人们", "姐妹们", "亲们", "老铁们", "朋友们",
+     "欢迎来到直播间", "哇"],
+    key=len, reverse=True)
+_EN_FILLERS = [r"\bum+\b", r"\buh+\b", r"\ber+\b", r"\bhmm+\b", r"\byou know\b", r"\bi mean\b", r"\bbasically\b",
+               r"\bliterally\b", r"\bkind of\b", r"\bsort of\b", r"\bguys\b", r"\beveryone\b", r"\bwow\b",
+               r"^\s*(so|okay|ok|well|like|now|right|hi|hey)\b[,\s]*", r"\blike,"]
+_EN_FILLER_RE = re.compile("|".join(f"(?:,\\s*)?{f}(?:\\s*,)?" if not f.startswith("^") else f for f in _EN_FILLERS),
+                           re.IGNORECASE)
+#: sentences that talk to the live audience, not about the product: never a hook, not in the description
+_ENGAGEMENT = re.compile(r"关注|点赞|扣个?[一1]|欢迎|直播间|刷起来|小心心|新来的|听得?清|"
+                         r"\b(follow|subscribe|welcome|tap the heart|hear me|thanks for coming|live room)\b",
+                         re.IGNORECASE)
+_ZH_SENTENCE = re.compile(r"[^。！？!?]+[。！？!?]?")
+_EN_SENTENCE = re.compile(r"[^.!?]+[.!?]?")
+_CLAUSE_ZH = re.compile(r"[，,；;：:、]")
+_CLAUSE_EN = re.compile(r"[,;:]\s*|\s+-\s+")
+
+
+@dataclass(frozen=True)
+class Listing:
+    title: str
+    description: str
+    tags: tuple[str, ...]
+
+
+def strip_fillers(text: str, lang: str) -> str:
+    """``text`` without filler words and call-outs, with the punctuation they leave behind tidied."""
+    if lang == "zh":
+        for filler in _ZH_FILLERS:
+            text = text.replace(filler, "")
+        text = re.sub(r"^[，,、\s]+", "", text)
+        text = re.sub(r"[，,、]\s*([，,。！？!?])", r"\1", text)
+        text = re.sub(r"([。！？!?])[，,、\s]+", r"\1", text)
+        return re.sub(r"\s+", "", text).strip("，,、 ")
+    out = text
+    for _ in range(3):  # fillers can stack ("So, um, like, ...")
+        # ", you know," between two clauses leaves one comma; at an edge, none
+        out = _EN_FILLER_RE.sub(lambda m: "," if m.group(0).startswith(",") and m.group(0).endswith(",") else "", out)
+        out = re.sub(r"^[\s,;]+", "", out)
+    out = re.sub(r"\s+([,.!?;:])", r"\1", out)
+    out = re.sub(r",\s*,", ",", out)
+    out = re.sub(r"\s{2,}", " ", out).strip(" ,")
+    return out[:1].upper() + out[1:] if out else out
+
+
+def _sentences(text: str, lang: str) -> list[str]:
+    pattern = _ZH_SENTENCE if lang == "zh" else _EN_SENTENCE
+    out = []
+    for raw in pattern.findall(text):
+        s = strip_fillers(raw.strip(), lang)
+        if len(re.sub(r"\W", "", s)) >= 2:
+            out.append(s)
+    return out
+
+
+def _strip_end(s: str) -> str:
+    return s.rstrip("。！？!?.,，；;：: ")
+
+
+def _fit(text: str, limit: int, lang: str, whole_clauses: bool = False) -> str:
+    """``text`` within ``limit`` characters: whole clauses first, then words (en) or characters
+    (``whole_clauses``: "" rather than a cut clause)."""
+    text = _strip_end(text)
+    if len(text) <= limit:
+        return text
+    clauses = (_CLAUSE_ZH if lang == "zh" else _CLAUSE_EN).split(text)
+    kept = ""
+    sep = "，" if lang == "zh" else ", "
+    for clause in clauses:
+        candidate = clause if not kept else kept + sep + clause
+        if len(candidate) > limit:
+            break
+        kept = candidate
+    if kept or whole_clauses:
+        return _strip_end(kept)
+    if lang == "zh":
+        return _strip_end(text[:limit])
+    words, kept = text.split(), ""
+    for word in words:
+        candidate = word if not kept else f"{kept} {word}"
+        if len(candidate) > limit:
+            break
+        kept = candidate
+    return _strip_end(kept or text[:limit])
+
+
+def _hook(sentences: list[str], phrases: list[str]) -> str:
+    """The sentence that says most about the product: most key phrases, statements before questions."""
+    if not sentences:
+        return ""
+
+    def score(item: tuple[int, str]) -> tuple[float, int]:
+        i, s = item
+        hits = sum(1 for p in phrases if p.lower() in s.lower())
+        question = s.endswith(("?", "？", "吗", "呢"))
+        return (hits - (2 if question else 0) - (5 if _ENGAGEMENT.search(s) else 0), -i)
+
+    return max(enumerate(sentences), key=score)[1]
+
+
+def write_listing(
+    transcript: str,
+    *,
+    lang: str,
+    product: str | None = None,
+    selling_point: str | None = None,
+    selling_text: str | None = None,
+    max_title_chars: int = 30,
+    max_tags: int = 5,
+    max_description_chars: int = 300,
+) -> Listing:
+    """See the module docstring. ``selling_point``: the selling point's display name (e.g. "面料材质");
+    ``selling_text``: the selling point's own text, preferred over the transcript for the hook."""
+    if lang not in ("zh", "en"):
+        lang = "zh" if is_cjk(transcript) else "en"
+    product = (product or "").strip()
+    sentences = _sentences(transcript or "", lang)
+    chosen = _sentences(selling_text, lang) if selling_text else []
+    about = [x for x in sentences if not _ENGAGEMENT.search(x)] or sentences
+    cleaned = " ".join(about) if lang == "en" else "".join(about)
+    # the product's own words count twice: a hook that names the product beats one that does not
+    phrases = key_phrases(product, 4) * 2 + key_phrases(cleaned or (selling_text or ""), 8)
+    hook = _strip_end(_hook(chosen or sentences, phrases))
+
+    sep = "｜" if lang == "zh" else " | "
+    clause_re = _CLAUSE_ZH if lang == "zh" else _CLAUSE_EN
+    pool = chosen or sentences
+    # whole sentences first, then their clauses: the best one that fits wins over a cut sentence
+    candidates = [_strip_end(x) for x in pool] + [_strip_end(c) for x in pool for c in clause_re.split(x)]
+    candidates = [c for c in candidates if len(re.sub(r"\W", "", c)) >= 2 and not _ENGAGEMENT.search(c)]
+
+    def best_fitting(limit: int) -> str:
+        fitting = [c for c in dict.fromkeys(candidates) if len(c) <= limit]
+        return _strip_end(_hook(fitting, phrases)) if fitting else ""
+
+    title = ""
+    if product and len(product) + len(sep) < max_title_chars:
+        short = best_fitting(max_title_chars - len(product) - len(sep))
+        if short and short == hook or (short and len(hook) > max_title_chars - len(product) - len(sep)):
+            title = short + sep + product
+    if not title:
+        title = best_fitting(max_title_chars) or _fit(hook or product or (selling_point or ""), max_title_chars, lang)
+
+    tags: list[str] = []
+    seen: set[str] = set()
+    point_parts = re.split(r"\s*/\s*", selling_point) if selling_point else []
+    for raw in [*point_parts, *key_phrases(product, 3), *key_phrases(cleaned, 8)]:
+        tag = re.sub(r"[\s#/]+", "", raw) if lang == "zh" else re.sub(r"[^A-Za-z0-9]+", "", raw).lower()
+        if len(tag) < 2 or tag.lower() in seen:
+            continue
+        seen.add(tag.lower())
+        tags.append(tag)
+        if len(tags) >= max_tags:
+            break
+
+    body = cleaned
+    hashtags = " ".join(f"#{t}" for t in tags)
+    room = max_description_chars - (len(hashtags) + 1 if hashtags else 0)
+    body = _fit(body, room, lang) + ("。" if lang == "zh" else ".") if body and room > 8 else ""
+    if body and len(body) > room:
+        body = body[:room]
+    description = (body + ("\n" if body and hashtags else "") + hashtags)[:max_description_chars]
+    return Listing(title=title, description=description, tags=tuple(tags[:max_tags]))

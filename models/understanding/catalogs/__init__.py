@@ -1,0 +1,1 @@
+"""Room catalogs as data: the products a room sells, for ProductLinker."""

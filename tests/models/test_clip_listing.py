@@ -1,0 +1,60 @@
+"""Title, description and tags for posting: zh and en, no fillers, within the platform's limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.clips.listing import strip_fillers, write_listing
+
+ZH = ("哈喽宝宝们，欢迎来到直播间！嗯，这条裙子就是说是百分之百桑蚕丝面料。那个二十二姆米重磅真丝，厚实不透。"
+      "看这个垂感，走起来特别飘逸。")
+EN = ("Hi everyone, welcome back to the live room! So, um, this dress is one hundred percent mulberry silk. "
+      "Twenty two momme silk, you know, thick and not see through. Look at the drape, it flows when I walk.")
+ZH_FILLERS = ["嗯", "那个", "就是说", "宝宝们", "哈喽"]
+EN_FILLERS = [" um", "you know", "everyone"]
+
+
+@pytest.mark.parametrize("limit", [55, 20, 16])
+def test_zh_title_names_the_selling_point_within_the_limit(limit):
+    listing = write_listing(ZH, lang="zh", product="桑蚕丝中长款连衣裙", selling_point="面料材质",
+                            max_title_chars=limit, max_tags=5)
+    assert 0 < len(listing.title) <= limit
+    assert "桑蚕丝" in listing.title, "about the product, not the greeting"
+    assert not any(f in listing.title or f in listing.description for f in ZH_FILLERS)
+    assert "欢迎" not in listing.title and "直播间" not in listing.description
+    assert listing.tags[0] == "面料材质" and len(listing.tags) <= 5 and len(set(listing.tags)) == len(listing.tags)
+    assert all(" " not in t and "#" not in t for t in listing.tags)
+
+
+def test_zh_long_limit_carries_the_product_name():
+    listing = write_listing(ZH, lang="zh", product="桑蚕丝中长款连衣裙", selling_point="面料材质", max_title_chars=55)
+    assert listing.title.endswith("｜桑蚕丝中长款连衣裙")
+
+
+@pytest.mark.parametrize("limit", [100, 40, 25])
+def test_en_title_within_the_limit_at_a_word_boundary(limit):
+    listing = write_listing(EN, lang="en", product="Mulberry Silk Midi Dress", selling_point="Fabric / material",
+                            max_title_chars=limit, max_tags=3)
+    assert 0 < len(listing.title) <= limit
+    words = set(EN.lower().replace(",", " ").replace(".", " ").replace("!", " ").split()) | {"|", "midi"}
+    assert all(w.strip(",.").lower() in words for w in listing.title.split()), "no word cut in half"
+    assert "silk" in listing.title.lower()
+    assert not any(f in listing.title.lower() or f in listing.description.lower() for f in EN_FILLERS)
+    assert len(listing.tags) <= 3 and all(t == t.lower() and t.isalnum() for t in listing.tags)
+
+
+def test_description_within_its_limit_with_hashtags():
+    listing = write_listing(EN, lang="en", product="Mulberry Silk Midi Dress", max_description_chars=120, max_tags=4)
+    assert len(listing.description) <= 120
+    assert all(f"#{t}" in listing.description for t in listing.tags)
+
+
+def test_no_transcript_falls_back_to_the_product():
+    assert write_listing("", lang="zh", product="桑蚕丝连衣裙", max_title_chars=20).title == "桑蚕丝连衣裙"
+    assert write_listing("", lang="en").title == ""
+
+
+def test_strip_fillers():
+    assert strip_fillers("嗯那个宝宝们，就是说这个面料真的很好", "zh") == "这个面料真的很好"
+    assert strip_fillers("So, um, like, this silk is really soft, you know.", "en") == "This silk is really soft."
+    assert strip_fillers("Twenty two momme silk, you know, thick.", "en") == "Twenty two momme silk, thick."
