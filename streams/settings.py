@@ -27,6 +27,7 @@ class LatencyBudgets(BaseModel):
     clips: float = 3000
     anomaly: float = 300
     recommend: float = 300
+    forecast: float = 300
 
 
 class AsrSettings(BaseModel):
@@ -165,6 +166,16 @@ class RecommendSettings(BaseModel):
     webhook_secret: SecretStr | None = None
 
 
+class ForecastSettings(BaseModel):
+    #: early-warning rules (YAML); None -> models/forecast/early_warning.yaml
+    warnings_file: Path | None = None
+    #: horizons forecast per room, in minutes
+    horizons_min: tuple[float, ...] = (5.0, 15.0, 45.0)
+    #: minutes left in the current product segment, for the stock-out warning (None: that rule
+    #: is off; room_metrics does not say when a segment ends)
+    segment_left_min: float | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LIVELENS_", env_file=".env", env_nested_delimiter="__", extra="ignore"
@@ -210,7 +221,8 @@ class Settings(BaseSettings):
     # --- worker -------------------------------------------------------------------------
     #: Processors this worker runs (processors/<name>.py); split CPU-heavy ones into their own pool.
     processors: list[str] = Field(default_factory=lambda: [
-        "metrics", "asr", "vision", "chat", "selling_points", "fusion", "clipper", "anomaly", "recommender"])
+        "metrics", "asr", "vision", "chat", "selling_points", "fusion", "clipper", "anomaly", "recommender",
+        "forecast"])
     #: Sinks this worker runs (sinks/<name>.py with a register(ctx)).
     sinks: list[str] = Field(default_factory=lambda: ["redis", "clips", "webhook"])
     metrics_port: int = 9464  # Prometheus /metrics of the worker (on bind_host)
@@ -268,6 +280,7 @@ class Settings(BaseSettings):
     clips: ClipSettings = Field(default_factory=ClipSettings)
     anomaly: AnomalySettings = Field(default_factory=AnomalySettings)
     recommend: RecommendSettings = Field(default_factory=RecommendSettings)
+    forecast: ForecastSettings = Field(default_factory=ForecastSettings)
 
     @property
     def clips_dir(self) -> Path:

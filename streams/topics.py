@@ -29,6 +29,7 @@ TOPICS: dict[str, tuple[str, str, str]] = {
     "alerts": ("out", "alert", "anomaly alerts for ops"),
     "recommendations": ("out", "recommendation", "next-best actions for host and operators"),
     "dead_letters": ("out", "dead_letter", "malformed input with the reason"),
+    "forecasts": ("out", "forecast", "per-room forecasts of orders, GMV and viewers at 5 / 15 / 45 min"),
 }
 
 INPUT_TOPICS = tuple(n for n, (d, _, _) in TOPICS.items() if d == "in")
