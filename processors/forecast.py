@@ -50,7 +50,7 @@ class RoomForecasts:
 
 
 def _points(forecasts: list[Forecast]) -> list[ForecastPoint]:
-    return [ForecastPoint(**{k: v for k, v in f.to_dict().items()}) for f in forecasts]
+    return [ForecastPoint(**f.to_dict()) for f in forecasts]  # to_dict: NaN -> None (events reject NaN)
 
 
 class ForecastProcessor(RoomProcessor):

@@ -36,6 +36,8 @@ attribution): after a failover a room's rule state is rebuilt from new input wit
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import yaml
 
 from models.attribution import UpliftAttribution
@@ -179,7 +181,7 @@ class RecommenderProcessor(RoomProcessor):
                  if now_ms - state.last_fired_ms.get(f"explain_next.{k}", -ttl_ms) >= ttl_ms]
         if not kinds:
             return []
-        ranking = rank_explain_next(room.attribution, now_ms, state.intent_counts, _top_question_by_intent(state),
+        ranking = rank_explain_next(room.attribution, now_ms, state.intent_counts, state.top_question_by_intent(),
                                     self.explain_config, self.taxonomy)
         out = []
         top_question = state.context(now_ms).get("top_question", "") if state.question_counts else ""
@@ -188,20 +190,10 @@ class RecommenderProcessor(RoomProcessor):
             if kind not in kinds or rec.dedup_key in state.live_dedup:
                 continue
             evidence = {**rec.evidence, "room_top_question": top_question}
-            out.append(Rec(**{**rec.__dict__, "evidence": evidence}))
+            out.append(replace(rec, evidence=evidence))
             state.last_fired_ms[rec.rule] = now_ms
             state.live_dedup[rec.dedup_key] = rec.expires_ms
         return out
-
-
-def _top_question_by_intent(state: RoomState) -> dict[str, str]:
-    """Intent -> the most repeated question text of that intent in the chat window."""
-    counts: dict[str, dict[str, int]] = {}
-    for entry in state._chat:  # the window's messages (tens to hundreds): once per rate window, not per message
-        if entry.question_key:
-            per = counts.setdefault(entry.intent, {})
-            per[entry.question_key] = per.get(entry.question_key, 0) + 1
-    return {intent: state.question_texts.get(max(per, key=per.get), "") for intent, per in counts.items()}
 
 
 def register(ctx: AppContext) -> None:
