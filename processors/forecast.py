@@ -13,8 +13,8 @@ windows in a row no longer cross.
 Cost: each update's thread CPU time is measured (``update_cpu_ms`` on the event, and the histogram
 ``livelens_forecast_update_seconds``); the budget is 20 ms per room per window. A window that closes
 no minute costs microseconds; a minute close costs a statsforecast ``forward`` or, every 15 minutes
-per metric, a refit (docs/FORECASTING.md has the figures). statsforecast is imported in
-``load_models``, at worker start, not on the first window.
+per metric, a refit (docs/FORECASTING.md has the figures). statsforecast is imported by
+``load_models`` when the worker starts (in :func:`register`), not on the first window.
 
 State is per worker, in memory (the fitted models are not JSON). A restart or failover costs a
 room its history: forecasts say ``enough_data: false`` (wide naive intervals, no warnings) for
@@ -25,6 +25,7 @@ until the new worker's lifecycle resolves or re-opens it.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -65,10 +66,18 @@ class ForecastProcessor(RoomProcessor):
         self.rules = load_warning_rules(settings.forecast.warnings_file)
         self.horizons = tuple(settings.forecast.horizons_min)
         self.policy = AlertPolicy(int(settings.anomaly.cooldown_s * 1000), int(settings.anomaly.update_interval_s * 1000))
+        self._loaded = False
+        self._load_lock = threading.Lock()
 
     def load_models(self) -> None:
-        """Import pandas + statsforecast and run one tiny fit, so no room's first minute pays for
-        it (the import alone took 4.4 s under load, docs/FORECASTING.md)."""
+        """Import pandas + statsforecast and run one tiny fit, so no room's first window pays for
+        it (4-10 s under load, docs/FORECASTING.md). :func:`register` calls it while the worker
+        starts; the runtime's call before the first input then finds it done."""
+        with self._load_lock:  # the start-up task and the runtime's first-input call may overlap
+            if not self._loaded:
+                self._load()
+
+    def _load(self) -> None:
         import numpy as np
         from scipy.stats import t  # noqa: F401  (the too-little-history interval)
 
@@ -78,6 +87,7 @@ class ForecastProcessor(RoomProcessor):
         model = make_model("auto_ets")
         model.fit(y)
         model.forward(y=y, h=3, level=[95])
+        self._loaded = True
 
     def new_state(self, room_id: str) -> RoomForecasts:
         return RoomForecasts(RoomForecastSet(room_id))
@@ -150,4 +160,11 @@ def _finite(value):
 
 
 def register(ctx: AppContext) -> None:
-    attach(ctx, ForecastProcessor(ctx.settings))
+    processor = ForecastProcessor(ctx.settings)
+    # Loaded now, while the worker starts: the runtime would load on the first input, and the first
+    # windows' forecasts waited for the imports (p99 ~10 s in `livelens demo` under load). Loaded
+    # before the worker's ``models_loaded``, pandas and statsforecast are also frozen out of the
+    # collector's full passes with the other models. (A process that only builds the context to
+    # learn its tables, as `livelens demo` does, pays the import too.)
+    processor.load_models()
+    attach(ctx, processor)
