@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from pydantic import SecretStr
 from rich.table import Table
 
@@ -217,8 +218,10 @@ async def _summary(settings, infra, rooms, publisher, watch, ingest_s) -> int:
         t.add_row(room, "\n".join(f"{k}={v}" for k, v in shown.items()), "\n".join(f"{k}: {n}" for k, n in lens.items()))
     console.print(t)
     for room, path in rooms.items():
-        report = room_report(path, {kind: await sink.events(room, kind, count=5000)
-                                    for kind in ("transcript", "selling_point", "clip", "recommendation")})
+        events = {kind: await sink.events(room, kind, count=5000)
+                  for kind in ("transcript", "selling_point", "clip", "recommendation")}
+        events["forecast"] = await sink.events(room, "forecast", count=1, latest_first=True)  # the latest only
+        report = room_report(path, events)
         _print_room_report(room, report)
     await sink.close()
     if watch.notable:
@@ -265,7 +268,37 @@ def room_report(room_dir: Path, events: dict[str, list[dict]]) -> dict:
         "selling_examples": [p["text"] for p in points[:3]],
         "clip_titles": [c.get("title", "") for c in clips.values()],
         "recommendations": [r.get("message_zh" if lang == "zh" else "message_en", "") for r in recs[:3]],
+        "explain_next": explain_next_report(recs, lang),
+        "forecast": forecast_report((events.get("forecast") or [None])[-1]),
     }
+
+
+def explain_next_report(recs: list[dict], lang: str) -> dict | None:
+    """The newest explain-next recommendation: its message and evidence (None if there was none)."""
+    picks = [r for r in recs if r.get("rec_type") == "explain_next"]
+    if not picks:
+        return None
+    r = max(picks, key=lambda r: r.get("stream_ms", 0))
+    e = r.get("evidence", {})
+    return {"message": r.get("message_zh" if lang == "zh" else "message_en", ""), "label": e.get("label", ""),
+            "uplift": e.get("uplift"), "uplift_lo": e.get("uplift_lo"), "uplift_hi": e.get("uplift_hi"),
+            "minutes_since_explained": e.get("minutes_since_explained"),
+            "top_question": e.get("top_question") or e.get("room_top_question") or "", "stream_ms": r.get("stream_ms", 0)}
+
+
+def forecast_report(forecast: dict | None) -> dict | None:
+    """The latest forecast as {metric: [(horizon, mean, lo80, hi80), ...]} plus enough_data."""
+    if not forecast:
+        return None
+    return {"enough_data": forecast.get("enough_data", False), "stream_ms": forecast.get("stream_ms", 0),
+            **{metric: [(p["horizon_min"], p.get("mean"), p.get("lo80"), p.get("hi80")) for p in forecast.get(metric, [])]
+               for metric in ("orders_per_min", "gmv", "viewers")}}
+
+
+def _fmt_forecast(points: list) -> str:
+    def num(v):
+        return "-" if v is None else f"{v:,.1f}" if abs(v) < 100 else f"{v:,.0f}"
+    return "; ".join(f"{h:g} min {num(m)} [{num(lo)}–{num(hi)}]" for h, m, lo, hi in points) or "-"
 
 
 def _print_room_report(room: str, r: dict) -> None:
@@ -283,4 +316,21 @@ def _print_room_report(room: str, r: dict) -> None:
         t.add_row("clip title", title)
     for message in r["recommendations"]:
         t.add_row("recommendation", message[:80])
+    x = r.get("explain_next")
+    if x:
+        t.add_row("explain next", escape(x["message"][:120]))
+        since = "never" if x["minutes_since_explained"] is None else f"{x['minutes_since_explained']:.0f} min ago"
+        t.add_row("  evidence", f"{x['label']}: uplift {x['uplift']:+.0%} (90 % interval {x['uplift_lo']:+.0%} to "
+                                f"{x['uplift_hi']:+.0%}), last explained {since}"
+                                + (f"; viewers ask: {escape(x['top_question'])}" if x["top_question"] else ""))
+    else:
+        t.add_row("explain next", "- (no explain_next recommendation: too little chat or selling-point evidence)")
+    f = r.get("forecast")
+    if f:
+        note = "" if f["enough_data"] else " (not enough history yet: naive, wide intervals)"
+        t.add_row("forecast", f"at {f['stream_ms'] / 60_000:.1f} min of stream, 80 % intervals{note}")
+        for metric, label in (("viewers", "  viewers"), ("orders_per_min", "  orders / min"), ("gmv", "  GMV / min")):
+            t.add_row(label, _fmt_forecast(f[metric]))
+    else:
+        t.add_row("forecast", "- (no forecast: is the forecast processor running?)")
     console.print(t)

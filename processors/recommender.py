@@ -18,15 +18,34 @@ The 300 ms budget runs from the triggering input's ``ingested_at`` to the emitte
 recommendation; the base processor records it (``livelens_latency_seconds{processor="recommend"}``)
 and counts breaches, and the anomaly processor alerts on them.
 
-Room state is per worker, in memory (deques of recent chat; cooldowns; open windows): after a
-failover a room's state is rebuilt from new input within one window (60 s by default).
+Explain next (docs/FORECASTING.md): each room also keeps an
+:class:`models.attribution.UpliftAttribution`. Closed selling points are its explanations (the
+taxonomy class as label; ``PROMOTION_LABELS`` count as promotions); its windows are one-minute
+windows summed from the recommender's own rate windows (orders, carts, viewers, and the positive
+chat messages counted as they are analysed), so ``observe_window`` (~1-2 ms) runs once per room
+per minute, never per chat message. When a rate window or a selling point closes (not per chat
+message), :func:`models.recommend.explain_next.rank_explain_next` ranks what to explain next and
+:func:`explain_next_recommendations` adds ``explain_next`` / ``run_promotion`` recommendations with
+evidence (uplift and interval, minutes since last explained, the viewers' top question), under the
+room state's dedup and a cooldown of their TTL, ranked with the rules by priority.
+
+Room state is per worker, in memory (deques of recent chat; cooldowns; open windows; the
+attribution): after a failover a room's rule state is rebuilt from new input within one window
+(60 s by default); its attribution starts again from nothing (no category prior is stored yet).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import yaml
 
+from models.attribution import UpliftAttribution
+from models.attribution.scenario import PROMOTION_CLASSES
 from models.recommend import RecommendationPolicy, RoomState
+from models.recommend.explain_next import explain_next_recommendations, load_explain_next_config, rank_explain_next
+from models.recommend.policy import Recommendation as Rec
+from models.taxonomy import load_taxonomy
 from models.room_metrics import TumblingRoomMetrics
 from processors.runtime import Input, Output, RoomProcessor, attach
 from processors.shared import TEXT_KEEP, WINDOW_SOURCES, SharedChatAnalysis, observe_windows, shared_chat_analysis
@@ -44,12 +63,41 @@ def load_policies(settings) -> tuple[RecommendationPolicy, dict, dict]:
     return base, overrides.get("brands", {}) or {}, overrides.get("rooms", {}) or {}
 
 
+#: selling-point classes that are promotions (the attribution ranks them apart: ``run_promotion``)
+PROMOTION_LABELS = frozenset(PROMOTION_CLASSES)
+MINUTE_MS = 60_000
+
+
 class RoomRecommendations:
-    """A room's state for the rules, and its own rate windows over chat and commerce."""
+    """A room's state for the rules, its own rate windows over chat and commerce, and its
+    attribution fed one-minute windows summed from those."""
 
     def __init__(self, room_id: str, window_ms: int):
         self.state = RoomState(room_id)
         self.windows = TumblingRoomMetrics(window_ms, WINDOW_SOURCES)
+        self.attribution = UpliftAttribution(room_id)
+        self.minute: dict | None = None  # the open one-minute window: start_ms, orders, carts, positive, viewers
+        self.positive_chat = 0  # positive chat messages since the last rate window closed
+
+    def add_window(self, w: dict) -> None:
+        """One closed rate window into the open minute; a window of a later minute closes it first."""
+        start = w["window_start_ms"] // MINUTE_MS * MINUTE_MS
+        if self.minute is not None and self.minute["start_ms"] != start:
+            self.close_minute()
+        if self.minute is None:
+            self.minute = {"start_ms": start, "orders": 0, "carts": 0, "positive": 0, "viewers": None}
+        m = self.minute
+        m["orders"] += w["orders"]
+        m["carts"] += w["carts"]
+        m["positive"] += self.positive_chat
+        self.positive_chat = 0
+        if w["viewers"] is not None:
+            m["viewers"] = w["viewers"]
+
+    def close_minute(self) -> None:
+        m, self.minute = self.minute, None
+        if m is not None:
+            self.attribution.observe_window(m["start_ms"], MINUTE_MS, m["viewers"], m["orders"], m["carts"], m["positive"])
 
 
 class RecommenderProcessor(RoomProcessor):
@@ -65,6 +113,8 @@ class RecommenderProcessor(RoomProcessor):
         self.analyze = analysis
         self.base, self.brand_overrides, self.room_overrides = load_policies(settings)
         self.policies: dict[str, RecommendationPolicy] = {}
+        self.explain_config = load_explain_next_config()
+        self.taxonomy = load_taxonomy(settings.understanding.category, settings.understanding.taxonomy_dir)
 
     def new_state(self, room_id: str) -> RoomRecommendations:
         return RoomRecommendations(room_id, self.settings.metrics_window_ms)
@@ -77,14 +127,19 @@ class RecommenderProcessor(RoomProcessor):
             self.policies[room] = self.base.with_overrides(*layers) if layers else self.base
         return self.policies[room]
 
-    def observe(self, state: RoomState, ev: Event) -> None:
+    def observe(self, room: RoomRecommendations, ev: Event) -> None:
+        state = room.state
         if isinstance(ev, ChatMessage):
             analysis = self.analyze(ev)
             state.observe_chat_insight(ev.stream_ms, analysis.intent.label, analysis.sentiment.label,
                                        text=ev.text[:TEXT_KEEP])
+            room.positive_chat += analysis.sentiment.label == "positive"
         elif isinstance(ev, SellingPoint):
             if ev.closed:
                 state.observe_selling_point(ev.label, ev.start_ms, ev.end_ms, text=ev.text)
+                if not ev.chit_chat and ev.label not in ("chit_chat", "call_to_action"):
+                    kind = "promotion" if ev.label in PROMOTION_LABELS else "selling_point"
+                    room.attribution.observe_explanation(ev.start_ms, ev.end_ms, ev.label, kind)
         elif isinstance(ev, FusedWindow):
             state.observe_fused(ev.end_ms, ev.highlight_score)
         elif isinstance(ev, Alert):
@@ -95,23 +150,50 @@ class RecommenderProcessor(RoomProcessor):
     def handle(self, inp: Input, room: RoomRecommendations) -> list[Output]:
         ev, room_id = inp.event, inp.room_id
         if inp.is_marker("end"):
-            return []  # the runtime forgets the room
+            return []  # the runtime forgets the room (its attribution with it)
         state = room.state
         closed = observe_windows(room.windows, inp.topic, inp.offset, ev) if inp.topic in WINDOW_SOURCES else ()
         for w in closed:
             state.observe_metrics(w["window_start_ms"] + w["window_ms"], messages_per_s=w["messages_per_s"],
                                   viewers=w["viewers"], orders=w["orders"], orders_per_min=w["orders_per_min"])
+            room.add_window(w)
         if isinstance(ev, StreamMarker) or (isinstance(ev, CommerceEvent) and ev.type != "stock"):
             if not closed:
                 return []  # only counted: nothing a rule reads changed
         else:
-            self.observe(state, ev)
+            self.observe(room, ev)
+        recs = self.policy_for(room_id).evaluate(state, ev.stream_ms)
+        if closed or (isinstance(ev, SellingPoint) and ev.closed):
+            recs = sorted(recs + self.explain_next(room, ev.stream_ms), key=lambda r: -r.priority)
         return [Output("recommendations", Recommendation(
             room_id=room_id, event_id=f"{room_id}:rec:{rec.dedup_key}:{rec.created_ms}",
             stream_ms=ev.stream_ms, ingested_at=ev.ingested_at, rec_type=rec.rec_type,
             message_zh=rec.message_zh, message_en=rec.message_en, reason=rec.reason,
             evidence=rec.evidence, priority=rec.priority, expires_ms=rec.expires_ms,
-            dedup_key=rec.dedup_key)) for rec in self.policy_for(room_id).evaluate(state, ev.stream_ms)]
+            dedup_key=rec.dedup_key)) for rec in recs]
+
+    def explain_next(self, room: RoomRecommendations, now_ms: int) -> list[Rec]:
+        """What to explain (and which promotion to run) next, under the room's dedup and a
+        cooldown of the recommendation's TTL per kind (``evaluate`` already dropped expired keys)."""
+        state = room.state
+        ttl_ms = int(self.explain_config.ttl_s * 1000)
+        kinds = [k for k in ("selling_point", "promotion")
+                 if now_ms - state.last_fired_ms.get(f"explain_next.{k}", -ttl_ms) >= ttl_ms]
+        if not kinds:
+            return []
+        ranking = rank_explain_next(room.attribution, now_ms, state.intent_counts, state.top_question_by_intent(),
+                                    self.explain_config, self.taxonomy)
+        out = []
+        top_question = state.context(now_ms).get("top_question", "") if state.question_counts else ""
+        for rec in explain_next_recommendations(state.room_id, ranking, now_ms, self.explain_config, self.taxonomy):
+            kind = rec.rule.rsplit(".", 1)[-1]
+            if kind not in kinds or rec.dedup_key in state.live_dedup:
+                continue
+            evidence = {**rec.evidence, "room_top_question": top_question}
+            out.append(replace(rec, evidence=evidence))
+            state.last_fired_ms[rec.rule] = now_ms
+            state.live_dedup[rec.dedup_key] = rec.expires_ms
+        return out
 
 
 def register(ctx: AppContext) -> None:

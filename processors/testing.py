@@ -24,7 +24,7 @@ TOPIC_OF_KIND = {
     "transcript": "transcripts", "selling_point": "selling_points", "fused": "fused", "alert": "alerts",
     "room_metrics": "room_metrics", "chat_window": "chat_windows", "recommendation": "recommendations",
     "clip": "clips", "dead_letter": "dead_letters", "vision": "vision", "prosody": "prosody",
-    "chat_insights": "chat_insights", "compliance": "compliance",
+    "chat_insights": "chat_insights", "compliance": "compliance", "forecast": "forecasts",
 }
 
 

@@ -3,7 +3,8 @@
 Keys (``{room}`` is a Redis Cluster hash tag, so one room's keys share a slot and the
 write script may touch them together):
 
-* ``livelens:{room}:state``            hash: latest value per field (see :func:`state_fields`)
+* ``livelens:{room}:state``            hash: latest value per field (see :func:`state_fields`;
+                                       ``last:forecast`` is the room's latest forecast)
 * ``livelens:{room}:stream:<kind>``    capped stream, one entry per event (field ``event`` = JSON)
 * ``livelens:{room}:seen:<event_id>``  dedup marker with a TTL: a redelivered event writes nothing
 * ``livelens:rooms``                   set of room ids
@@ -115,6 +116,8 @@ def state_fields(event: Event, payload: str) -> dict[str, str]:
             fields["ended"] = 1
     elif kind == "alert":
         fields[f"alert:{event.dedup_key}"] = event.state
+    elif kind == "forecast":  # the latest forecast itself is ``last:forecast``
+        fields["forecast_enough_data"] = int(event.enough_data)
     return {k: str(v) for k, v in fields.items()}
 
 

@@ -471,6 +471,36 @@ class DeadLetter(OutputEvent):
     payload_bytes: int = 0
 
 
+class ForecastPoint(BaseModel):
+    """One metric at one horizon: the mean and its 80 % / 95 % prediction interval (None: no data)."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+    horizon_min: float = Field(gt=0)
+    mean: float | None = None
+    lo80: float | None = None
+    hi80: float | None = None
+    lo95: float | None = None
+    hi95: float | None = None
+    enough_data: bool = False  # False: a naive forecast with a deliberately wide interval, or none
+    model: str = ""
+    history_steps: int = Field(default=0, ge=0)  # closed one-minute steps it was made from
+
+
+class RoomForecast(OutputEvent):
+    """A room's forecasts after one metrics window: orders per minute, GMV per minute and viewers,
+    each at several horizons (minutes after the newest closed minute)."""
+
+    kind: Literal["forecast"] = "forecast"
+    window_start_ms: int = Field(ge=0)  # the room_metrics window it was updated with
+    window_ms: int = Field(gt=0)
+    orders_per_min: list[ForecastPoint] = Field(default_factory=list)
+    gmv: list[ForecastPoint] = Field(default_factory=list)
+    viewers: list[ForecastPoint] = Field(default_factory=list)
+    enough_data: bool = False  # every metric has enough history for a model forecast
+    update_cpu_ms: float = Field(default=0.0, ge=0)  # thread CPU time of this update (the 20 ms budget)
+
+
 InputEvent = Annotated[
     Union[AudioChunk, VideoFrame, SegmentRef, ChatMessage, CommerceEvent, StreamMarker],
     Field(discriminator="kind"),
@@ -478,7 +508,7 @@ InputEvent = Annotated[
 AnyOutput = Annotated[
     Union[
         Transcript, Prosody, VisionFeatures, SellingPoint, ChatInsight, ChatInsights, ChatWindow, RoomMetrics,
-        FusedWindow, Clip, Alert, ComplianceAlert, Recommendation, DeadLetter,
+        FusedWindow, Clip, Alert, ComplianceAlert, Recommendation, DeadLetter, RoomForecast,
     ],
     Field(discriminator="kind"),
 ]
@@ -489,7 +519,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (
         AudioChunk, VideoFrame, SegmentRef, ChatMessage, CommerceEvent, StreamMarker,
         Transcript, Prosody, VisionFeatures, SellingPoint, ChatInsight, ChatInsights, ChatWindow, RoomMetrics,
-        FusedWindow, Clip, Alert, ComplianceAlert, Recommendation, DeadLetter,
+        FusedWindow, Clip, Alert, ComplianceAlert, Recommendation, DeadLetter, RoomForecast,
     )
 }
 

@@ -66,6 +66,7 @@ class LatencyBudgets(BaseModel):
     anomaly: float = 300
     recommend: float = 300
     compliance: float = 300  # compliance alert after the final transcript / chat message
+    forecast: float = 300
 
 
 class AsrSettings(BaseModel):
@@ -248,6 +249,16 @@ class PrivacySettings(BaseModel):
         return int(self.retention_s.get(kind, self.retention_s.get("default", 7 * 24 * 3600)))
 
 
+class ForecastSettings(BaseModel):
+    #: early-warning rules (YAML); None -> models/forecast/early_warning.yaml
+    warnings_file: Path | None = None
+    #: horizons forecast per room, in minutes
+    horizons_min: tuple[float, ...] = (5.0, 15.0, 45.0)
+    #: minutes left in the current product segment, for the stock-out warning (None: that rule
+    #: is off; room_metrics does not say when a segment ends)
+    segment_left_min: float | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LIVELENS_", env_file=".env", env_nested_delimiter="__", extra="ignore"
@@ -297,7 +308,7 @@ class Settings(BaseSettings):
     #: Processors this worker runs (processors/<name>.py); split CPU-heavy ones into their own pool.
     processors: StrList = Field(default_factory=lambda: [
         "metrics", "asr", "vision", "chat", "selling_points", "fusion", "clipper", "anomaly", "recommender",
-        "compliance"])
+        "compliance", "forecast"])
     #: Sinks this worker runs (sinks/<name>.py with a register(ctx)).
     sinks: StrList = Field(default_factory=lambda: ["redis", "clips", "webhook"])
     metrics_port: int = 9464  # Prometheus /metrics of the worker (on bind_host)
@@ -358,6 +369,7 @@ class Settings(BaseSettings):
     recommend: RecommendSettings = Field(default_factory=RecommendSettings)
     compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    forecast: ForecastSettings = Field(default_factory=ForecastSettings)
 
     @property
     def clips_dir(self) -> Path:

@@ -30,6 +30,7 @@ TOPICS: dict[str, tuple[str, str, str]] = {
     "compliance": ("out", "compliance", "advertising-law / platform-rule violations in host speech and chat"),
     "recommendations": ("out", "recommendation", "next-best actions for host and operators"),
     "dead_letters": ("out", "dead_letter", "malformed input with the reason"),
+    "forecasts": ("out", "forecast", "per-room forecasts of orders, GMV and viewers at 5 / 15 / 45 min"),
 }
 
 INPUT_TOPICS = tuple(n for n, (d, _, _) in TOPICS.items() if d == "in")

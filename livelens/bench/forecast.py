@@ -255,6 +255,50 @@ def measure_room_cost(rooms: int = 10, minutes: int = 120, window_s: int = 10, s
     }
 
 
+def measure_processor_cost(rooms: int = 10, minutes: int = 120, window_s: int = 5, seed: int = 0) -> dict[str, Any]:
+    """Thread CPU time of one room's update in the forecast processor's path
+    (``ForecastProcessor.handle`` on a ``room_metrics`` window: the forecasts, the early warnings
+    and the output events), read from each forecast event's ``update_cpu_ms``, on generated rooms
+    with the metrics processor's default 5-s windows. Budget: 20 ms per room per window."""
+    import math as _math
+
+    from processors.forecast import ForecastProcessor
+    from processors.testing import ProcessorRun
+    from streams.schemas import RoomMetrics
+    from streams.settings import Settings
+
+    processor = ForecastProcessor(Settings(_env_file=None))
+    started = time.perf_counter()
+    processor.load_models()
+    load_ms = (time.perf_counter() - started) * 1000
+    run = ProcessorRun(processor)
+    rng = np.random.default_rng(seed)
+    per_window, per_minute_close, handle_wall = [], [], []
+    per_minute = int(60 / window_s)
+    for r in range(rooms):
+        viewers = float(np.exp(rng.uniform(_math.log(300), _math.log(20_000))))
+        rate = viewers * 1e-3
+        for w in range(int(minutes * 60 / window_s)):
+            viewers *= _math.exp(rng.normal(0, 0.01))
+            orders = int(rng.poisson(rate * window_s / 60))
+            event = RoomMetrics(room_id=f"room-{r}", event_id=f"room-{r}:metrics:{w}", stream_ms=(w + 1) * window_s * 1000,
+                                ingested_at=time.time(), window_start_ms=w * window_s * 1000, window_ms=window_s * 1000,
+                                orders=orders, orders_per_min=orders * 60 / window_s, gmv=orders * 129.0, viewers=int(viewers))
+            t0 = time.perf_counter()
+            outputs = run.feed([event])
+            handle_wall.append((time.perf_counter() - t0) * 1000)
+            cost = next(o.event.update_cpu_ms for o in outputs if o.topic == "forecasts")
+            per_window.append(cost)
+            if w % per_minute == 0 and w > 0:
+                per_minute_close.append(cost)
+    return {
+        "rooms": rooms, "minutes": minutes, "window_s": window_s, "load_models_ms": round(load_ms, 1),
+        "update_cpu_ms": _summary(per_window), "update_cpu_ms_at_minute_close": _summary(per_minute_close),
+        "over_20ms": int(np.sum(np.asarray(per_window) > 20)), "handle_wall_ms": _summary(handle_wall),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+
+
 def _summary(values: list[float]) -> dict[str, float]:
     return {"mean": _round(np.mean(values)), "p50": _round(np.percentile(values, 50)), "p95": _round(np.percentile(values, 95)),
             "p99": _round(np.percentile(values, 99)), "max": _round(np.max(values))}
@@ -323,6 +367,8 @@ def register(app: typer.Typer) -> None:
             if cost_rooms > 0:  # first, so the first call includes the imports
                 console.print(f"cost: {cost_rooms} rooms x 120 min of 10-s windows, 3 metrics each")
                 room_cost = measure_room_cost(cost_rooms)
+                console.print(f"cost in the forecast processor: {cost_rooms} rooms x 120 min of 5-s room_metrics windows")
+                processor_cost = measure_processor_cost(cost_rooms)
             series, skipped = load_series(data)
             if not series:
                 raise typer.BadParameter(f"--data {data}: no CSV with timestamp,value columns found")
@@ -337,6 +383,7 @@ def register(app: typer.Typer) -> None:
                 result = evaluate(series, horizon_list, origins, max_history, min_train, model_list, season or None, step)
         if cost_rooms > 0:
             result["room_cost"] = room_cost
+            result["processor_cost"] = processor_cost
         result["skipped"] = skipped + result["skipped"]
         result["data"] = f"generated: {generated} sessions x {minutes} min (seeds {seed}..{seed + generated - 1})" if generated else str(data)
         result["wall_s"] = round(time.perf_counter() - started, 1)
@@ -363,5 +410,12 @@ def register(app: typer.Typer) -> None:
                       f"first call {c['first_call_ms']} ms; per window p50 {c['per_window_ms']['p50']} / p95 {c['per_window_ms']['p95']} ms; "
                       f"at a minute close p50 {c['per_minute_close_ms']['p50']} / p99 {c['per_minute_close_ms']['p99']} / max {c['per_minute_close_ms']['max']} ms "
                       f"(CPU p50 {c['per_minute_close_cpu_ms']['p50']} / p99 {c['per_minute_close_cpu_ms']['p99']} / max {c['per_minute_close_cpu_ms']['max']} ms; load average {c['load_average_1m']})")
+        if "processor_cost" in result:
+            c = result["processor_cost"]
+            out.print(f"ForecastProcessor update (forecasts + early warnings + events), {c['rooms']} rooms x {c['minutes']} min of "
+                      f"{c['window_s']}-s windows, thread CPU: per window p50 {c['update_cpu_ms']['p50']} / p99 {c['update_cpu_ms']['p99']} ms; "
+                      f"at a minute close p50 {c['update_cpu_ms_at_minute_close']['p50']} / p99 {c['update_cpu_ms_at_minute_close']['p99']} / "
+                      f"max {c['update_cpu_ms_at_minute_close']['max']} ms; over the 20 ms budget: {c['over_20ms']} windows "
+                      f"(load_models {c['load_models_ms']} ms; load average {c['load_average_1m']})")
         out.print(f"origins with a constant training window (left out of MASE): {result['origins_constant_training_window']}; wall {result['wall_s']} s")
         out.print(f"$ {command}")

@@ -308,6 +308,15 @@ class RoomState:
         )
         return ctx
 
+    def top_question_by_intent(self) -> dict[str, str]:
+        """Question intent -> its most repeated question text in the chat window (O(window): call
+        it per evaluation round, not per message)."""
+        counts: dict[str, Counter[str]] = {}
+        for entry in self._chat:
+            if entry.question_key:
+                counts.setdefault(entry.intent, Counter())[entry.question_key] += 1
+        return {intent: self.question_texts.get(c.most_common(1)[0][0], "") for intent, c in counts.items()}
+
     def converting_selling_point(self) -> SellingPointMark | None:
         """The selling point that preceded the last orders (None if no orders followed one)."""
         if self.last_orders_ms is None:

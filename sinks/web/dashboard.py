@@ -3,6 +3,9 @@
 * ``GET /dashboard``                 all rooms with live health (red / amber / green)
 * ``GET /dashboard/room/{room}``     one room: sparklines, transcript, selling points, alerts,
                                      clips, recommendations, chat
+* ``GET /dashboard/prompter/{room}`` the host prompter: a phone/tablet page beside the camera
+                                     (large type: what to explain next, the top question, the
+                                     promotion countdown, compliance warnings)
 * ``GET /api/dashboard/rooms``       the health rows the overview page draws
 * ``GET /api/stream?room=&kinds=``   SSE relay of the Redis pub/sub channels the Redis sink
                                      publishes each new event on (``livelens:{room}:events``, or
@@ -177,6 +180,11 @@ def register_dashboard(app: FastAPI, get_redis_sink: Callable[[], RedisSink], re
     async def dashboard_room(room_id: str) -> HTMLResponse:
         _check_room(room_id)
         return page("room.html")
+
+    @app.get("/dashboard/prompter/{room_id}", dependencies=secured, include_in_schema=False)
+    async def dashboard_prompter(room_id: str) -> HTMLResponse:
+        _check_room(room_id)
+        return page("prompter.html")
 
     @app.get("/api/dashboard/rooms", dependencies=secured)
     async def dashboard_rooms() -> list[dict[str, Any]]:

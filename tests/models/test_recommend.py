@@ -379,3 +379,12 @@ def test_peaks_older_than_the_history_are_forgotten():
     assert state.features(10_000 + 50 * 5000)["viewers_peak"] == 1000  # 250 s later: still in history
     features = state.features(10_000 + 79 * 5000)  # 395 s later: the 1000 peak has aged out
     assert features["viewers_peak"] == 300 and features["viewers_drop"] == 0
+
+
+def test_top_question_by_intent_is_the_most_repeated_question_of_each_intent():
+    state = RoomState("q-room")
+    for i, (intent, text) in enumerate([("asks_size_fit", "我160穿什么码"), ("asks_size_fit", "我160 穿什么码？"),
+                                        ("asks_size_fit", "有大码吗"), ("asks_price", "多少钱"), ("praise", "好看")]):
+        state.observe_chat_insight(1_000 + i, intent, "neutral", text=text)
+    top = state.top_question_by_intent()
+    assert top == {"asks_size_fit": "我160穿什么码", "asks_price": "多少钱"}  # praise is no question

@@ -30,8 +30,9 @@ def test_every_event_kind_round_trips_through_bytes():
 
 
 def test_all_kinds_are_registered_once():
-    assert len(EVENT_TYPES) == 20
-    assert {"audio", "chat", "commerce", "transcript", "clip", "alert", "recommendation", "dead_letter"} <= set(EVENT_TYPES)
+    assert len(EVENT_TYPES) == 21  # 19 + compliance + forecast
+    assert {"audio", "chat", "commerce", "transcript", "clip", "alert", "recommendation", "dead_letter", "forecast",
+            "compliance"} <= set(EVENT_TYPES)
 
 
 def test_a_batch_of_chat_insights_round_trips_and_is_never_empty():

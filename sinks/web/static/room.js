@@ -9,7 +9,7 @@
   const room = decodeURIComponent(window.location.pathname.split("/").filter(Boolean).pop() || "");
   const SPARK_WINDOWS = 60;
   const HISTORY = { room_metrics: SPARK_WINDOWS, transcript: 300, selling_point: 50, alert: 200,
-                    clip: 30, recommendation: 50, chat_insight: 50, chat_window: 1, compliance: 50 };
+                    clip: 30, recommendation: 50, chat_insight: 50, chat_window: 1, compliance: 50, forecast: 1 };
   const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };
 
   const seen = new Set();
@@ -23,6 +23,7 @@
   const compliance = new Map();       // event_id -> compliance alert
   const chat = [];                    // newest last
   let chatWindow = null;
+  let forecast = null;                // the newest forecast event
   let streamMs = 0;
 
   const newer = (a, b) => !b || (a.emitted_at || 0) >= (b.emitted_at || 0);
@@ -40,6 +41,9 @@
     "Compliance": "合规提醒", "No compliance issues.": "暂无违规。", "host": "主播", "chat": "弹幕",
     "suggestion": "建议说法", "held for review (compliance)": "已暂停自动发布（合规待审）",
     "critical": "严重", "warning": "警告", "info": "提示",
+    "Forecast": "预测", "GMV / min": "成交额/分钟", "lead time": "提前量", "min": "分钟", "now": "现在",
+    "No forecast yet.": "暂无预测。", "not enough data yet: wide intervals": "数据不足：区间较宽",
+    "80% interval": "80%区间", "in": "后",
   } };
   let roomLang = "";
   const tr = (text) => (LABELS[roomLang] && LABELS[roomLang][text]) || text;
@@ -75,6 +79,7 @@
       case "chat_insight": chat.push(ev); chat.sort((a, b) => a.stream_ms - b.stream_ms); chat.splice(0, chat.length - 100); break;
       case "chat_window": if (!chatWindow || ev.end_ms >= chatWindow.end_ms) chatWindow = ev; break;
       case "compliance": compliance.set(ev.event_id, ev); break;
+      case "forecast": if (!forecast || ev.window_start_ms >= forecast.window_start_ms) forecast = ev; break;
       default: return;
     }
     scheduleRender();
@@ -122,13 +127,18 @@
     const evidence = a.evidence || {};
     const facts = ["value", "baseline", "window_s", "window"].filter((k) => k in evidence)
       .map((k) => `${k}: ${typeof evidence[k] === "number" ? fmtNumber(evidence[k], 2) : String(evidence[k])}`);
+    // early warnings (forecast_*) carry their lead time and a message in each language
+    const lead = typeof evidence.lead_time_min === "number"
+      ? el("span", { cls: "pill lead-time", text: `${tr("lead time")} ${fmtNumber(evidence.lead_time_min)} ${tr("min")}` }) : null;
+    const message = (roomLang === "zh" && evidence.message_zh) || (roomLang === "en" && evidence.message_en) || a.message;
     return el("div", { cls: `item alert sev-${a.severity} state-${a.state}` }, [
       el("div", { cls: "item-head" }, [
         el("span", { cls: `pill sev sev-${a.severity}`, text: a.severity }),
         el("span", { cls: "item-title", text: a.alert_type }),
+        lead,
         el("span", { cls: "muted", text: `${a.state} · ${fmtStreamMs(a.stream_ms)}` }),
       ]),
-      el("div", { cls: "item-body", text: a.message }),
+      el("div", { cls: "item-body", text: message }),
       facts.length ? el("div", { cls: "muted small", text: facts.join(" · ") }) : null,
     ]);
   }
@@ -263,6 +273,77 @@
       ])) : [el("p", { cls: "empty", text: tr("No clips yet.") })]);
   }
 
+  /** The forecast of one metric from now (its last observed value) to each horizon: the 95 % and
+   * 80 % intervals as bands, the mean as a line. */
+  function forecastChart(canvas, now, points, color) {
+    const ratio = window.devicePixelRatio || 1;
+    const cssW = canvas.clientWidth || canvas.width, cssH = canvas.clientHeight || canvas.height;
+    if (canvas.width !== Math.round(cssW * ratio)) { canvas.width = Math.round(cssW * ratio); canvas.height = Math.round(cssH * ratio); }
+    const ctx = canvas.getContext("2d");
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.clearRect(0, 0, cssW, cssH);
+    const usable = points.filter((p) => p.mean !== null && p.mean !== undefined);
+    if (!usable.length) {
+      ctx.fillStyle = "#6b7280"; ctx.font = "12px system-ui, sans-serif";
+      ctx.fillText(tr("No forecast yet."), 8, cssH / 2 + 4);
+      return;
+    }
+    const start = { horizon_min: 0, mean: now ?? usable[0].mean, lo80: now ?? usable[0].mean, hi80: now ?? usable[0].mean,
+                    lo95: now ?? usable[0].mean, hi95: now ?? usable[0].mean };
+    const series = [start, ...usable];
+    const hi = Math.max(...series.map((p) => p.hi95 ?? p.mean)), span = hi || 1;
+    const maxH = Math.max(...series.map((p) => p.horizon_min)) || 1;
+    const pad = 8, top = 14, bottom = 14;
+    const x = (h) => pad + (h / maxH) * (cssW - 2 * pad);
+    const y = (v) => cssH - bottom - (Math.max(0, v) / span) * (cssH - bottom - top);
+    const band = (lo, hiKey, alpha) => {
+      ctx.fillStyle = color + alpha;
+      ctx.beginPath();
+      series.forEach((p, i) => (i ? ctx.lineTo(x(p.horizon_min), y(p[hiKey] ?? p.mean)) : ctx.moveTo(x(p.horizon_min), y(p[hiKey] ?? p.mean))));
+      [...series].reverse().forEach((p) => ctx.lineTo(x(p.horizon_min), y(p[lo] ?? p.mean)));
+      ctx.closePath(); ctx.fill();
+    };
+    band("lo95", "hi95", "22");
+    band("lo80", "hi80", "44");
+    ctx.strokeStyle = color; ctx.lineWidth = 2; ctx.beginPath();
+    series.forEach((p, i) => (i ? ctx.lineTo(x(p.horizon_min), y(p.mean)) : ctx.moveTo(x(p.horizon_min), y(p.mean))));
+    ctx.stroke();
+    ctx.fillStyle = "#8b93a5"; ctx.font = "10px system-ui, sans-serif";
+    for (const p of series) {
+      const label = p.horizon_min ? `+${fmtNumber(p.horizon_min)}` : tr("now");
+      ctx.fillText(label, Math.min(x(p.horizon_min), cssW - 24), cssH - 2);
+    }
+    ctx.fillText(`max ${fmtNumber(hi, hi < 10 ? 1 : 0)}`, pad, 10);
+  }
+
+  function renderForecast() {
+    const table = document.getElementById("forecast-table");
+    const note = document.getElementById("forecast-note");
+    const windows = [...metrics.values()].sort((a, b) => a.window_start_ms - b.window_start_ms);
+    const last = windows[windows.length - 1];
+    const rows = [["viewers", "Viewers", "#60a5fa", 0, last && last.viewers],
+                  ["orders_per_min", "Orders / min", "#fbbf24", 1, last && last.orders_per_min],
+                  ["gmv", "GMV / min", "#34d399", 0, null]];
+    for (const [key, , color, , now] of rows) {
+      const id = { viewers: "forecast-viewers", orders_per_min: "forecast-opm", gmv: "forecast-gmv" }[key];
+      forecastChart(document.getElementById(id), now ?? null, forecast ? forecast[key] || [] : [], color);
+    }
+    if (!forecast) {
+      replaceChildren(table, [el("tr", {}, [el("td", { cls: "empty", text: tr("No forecast yet.") })])]);
+      note.textContent = "";
+      return;
+    }
+    note.textContent = `${fmtStreamMs(forecast.stream_ms)} · ${tr("80% interval")}${forecast.enough_data ? "" : ` · ${tr("not enough data yet: wide intervals")}`}`;
+    const horizons = (forecast.viewers || []).map((p) => p.horizon_min);
+    const head = el("tr", {}, [el("th", { text: "" }), ...horizons.map((h) => el("th", { text: `${tr("in")} ${fmtNumber(h)} ${tr("min")}` }))]);
+    const body = rows.map(([key, label, , digits]) => el("tr", { cls: `fc-${key}` }, [
+      el("th", { text: tr(label) }),
+      ...(forecast[key] || []).map((p) => el("td", { cls: p.enough_data ? "" : "muted",
+        text: p.mean === null || p.mean === undefined ? "–" : `${fmtNumber(p.mean, digits)} [${fmtNumber(p.lo80, digits)}–${fmtNumber(p.hi80, digits)}]` })),
+    ]));
+    replaceChildren(table, [head, ...body]);
+  }
+
   const scheduleRender = throttled(() => {
     renderMetrics();
     renderTranscript();
@@ -272,6 +353,7 @@
     renderSellingPoints();
     renderChat();
     renderClips();
+    renderForecast();
     document.getElementById("stream-time").textContent = streamMs ? `${tr("stream")} ${fmtStreamMs(streamMs)}` : "";
   });
 

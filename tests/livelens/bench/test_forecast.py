@@ -49,6 +49,9 @@ def test_bench_forecast_on_generated_sessions_measures_room_cost() -> None:
     assert report["data"].startswith("generated")
     cost = report["room_cost"]
     assert cost["rooms"] == 1 and cost["per_minute_close_ms"]["p50"] > 0
+    processor = report["processor_cost"]  # the same work in the forecast processor's path, per 5-s window
+    assert processor["rooms"] == 1 and processor["update_cpu_ms_at_minute_close"]["p50"] > 0
+    assert processor["update_cpu_ms"]["p50"] <= processor["update_cpu_ms_at_minute_close"]["p99"]
 
 
 def test_bad_input_is_one_line_and_nonzero(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from pydantic import SecretStr
 
 from streams.ingest.publisher import Publisher
 from streams.schemas import (Alert, ChatInsight, ChatMessage, ChatWindow, Clip, CommerceEvent, ComplianceAlert,
-                             Recommendation, SellingPoint, Transcript)
+                             ForecastPoint, Recommendation, RoomForecast, SellingPoint, Transcript)
 from streams.topics import TopicNames
 from tests.integration.conftest import broker, producer, redis_server, settings, worker_factory  # noqa: F401
 from tests.sinks.web.live_server import serve
@@ -146,7 +146,7 @@ async def publish_outputs(producer, topics: TopicNames, *events) -> None:
     """Well-formed OUTPUT events straight onto their output topics (no processor runs for them here)."""
     topic_of = {"transcript": "transcripts", "selling_point": "selling_points", "chat_insight": "chat_insights",
                 "chat_window": "chat_windows", "alert": "alerts", "recommendation": "recommendations", "clip": "clips",
-                "compliance": "compliance"}
+                "compliance": "compliance", "forecast": "forecasts"}
     for event in events:
         await producer.send_and_wait(topics.full(topic_of[event.kind]), event.to_bytes(), key=event.key)
 
@@ -205,6 +205,28 @@ def first_outputs(clip_url: str) -> list:
     ]
 
 
+def forecast_outputs() -> list:
+    """A forecast and the early warning it raised, as the forecast processor publishes them."""
+    room = {"room_id": ROOM, "processor": "forecast"}
+
+    def points(values):
+        return [ForecastPoint(horizon_min=h, mean=m, lo80=lo, hi80=hi, lo95=lo * 0.9, hi95=hi * 1.1, enough_data=True,
+                              model="auto_ets", history_steps=30) for h, (m, lo, hi) in zip((5, 15, 45), values)]
+
+    return [
+        RoomForecast(**room, stream_ms=26000, window_start_ms=20000, window_ms=5000, enough_data=True,
+                     viewers=points([(4210, 3900, 4520), (2950, 2300, 3600), (900, 0, 2100)]),
+                     orders_per_min=points([(12.0, 8.0, 16.0), (9.5, 5.0, 14.0), (4.0, 0.0, 10.0)]),
+                     gmv=points([(700, 400, 1000), (560, 250, 870), (230, 0, 600)])),
+        Alert(**room, stream_ms=26000, alert_type="forecast_viewers_below_floor", state="open", severity="warning",
+              dedup_key=f"{ROOM}:forecast:viewers_below_floor",
+              message="Viewers forecast below 200 within 15 min (forecast 150): prepare a giveaway or switch product",
+              evidence={"lead_time_min": 15, "metric": "viewers",
+                        "message_zh": "预计15分钟内在线人数跌破200（预测150），提前准备福利或换款",
+                        "message_en": "Viewers forecast below 200 within 15 min (forecast 150): prepare a giveaway or switch product"}),
+    ]
+
+
 async def test_dashboard_shows_the_live_room_and_updates_over_sse(settings, producer, worker_factory, tmp_path,  # noqa: F811
                                                                    clip_server):
     require_browser()
@@ -244,7 +266,7 @@ async def test_dashboard_shows_the_live_room_and_updates_over_sse(settings, prod
                                evidence={"value": 3100, "baseline": 5000, "window_s": 10})
             late_final = Transcript(room_id=ROOM, stream_ms=16500, processor="e2e", segment_id="s3", is_final=True,
                                     start_ms=8200, end_ms=11000, language="zh", text="库存只剩最后两百件，抓紧下单！")
-            await publish_outputs(producer, topics, late_alert, late_final)
+            await publish_outputs(producer, topics, late_alert, late_final, *forecast_outputs())
             later_viewers = await publish_room_activity(publisher, 15, 27, viewers_base=5000)
             # two more rooms for the overview: one calm, one with a warning open
             await publish_room_activity(publisher, 0, 12, viewers_base=310, room="e2e-calm")
@@ -260,6 +282,22 @@ async def test_dashboard_shows_the_live_room_and_updates_over_sse(settings, prod
                                     "the alert published after page load")
             await asyncio.to_thread(wait_until, driver, lambda d: "抓紧下单" in text_of(d, "#transcript"),
                                     "the final that replaced the partial")
+            # ---- the forecast (drawn and tabled) and the early warning with its lead time, over SSE
+            await asyncio.to_thread(wait_until, driver, lambda d: "4,210 [3,900–4,520]" in text_of(d, "#forecast-table"),
+                                    "the forecast table")
+            assert "2,950 [2,300–3,600]" in text_of(driver, "#forecast-table .fc-viewers")
+            assert "预测" in text_of(driver, "#forecast-panel h2")
+            drawn = driver.execute_script(
+                "const c = document.getElementById('forecast-viewers'); const d = c.getContext('2d')"
+                ".getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0;"
+                " return n;")
+            assert drawn > 500, "the viewers forecast chart is empty"
+            await asyncio.to_thread(wait_until, driver, lambda d: "提前量 15 分钟" in text_of(d, "#alerts-open .lead-time"),
+                                    "the early warning's lead time")
+            assert "预计15分钟内在线人数跌破" in text_of(driver, "#alerts-open")  # the zh message of a zh room
+            driver.execute_script("document.getElementById('forecast-panel').scrollIntoView()")
+            driver.save_screenshot(str(SCREENSHOTS / "dashboard-room-forecast.png"))
+            driver.execute_script("window.scrollTo(0, 0)")
             assert driver.execute_script("return window.__loadMarker") == "first-load", "the page was reloaded"
             assert "库存只剩最后两百" in text_of(driver, "#transcript .final")
             assert not driver.find_elements(By.CSS_SELECTOR, "#transcript .partial"), "a finalised partial is still shown"
@@ -313,7 +351,7 @@ async def test_dashboard_shows_the_live_room_and_updates_over_sse(settings, prod
             row = driver.find_element(By.CSS_SELECTOR, row_css)
             assert row.find_element(By.CSS_SELECTOR, ".pill").text.lower() == "red"
             cells = [c.text for c in row.find_elements(By.TAG_NAME, "td")]
-            assert cells[2] in shown_later and cells[5] == "1"  # viewers, open alerts
+            assert cells[2] in shown_later and cells[5] == "2"  # viewers, open alerts (viewer_drop + the early warning)
             await asyncio.to_thread(wait_until, driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#room-rows tr")) == 3,
                                     "all three rooms on the overview", 30)
             assert driver.execute_script("return window.__xss") is None

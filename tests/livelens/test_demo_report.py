@@ -1,0 +1,48 @@
+"""The demo's per-room report: the explain-next recommendation with its evidence, and the latest forecast."""
+
+from __future__ import annotations
+
+import json
+
+from livelens import demo
+
+
+def _room_dir(tmp_path, lang: str):
+    (tmp_path / "script.json").write_text(json.dumps({"lang": lang, "sentences": [
+        {"text": "这款面料很舒服", "start": 0.0, "end": 2.0, "label": "fabric_material"}]}), encoding="utf-8")
+    return tmp_path
+
+
+def _events():
+    explain = {"rec_type": "explain_next", "stream_ms": 120_000, "message_zh": "下一个讲「面料材质」：讲完后成交比平时高40%",
+               "message_en": "Explain Fabric material next", "evidence": {
+                   "label": "fabric_material", "uplift": 0.4, "uplift_lo": 0.1, "uplift_hi": 0.8,
+                   "minutes_since_explained": 6.0, "top_question": "", "room_top_question": "我160穿什么码"}}
+    point = {"mean": 812.0, "lo80": 700.0, "hi80": 930.0, "enough_data": True}
+    forecast = {"kind": "forecast", "stream_ms": 900_000, "enough_data": True,
+                "viewers": [{"horizon_min": h, **point} for h in (5, 15, 45)],
+                "orders_per_min": [{"horizon_min": 5, "mean": 2.5, "lo80": 0.5, "hi80": 4.5}], "gmv": []}
+    rule = {"rec_type": "explain_size_fit", "stream_ms": 60_000, "message_zh": "讲尺码", "message_en": "size", "evidence": {}}
+    return {"transcript": [], "selling_point": [], "clip": [], "recommendation": [rule, explain], "forecast": [forecast]}
+
+
+def test_the_report_carries_explain_next_with_evidence_and_the_latest_forecast(tmp_path, capsys):
+    report = demo.room_report(_room_dir(tmp_path, "zh"), _events())
+    x = report["explain_next"]
+    assert x["label"] == "fabric_material" and x["message"].startswith("下一个讲")
+    assert (x["uplift_lo"], x["uplift"], x["uplift_hi"]) == (0.1, 0.4, 0.8)
+    assert x["top_question"] == "我160穿什么码"  # the room's top question when the class's own is empty
+    assert report["forecast"]["viewers"][1] == (15, 812.0, 700.0, 930.0)
+    demo.console.width = 200
+    demo._print_room_report("sample-zh", report)
+    out = capsys.readouterr().err
+    assert "下一个讲" in out and "+40%" in out and "6 min ago" in out and "我160穿什么码" in out
+    assert "15 min 812 [700–930]" in out
+
+
+def test_a_room_without_either_says_so(tmp_path, capsys):
+    report = demo.room_report(_room_dir(tmp_path, "en"), {"transcript": [], "recommendation": []})
+    assert report["explain_next"] is None and report["forecast"] is None
+    demo._print_room_report("sample-en", report)
+    out = capsys.readouterr().err
+    assert "no explain_next" in out and "no forecast" in out
