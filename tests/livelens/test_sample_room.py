@@ -215,28 +215,10 @@ def test_the_chinese_host_track_is_identical_when_generated_twice(monkeypatch: p
     assert len(first_audio) > 0 and np.array_equal(first_audio, second_audio)
 
 
-@pytest.mark.slow
-def test_the_chinese_room_is_intelligible_to_the_pipelines_model(rooms: dict[str, Path]) -> None:
-    """Streaming finals of Whisper base (the worker's zh model) on the room, Chinese forced.
+# The room's intelligibility (CER <= 0.25 against its script) is asserted where it matters, in the
+# pipeline: tests/integration/test_sample_room_clips.py (the zh room through ingest, ASR, selling
+# points and the clipper).
 
-    Audio goes in 250 ms chunks with an update after each, as fast as the CPU allows (the session
-    measures lag by its backlog, so this is the real-time path without the waiting). Measured
-    2026-12-04: CER 0.18 streaming at real-time pace (``livelens bench asr --sample-room``).
-    """
-    from livelens.bench.asr import CHUNK_MS, TAIL_SILENCE_S, _session_config
-    from models.asr import AsrEngine, StreamingAsrSession, load_media
-
-    audio = load_media(str(rooms["zh"] / "room.mp4"))
-    audio = np.concatenate([audio, np.zeros(int(TAIL_SILENCE_S * 16_000), np.float32)])
-    session = StreamingAsrSession(AsrEngine("base", cpu_threads=2), "zh", _session_config("vad"))
-    finals, step = [], CHUNK_MS * 16
-    for start in range(0, len(audio), step):
-        session.insert_audio_chunk(audio[start:start + step], start // 16)
-        finals += session.process_iter().finals
-    finals += session.finish().finals
-    text = "".join(f.text for f in finals if f.text)
-    assert sample_room_error(rooms["zh"], text) <= 0.25, text
-    assert sample_room_error(rooms["zh"], "") == 1.0  # the metric can fail
 
 
 def test_footage_is_real_when_shared_data_is_present(rooms: dict[str, Path]) -> None:
