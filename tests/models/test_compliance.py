@@ -109,6 +109,8 @@ def test_any_separator_between_characters_is_seen_through(phrase_kind, seps, pre
 # ------------------------------------------------------------------------------ hard negatives
 
 HARMLESS_ZH = [
+    # a fabric composition is a fact (the demo flagged the sample room's 百分之百桑蚕丝 before)
+    "这条连衣裙是百分之百桑蚕丝的面料", "百分百的纯棉", "100%羊绒大衣",
     # harmless senses of the same characters
     "这是今年的最新款", "第一批货已经发完了", "第一件原价，第二件半价", "唯一的遗憾是颜色少了点", "最少买一件就包邮",
     "最近天气冷了多穿点", "第一次来直播间的宝宝点个关注", "最后一件了，要的抓紧", "最好先量一下自己的尺码",
