@@ -77,6 +77,8 @@ class RoomProcessor:
     runs_on: ClassVar[Literal["loop", "thread"]] = "loop"
     #: inputs stay unacknowledged while the room's state holds them (see ``held_end_ms``)
     holds_inputs: ClassVar[bool] = False
+    #: ``new_state`` blocks (reads a file): the runtime makes a room's state in a thread
+    new_state_blocks: ClassVar[bool] = False
 
     def __init__(self, settings) -> None:
         self.settings = settings
@@ -143,12 +145,16 @@ class Attached:
             ctx.tables.append(processor.table)
             self.states = ctx.room_states(table, load=processor.load_state, dump=processor.dump_state)
 
-    def state(self, room_id: str, partition: int) -> Any:
+    async def state(self, room_id: str, partition: int) -> Any:
         if self.states is not None:
             return self.states.get(room_id, partition)
         state = self.rooms.get(room_id)
         if state is None and room_id not in self.rooms:
-            state = self.rooms[room_id] = self.processor.new_state(room_id)
+            if self.processor.new_state_blocks:  # e.g. a model loaded from its checkpoint: not on the loop
+                state = await asyncio.to_thread(self.processor.new_state, room_id)
+            else:
+                state = self.processor.new_state(room_id)
+            state = self.rooms.setdefault(room_id, state)
         return state
 
     async def emit(self, outputs: list[Output]) -> None:
@@ -220,7 +226,7 @@ class Attached:
         if inp is None:
             return
         await self.ensure_loaded()
-        state = self.state(inp.room_id, inp.partition)
+        state = await self.state(inp.room_id, inp.partition)
         if self.before is not None:
             await self.before(inp)
         await self.apply(inp, self.processor.handle(inp, state), state)
@@ -252,7 +258,7 @@ def attach(ctx: AppContext, processor: RoomProcessor, routes: Mapping[str, Route
                         event.ack()
                     continue
                 await attached.ensure_loaded()
-                state = attached.state(inp.room_id, inp.partition)
+                state = await attached.state(inp.room_id, inp.partition)
                 if processor.runs_on == "thread":
                     outputs = await loop.run_in_executor(pool, processor.handle, inp, state)
                 else:
