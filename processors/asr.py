@@ -158,7 +158,7 @@ def register(ctx: AppContext) -> None:
     async def asr_agent(stream):
         # manual acks: a chunk's offset is committed only once its audio is out of the session
         async for event in stream.noack().events():
-            async with proc.guard(event, on_failure=lambda: release_held(event, rooms.values())):
+            async with proc.guard(event, on_failure=lambda: release_held(event, (r.unacked for r in rooms.values()))):
                 ev = await proc.decode(event.value, "audio", (AudioChunk, StreamMarker))
                 if ev is None:
                     event.ack()

@@ -105,12 +105,12 @@ class Processor:
             BUDGET_BREACHES.labels(self.name).inc()
 
 
-def release_held(event, holders) -> None:
-    """Acknowledge a failed input of a manual-ack agent once: out of the ``unacked`` deque of
-    whichever room state still holds it (``holders``: objects with such a deque), then acked."""
-    for holder in holders:
-        for item in [i for i in holder.unacked if i[1] is event]:
-            holder.unacked.remove(item)
+def release_held(event, queues) -> None:
+    """Acknowledge a failed input of a manual-ack agent once: out of whichever room's queue of
+    held ``(end ms, faust event)`` pairs still holds it, then acked."""
+    for queue in queues:
+        for item in [i for i in queue if i[1] is event]:
+            queue.remove(item)
     event.ack()
 
 

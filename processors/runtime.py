@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from processors.base import Processor
+from processors.base import Processor, release_held
 from streams.app import AppContext
 from streams.schemas import Event, OutputEvent, StreamMarker
 
@@ -192,13 +192,6 @@ class Attached:
             if not queue:
                 self.held.pop(room, None)
 
-    def release_failed(self, event) -> None:
-        """An input ``handle`` raised on: out of the held queues (if it got there), then acked."""
-        for queue in self.held.values():
-            for item in [i for i in queue if i[1] is event]:
-                queue.remove(item)
-        event.ack()
-
     async def decode(self, event) -> Input | None:
         topic = self.ctx.topic_name(event)
         ev = await self.helper.decode(event.value, topic, self.processor.inputs.get(topic, ()))
@@ -250,7 +243,7 @@ def attach(ctx: AppContext, processor: RoomProcessor, routes: Mapping[str, Route
     async def own_agent(stream):
         loop = asyncio.get_running_loop()
         async for event in (stream.noack() if manual else stream).events():
-            on_failure = (lambda: attached.release_failed(event)) if manual else None
+            on_failure = (lambda: release_held(event, attached.held.values())) if manual else None
             async with attached.helper.guard(event, on_failure=on_failure):
                 inp = await attached.decode(event)
                 if inp is None:

@@ -15,8 +15,7 @@ import time
 from livelens.bench.asr import sample_room_error
 from models.asr import AsrEngine, load_media
 from models.asr.engine import DecodeOptions
-from models.asr.offline import offline_config
-from models.asr.session import StreamingAsrSession
+from models.asr.offline import transcribe_offline
 
 PROMPT = "以下是直播间主播介绍商品的普通话。"
 #: the sample room's product words an operator would list (product name, fabric, sizes, prices)
@@ -35,12 +34,7 @@ def main() -> None:
                 "both": DecodeOptions(initial_prompt=PROMPT, hotwords=args.hotwords)}
     for name, options in variants.items():
         started = time.perf_counter()
-        session = StreamingAsrSession(engine, "zh", offline_config(), options=options)
-        finals = []
-        for i in range(0, len(audio), 160_000):
-            session.insert_audio_chunk(audio[i:i + 160_000], i // 16)
-            finals += session.process_iter().finals
-        finals += session.finish().finals
+        finals, _session = transcribe_offline(engine, audio, "zh", options=options)
         cer = sample_room_error(args.room, "".join(f.text for f in finals))
         print(f"{name:9s} CER {cer:.3f}  {time.perf_counter() - started:.1f} s", flush=True)
     print(f"command: .venv/bin/python scripts/bench_asr_bias.py --room {args.room}")

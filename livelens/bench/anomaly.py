@@ -35,6 +35,7 @@ import numpy as np
 import typer
 
 from models.anomaly import AlertPolicy, BaselineDeviationDetector, DeviationConfig, RoomAnomalyMonitor
+from livelens.bench import table_console
 
 DEFAULT_NAB = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "anomaly" / "nab"
 
@@ -303,7 +304,6 @@ def register(app: typer.Typer) -> None:
         trials: int = typer.Option(20, help="injected-fault trials per fault kind"),
     ) -> None:
         """NAB standard-profile score (room detector vs rolling z-score) and injected-fault delays."""
-        from rich.console import Console
         from rich.table import Table
 
         command = "livelens bench anomaly" + (f" --data {shlex.quote(str(data))}" if data != DEFAULT_NAB else "") + (
@@ -322,9 +322,7 @@ def register(app: typer.Typer) -> None:
         if json_out:
             typer.echo(json.dumps(result, indent=1, default=str))
             return
-        console = Console()
-        if not console.is_terminal:
-            console = Console(width=120)  # piped output: do not squeeze the table to 80 columns
+        console = table_console(120)
         table = Table(title=f"NAB standard profile ({len(series)} files)")
         for col in ("category", "detector", "score", "raw", "TP", "FP", "FN", "windows"):
             table.add_column(col, justify="left" if col in ("category", "detector") else "right", no_wrap=True)

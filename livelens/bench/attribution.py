@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 import typer
+from livelens.bench import table_console
 
 PREFIXES_MIN = (30, 60, 120, 180)
 
@@ -190,9 +191,7 @@ def register(app: typer.Typer) -> None:
         if json_out:
             typer.echo(json.dumps(result, indent=1, ensure_ascii=False))
             return
-        console = Console()
-        if not console.is_terminal:
-            console = Console(width=140)
+        console = table_console(140)
         console.print(f"[bold]Sessions:[/bold] {result['sessions']}")
         prefixes = list(next(iter(result["models"].values()))["by_session_minutes"])
         table = Table(title="Spearman(estimated, true orders uplift) over explained classes, mean over sessions")

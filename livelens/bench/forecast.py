@@ -33,6 +33,7 @@ from typing import Any, Callable
 
 import numpy as np
 import typer
+from livelens.bench import table_console
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "anomaly" / "nab"
 BENCH_MODELS = ("naive", "seasonal_naive", "auto_ets", "auto_theta", "room_forecaster")
@@ -391,9 +392,7 @@ def register(app: typer.Typer) -> None:
         if json_out:
             typer.echo(json.dumps(result, indent=1, ensure_ascii=False))
             return
-        out = Console()
-        if not out.is_terminal:
-            out = Console(width=140)  # piped output: do not squeeze the table to 80 columns
+        out = table_console(140)
         table = Table(title=f"Rolling origin: {result['series']} series, {result['origins_total']} origins ({result['data']})")
         table.add_column("model")
         for column in ["MASE", "coverage 80 %", "fit+forecast p50 ms"] + [f"MASE {k}" for k in next(iter(result["models"].values()))["per_horizon"]]:

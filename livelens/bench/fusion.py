@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import typer
+from livelens.bench import table_console
 
 VIDEO_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "video"
 
@@ -191,7 +192,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Fusion vs single modalities vs no-attention on GENERATED sessions; latency; vision cost."""
         import torch
-        from rich.console import Console
         from rich.table import Table
 
         torch.set_num_threads(1)
@@ -206,9 +206,7 @@ def register(app: typer.Typer) -> None:
         if json_out:
             typer.echo(json.dumps(result, indent=1, ensure_ascii=False))
             return
-        console = Console()
-        if not console.is_terminal:
-            console = Console(width=140)
+        console = table_console(140)
         console.print(f"[bold]Sessions:[/bold] {result['sessions']}")
         table = Table(title=f"Next-window orders forecast on {result['test_windows']} held-out windows ({result['test_windows_with_missing_modality']} with a missing modality)")
         for column in ("model", "deviance", "÷ fusion", "MAE", "÷ fusion ", "dev. (windows w/ missing)", "ρ(highlight, drive)"):

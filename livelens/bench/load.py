@@ -44,10 +44,10 @@ from pathlib import Path
 import numpy as np
 import typer
 import yaml
-from rich.console import Console
 from pydantic import SecretStr
 from rich.table import Table
 
+from livelens.bench import table_console
 from livelens.bench.machine import reference_ms
 from livelens.workers import WorkerProcess
 from streams.embedded import infrastructure
@@ -57,9 +57,7 @@ from streams.schemas import AudioChunk, ChatMessage, CommerceEvent, Transcript
 from streams.settings import Settings
 from streams.topics import OUTPUT_TOPICS, TopicNames
 
-console = Console(stderr=True)
-if not console.is_terminal:
-    console = Console(stderr=True, width=160)  # logs and CI: keep the wide tables readable
+console = table_console(160, stderr=True)
 log = logging.getLogger(__name__)
 
 LIGHT_POOL = ["metrics", "chat", "selling_points", "fusion", "anomaly", "recommender", "compliance"]

@@ -48,7 +48,6 @@ def _timed(fn: Callable, items: list) -> tuple[list, float]:
 def bench_sentiment(data_dir: Path, per_category: int) -> dict:
     from snownlp import SnowNLP
 
-    from models.understanding.chat import ChatAnalyzer
     from models.understanding.chat_data import SENTIMENT_TEST_FRACTION, load_sentiment, split
 
     _, test = split(load_sentiment(data_dir), SENTIMENT_TEST_FRACTION)

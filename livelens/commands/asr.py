@@ -25,12 +25,11 @@ def engine_for(language: str, model: str | None) -> AsrEngine:
 
 
 def session_config() -> AsrSessionConfig:
+    """The worker's session settings (every LIVELENS_ASR__* applies, as in the pipeline)."""
+    from processors.asr import session_config as worker_session_config
     from streams.settings import get_settings
 
-    cfg = get_settings().asr
-    return AsrSessionConfig(policy=cfg.policy, update_interval_ms=int(cfg.update_interval_s * 1000),
-                            end_silence_ms=cfg.end_silence_ms, max_utterance_s=cfg.max_utterance_s,
-                            lag_budget_ms=cfg.lag_budget_ms)
+    return worker_session_config(get_settings().asr)
 
 
 def stream_file(session: StreamingAsrSession, audio, chunk_ms: int = CHUNK_MS, on_update=None) -> list[Segment]:

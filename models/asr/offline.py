@@ -29,10 +29,12 @@ def offline_config(base: AsrSessionConfig | None = None) -> AsrSessionConfig:
 
 def transcribe_offline(engine: Decoder, audio: np.ndarray, language: str = "en",
                        config: AsrSessionConfig | None = None,
-                       on_progress: Callable[[float, float], None] | None = None) -> tuple[list[Segment], StreamingAsrSession]:
+                       on_progress: Callable[[float, float], None] | None = None,
+                       options=None) -> tuple[list[Segment], StreamingAsrSession]:
     """Final segments of ``audio`` (float32 mono 16 kHz) and the spent session (its language
-    decision and stats). ``on_progress(done_s, total_s)`` is called after each step."""
-    session = StreamingAsrSession(engine, language, offline_config(config))
+    decision and stats). ``on_progress(done_s, total_s)`` is called after each step; ``options``:
+    the decode options (hotwords, prompt), None for the engine's."""
+    session = StreamingAsrSession(engine, language, offline_config(config), options=options)
     step = int(STEP_S * SAMPLE_RATE)
     total_s = len(audio) / SAMPLE_RATE
     finals: list[Segment] = []

@@ -418,8 +418,7 @@ class StreamingAsrSession:
     def _decode(self, audio: np.ndarray) -> DecodeResult:
         if self.unsupported_language:
             return DecodeResult([], self.unsupported_language, 0.0, 0.0)  # nothing to transcribe in: save the CPU
-        result = self.engine.decode(audio, self._language(), self.options) if self.options is not None \
-            else self.engine.decode(audio, self._language())
+        result = self.engine.decode(audio, self._language(), self.options)
         self.stats.decodes += 1
         self.stats.compute_s += result.compute_s
         self.stats.audio_s += len(audio) / SAMPLE_RATE
