@@ -615,6 +615,11 @@ def _reject_constant(name: str) -> Any:
 _JSON = json.JSONDecoder(parse_constant=_reject_constant)
 
 
+def loads_strict(text: str) -> Any:
+    """JSON as every edge reads it: NaN and Infinity are errors (ValueError), not floats."""
+    return _JSON.decode(text)
+
+
 def _short_errors(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:3]:

@@ -13,7 +13,6 @@ ingest, and producers writing straight to the input topics — goes through the 
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from typing import Any, Union
 
 from pydantic import ValidationError
 
-from streams.schemas import MAX_STREAM_MS, SCHEMA_VERSION, ChatMessage, CommerceEvent, Event
+from streams.schemas import MAX_STREAM_MS, SCHEMA_VERSION, ChatMessage, CommerceEvent, Event, loads_strict
 
 EdgeEvent = Union[ChatMessage, CommerceEvent]
 
@@ -47,10 +46,6 @@ def stamp_ingested(event: Event) -> Event:
     return event
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed")
-
-
 def parse_edge_line(raw: bytes, room_id: str, default_stream_ms: Callable[[], int] | None = None) -> EdgeEvent | None:
     """One JSON line → an event (None for a blank line); :class:`EdgeReject` with the reason otherwise."""
     if not raw.strip():
@@ -60,7 +55,7 @@ def parse_edge_line(raw: bytes, room_id: str, default_stream_ms: Callable[[], in
     except UnicodeDecodeError as exc:
         raise EdgeReject(f"invalid UTF-8 at byte {exc.start}") from None
     try:
-        obj = json.loads(text, parse_constant=_reject_constant)
+        obj = loads_strict(text)
     except (ValueError, RecursionError) as exc:
         raise EdgeReject(f"bad JSON: {str(exc)[:120]}") from None
     return parse_edge_object(obj, room_id, default_stream_ms)

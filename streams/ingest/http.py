@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -27,7 +26,7 @@ from pydantic import ValidationError
 
 from streams.ingest.edge import TOPIC_FOR_KIND, EdgeReject, parse_edge_line
 from streams.ingest.publisher import Publisher
-from streams.schemas import ChatMessage, parse_room_language
+from streams.schemas import ChatMessage, loads_strict, parse_room_language
 from streams.security import RateLimiter
 
 HTTP_TOPICS = ("chat", "commerce")
@@ -101,7 +100,7 @@ def _declared_language(body: bytes) -> str:
     if not body.strip():
         return ""
     try:
-        obj = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+        obj = loads_strict(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise HTTPException(400, "start: the body must be a JSON object such as {\"language\": \"zh\"}") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("language", ""), str):
@@ -110,10 +109,6 @@ def _declared_language(body: bytes) -> str:
         return parse_room_language(obj.get("language", "")) if obj.get("language") else ""
     except ValueError as exc:
         raise HTTPException(400, f"start: {exc}") from None
-
-
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not allowed")
 
 
 def create_ingest_router(get_ingest, require_token) -> APIRouter:
