@@ -16,8 +16,9 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from models.data_files import read_yaml, validate
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "profiles"
 _COLOUR_RE = re.compile(r"^#[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?$")
@@ -144,21 +145,11 @@ def available_profiles() -> list[str]:
     return sorted(names)
 
 
-def _one_line(path: Path, exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return f"{path}: {field}: {err['msg']}{more}"
-
-
 def parse_profile(data: Any, path: Path) -> PlatformProfile:
     """Validate one profile's data; :class:`ProfileError` naming ``path`` and the field."""
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: (top level): expected a mapping of fields, got {type(data).__name__}")
-    try:
-        profile = PlatformProfile.model_validate({**data, "source": path})
-    except ValidationError as exc:
-        raise ProfileError(_one_line(path, exc)) from None
+    profile = validate(PlatformProfile, {**data, "source": path}, path, ProfileError)
     if profile.name != path.stem:
         raise ProfileError(f"{path}: name: {profile.name!r} must match the file name {path.stem!r}")
     return profile
@@ -166,13 +157,7 @@ def parse_profile(data: Any, path: Path) -> PlatformProfile:
 
 def load_profile_file(path: Path | str) -> PlatformProfile:
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ProfileError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    return parse_profile(data, path)
+    return parse_profile(read_yaml(path, ProfileError), path)
 
 
 def load_profile(name: str) -> PlatformProfile:

@@ -22,9 +22,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from models.data_files import load_yaml_model
 from streams.schemas import parse_room_language
 
 
@@ -60,18 +60,7 @@ def load_rooms(path: Path | str | None) -> dict[str, RoomConfig]:
 
 @lru_cache(maxsize=8)
 def _load(path: str) -> RoomsFile:
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise RoomConfigError(f"{path}: cannot read the room config file: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise RoomConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    try:
-        return RoomsFile.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise RoomConfigError(f"{path}: {where}: {err['msg'].removeprefix('Value error, ')}") from None
+    return load_yaml_model(path, RoomsFile, RoomConfigError, what="the room config file")
 
 
 def room_language(rooms_file: Path | str | None, room_id: str) -> str:

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from models.data_files import load_yaml_model
 
 NORMALISE_FILE = Path(__file__).resolve().parent / "normalise.yaml"
 
@@ -62,33 +63,9 @@ class _Tables(BaseModel):
         return value
 
 
-def format_validation_error(path: Path | str, exc: ValidationError) -> str:
-    """One line naming the file, the field path and what is wrong (the first error)."""
-    err = exc.errors()[0]
-    loc = ""
-    for part in err["loc"]:
-        loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
-    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{path}: {loc or '(top level)'}: {err['msg']}{more}"
-
-
-def yaml_error_line(exc: Exception) -> str:
-    """A YAML or file error as one line, with the line number where YAML gives one."""
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    return f"line {mark.line + 1}: {problem}" if mark is not None else problem
-
-
 @lru_cache(maxsize=4)
 def load_tables(path: Path = NORMALISE_FILE) -> _Tables:
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise NormaliseTableError(f"{path}: cannot read YAML: {yaml_error_line(exc)}") from exc
-    try:
-        return _Tables.model_validate(data)
-    except ValidationError as exc:
-        raise NormaliseTableError(format_validation_error(path, exc)) from exc
+    return load_yaml_model(path, _Tables, NormaliseTableError)
 
 
 @lru_cache(maxsize=1)

@@ -18,10 +18,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from models.compliance.normalise import format_validation_error, yaml_error_line
+from models.data_files import read_yaml, validate
 
 RULES_DIR = Path(__file__).resolve().parent / "rules"
 
@@ -143,16 +142,10 @@ class RulePack(BaseModel):
 
 
 def _read_pack(path: Path, layer: str) -> RulePack:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise RulePackError(f"{path}: cannot read YAML: {yaml_error_line(exc)}") from exc
+    data = read_yaml(path, RulePackError)
     if not isinstance(data, dict):
         raise RulePackError(f"{path}: the top level must be a mapping with 'pack', 'layer' and 'rules'")
-    try:
-        pack = RulePack.model_validate(data)
-    except ValidationError as exc:
-        raise RulePackError(format_validation_error(path, exc)) from exc
+    pack = validate(RulePack, data, path, RulePackError)
     if pack.pack != path.stem:
         raise RulePackError(f"{path}: pack: {pack.pack!r} must equal the file name {path.stem!r}")
     if pack.layer != layer:

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from models.data_files import read_yaml
 
 from .forecaster import Forecast
 
@@ -78,12 +79,7 @@ class EarlyWarning:
 def load_warning_rules(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> WarningRules:
     """Read and check the rules file (None: the shipped one); ``overrides`` replace whole rules."""
     path = Path(path) if path is not None else DEFAULT_WARNINGS_PATH
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise WarningRulesError(f"{path}: cannot read ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise WarningRulesError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from exc
+    document = read_yaml(path, WarningRulesError, default={})
     if overrides:
         document = {**document, "warnings": {**(document.get("warnings") or {}), **overrides}}
     return parse_warning_rules(document, str(path))

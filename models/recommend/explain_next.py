@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.data_files import read_yaml, validate
 
 from .policy import Recommendation
 
@@ -64,21 +65,11 @@ class ExplainNextConfig(BaseModel):
 
 def load_explain_next_config(path: str | Path | None = None) -> ExplainNextConfig:
     path = Path(path) if path is not None else DEFAULT_EXPLAIN_NEXT_PATH
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ExplainNextConfigError(f"{path}: cannot read ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise ExplainNextConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from exc
-    return parse_explain_next_config(document, str(path))
+    return parse_explain_next_config(read_yaml(path, ExplainNextConfigError), str(path))
 
 
 def parse_explain_next_config(document: Any, where: str = "explain-next config") -> ExplainNextConfig:
-    try:
-        config = ExplainNextConfig.model_validate(document)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        raise ExplainNextConfigError(f"{where}: {'.'.join(str(p) for p in error['loc']) or 'document'}: {error['msg']}") from None
+    config = validate(ExplainNextConfig, document, where, ExplainNextConfigError)
     sample = {"name_zh": "x", "name_en": "x", "uplift": 0.1, "lo": 0.0, "hi": 0.2, "minutes_since": 1.0, "question": "x",
               "since_zh": "x", "since_en": "x", "ask_zh": "", "ask_en": "", "effect_zh": "x", "effect_en": "x"}
     for kind in ("selling_point", "promotion"):

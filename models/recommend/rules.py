@@ -47,7 +47,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import yaml
+
+from models.data_files import parse_yaml, read_yaml
 
 from .state import FEATURE_NAMES, TEXT_NAMES
 
@@ -174,19 +175,9 @@ def _as_document(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:
         return dict(source)
     if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml"))):
         path = Path(source)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise RulesError(f"{path}: cannot read rules file ({exc.strerror})") from exc
-        where = str(path)
+        doc, where = read_yaml(path, RulesError, what="rules file", default={}), str(path)
     else:
-        text, where = source, "rules text"
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RulesError(f"{where}: not valid YAML: {exc}") from exc
-    if doc is None:
-        return {}
+        doc, where = parse_yaml(source, "rules text", RulesError, default={}), "rules text"
     if not isinstance(doc, Mapping):
         raise RulesError(f"{where}: expected a mapping at the top, got {type(doc).__name__}")
     return dict(doc)

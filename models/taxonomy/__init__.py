@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from models.data_files import read_yaml
 
 #: The folder holding the YAML files shipped with livelens.
 BUILTIN_DIR = Path(__file__).resolve().parent
@@ -140,10 +140,7 @@ def _find(name: str, taxonomy_dir: Path | str | None, included_from: Path | None
 
 
 def _read_yaml(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise TaxonomyError(f"{path}: not valid YAML: {exc}") from exc
+    data = read_yaml(path, TaxonomyError)
     if not isinstance(data, dict):
         raise TaxonomyError(f"{path}: the top level must be a mapping with 'category' and 'classes'")
     return data

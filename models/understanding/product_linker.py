@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, field_validator
 
+from models.data_files import read_yaml, validate
 from models.understanding.text import normalise, safe_text
 
 _CJK_RE = re.compile(r"[\u3400-\u9fff]")
@@ -102,16 +102,14 @@ class ProductLink:
 def load_catalog(path: Path | str) -> list[Product]:
     """Products from a YAML or JSON catalog; a bad file fails with one line naming file and field."""
     path = Path(path)
-    try:
-        raw = path.read_text(encoding="utf-8")
-        data = json.loads(raw) if path.suffix.lower() == ".json" else yaml.safe_load(raw)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise CatalogError(f"{path}: cannot read: {str(exc).splitlines()[0]}") from None
-    try:
-        parsed = _CatalogFile.model_validate(data if data is not None else {})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise CatalogError(f"{path}: {'.'.join(str(x) for x in err['loc']) or 'file'}: {err['msg']}") from None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CatalogError(f"{path}: cannot read: {str(exc).splitlines()[0]}") from None
+    else:
+        data = read_yaml(path, CatalogError, default={})
+    parsed = validate(_CatalogFile, data if data is not None else {}, path, CatalogError)
     ids = [p.id for p in parsed.products]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:

@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
+from models.data_files import load_yaml_model
 from models.understanding.classification import Classification
 from models.understanding.segment_classifier import SegmentClassifier
 from models.understanding.text import normalise, safe_text
@@ -60,15 +60,7 @@ class ThresholdsError(ValueError):
 @lru_cache(maxsize=8)
 def load_thresholds(path: Path | str = THRESHOLDS_PATH) -> Thresholds:
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ThresholdsError(f"{path}: cannot read: {exc}") from None
-    try:
-        parsed = _ThresholdFile.model_validate(data if data is not None else {})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise ThresholdsError(f"{path}: {'.'.join(str(x) for x in err['loc']) or 'file'}: {err['msg']}") from None
+    parsed = load_yaml_model(path, _ThresholdFile, ThresholdsError)
     for name, value in parsed.classes.items():
         if not 0.0 <= value <= 1.0:
             raise ThresholdsError(f"{path}: classes.{name}: must be between 0 and 1, got {value}")

@@ -210,9 +210,9 @@ def test_a_new_platform_is_a_yaml_file(tmp_path):
 
 
 @pytest.mark.parametrize("mutation,expected", [
-    (("severity: critical", "severity: urgent", 1), "rules[0].severity"),
-    (("    law: 《广告法》第九条第（三）项：广告不得使用“国家级”“最高级”“最佳”等用语\n", "", 1), "rules[0].law"),
-    (("kind: absolute_term", "kind: rumour", 1), "rules[0].kind"),
+    (("severity: critical", "severity: urgent", 1), "rules.0.severity"),
+    (("    law: 《广告法》第九条第（三）项：广告不得使用“国家级”“最高级”“最佳”等用语\n", "", 1), "rules.0.law"),
+    (("kind: absolute_term", "kind: rumour", 1), "rules.0.kind"),
     (("pack: zh", "pack: chinese", 1), "pack"),
     (("id: zh.absolute.lowest_price", "id: zh.absolute.superlative", 1), "appears twice"),
     (("match_on: digits", "match_on: digits\n    colour: red", 1), "colour"),

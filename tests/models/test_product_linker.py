@@ -70,7 +70,7 @@ def test_json_catalog(tmp_path):
     ("products:\n  - name: {zh: 裙}\n", "products.0.id"),
     ("products:\n  - id: a\n    name: {zh: 裙}\n    colour: red\n", "products.0.colour"),
     ("products:\n  - id: a\n    name: {zh: 裙}\n    link: 0\n", "products.0.link"),
-    ("products: [\n", "cannot read"),
+    ("products: [\n", "not valid YAML"),
 ])
 def test_bad_catalogs_name_the_field(tmp_path, content, message):
     path = tmp_path / "bad.yaml"
