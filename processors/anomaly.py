@@ -19,6 +19,7 @@ from prometheus_client import Counter, Gauge
 
 from models.anomaly import AlertPolicy, AnomalyConfig, RoomAnomalyMonitor
 from models.anomaly.frames import gray_thumbnail, luma_and_diff
+from models.anomaly.messages import alert_message_zh
 from models.anomaly.monitor import rms_dbfs
 from processors.runtime import Input, Output, RoomProcessor, attach
 from streams.app import AppContext
@@ -86,7 +87,9 @@ class AnomalyProcessor(RoomProcessor):
                 alert_type=ch.alert_type, state=ch.state, severity=ch.severity, dedup_key=ch.dedup_key,
                 message=ch.message,
                 # a clock-raised alert (a gap, a stall) has no triggering input: its latency is not a hop's
-                evidence=ch.evidence if cause is not None else {**ch.evidence, "raised_by": "clock"})))
+                evidence={**ch.evidence, **({} if cause is not None else {"raised_by": "clock"}),
+                          # Chinese rooms' operators read this one (the early warnings carry theirs the same way)
+                          "message_zh": alert_message_zh(ch.alert_type, ch.state, ch.dedup_key, ch.evidence)})))
             ALERTS.labels(ch.alert_type, ch.state, ch.severity).inc()
             if ch.state == "open":
                 ALERTS_OPEN.labels(ch.alert_type).inc()

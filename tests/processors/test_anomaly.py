@@ -33,8 +33,10 @@ def test_silence_opens_an_alert_and_speech_resolves_it():
     opened = [o.event for o in silent if o.event.alert_type == "audio_silence" and o.event.state == "open"]
     assert opened, [o.event.alert_type for o in silent]
     assert opened[0].ingested_at > T0 + 5  # caused by a silent chunk: its latency runs from that chunk
+    assert opened[0].evidence["message_zh"].startswith("直播无声：直播间已 ")  # for a Chinese room's operators
     back = run.feed(_chunks(17_000, 8, 0.1))
-    assert any(o.event.alert_type == "audio_silence" and o.event.state == "resolved" for o in back)
+    resolved = [o.event for o in back if o.event.alert_type == "audio_silence" and o.event.state == "resolved"]
+    assert resolved and resolved[0].evidence["message_zh"].startswith("直播无声：声音已恢复")
 
 
 def test_a_room_is_forgotten_once_audio_and_frames_ended():
