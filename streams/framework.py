@@ -88,8 +88,23 @@ class FetchWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 _EVENT_WAIT_CODE = asyncio.Event.wait.__code__
 
 
+def stale_generations(app) -> set:
+    """Consumer-group generations whose partitions were revoked (override 5)."""
+    stale = getattr(app, "livelens_stale_generations", None)
+    if stale is None:
+        stale = app.livelens_stale_generations = set()
+    return stale
+
+
+def is_stale(app, message) -> bool:
+    """Was ``message`` read before a rebalance revoked its partition? Such an input must be
+    neither applied nor acknowledged: after the rebalance it is read again from the committed
+    offset, by whichever worker owns its partition then (override 5)."""
+    return message.generation_id is not None and message.generation_id in stale_generations(app)
+
+
 class LivelensConsumer(faust_aiokafka.Consumer):
-    """faust's aiokafka consumer with three overrides (2, 3, 4 below)."""
+    """faust's aiokafka consumer with four overrides (2, 3, 4, 5 below)."""
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         """2. Use :class:`FetchWaitConsumerThread` (override 1). Drop it with override 1."""
@@ -138,6 +153,35 @@ class LivelensConsumer(faust_aiokafka.Consumer):
         for write in getattr(self.app, "livelens_before_commit", ()):
             await write()
         return await super()._commit_offsets(offsets, start_new_transaction=start_new_transaction)
+
+    async def on_partitions_revoked(self, revoked) -> None:  # type: ignore[override]
+        """5. Inputs in flight when a rebalance starts are stale. faust stops delivering new
+        records then (stream_wait_empty is off, so it does not wait for the ones a processor is
+        handling), forgets the partitions' acks and committed offsets, and seeks every partition
+        back to its committed offset once assigned. An input still being handled would otherwise
+        (a) be acked after that: with the committed offset forgotten, faust takes the ack, and a
+        commit before the re-read inputs below it are acked again commits past them; and
+        (b) be applied to a room state reloaded from the table, moving its applied-offset mark
+        past the inputs that are re-read next, which are then skipped as redeliveries. Both lost
+        inputs in the SIGKILL failover test (tests/integration/test_resilience.py). So the
+        generation being revoked is marked stale: :meth:`ack` refuses its inputs and the runtime
+        (processors/runtime.py) does not apply them.
+        Drop it: when faust waits for in-flight events on revoke without stalling a rebalance, or
+        checks an ack's generation itself."""
+        stale_generations(self.app).add(self.app.consumer_generation_id)
+        await super().on_partitions_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned, generation_id: int = 0) -> None:  # type: ignore[override]
+        """5 (continued). A group generation that is assigned again is current, not stale (a
+        broker reusing a generation id would otherwise have every later input refused)."""
+        stale_generations(self.app).discard(generation_id)
+        await super().on_partitions_assigned(assigned, generation_id)
+
+    def ack(self, message) -> bool:  # type: ignore[override]
+        """5 (continued). Refuse the ack of an input read before its partition was revoked."""
+        if is_stale(self.app, message):
+            return False
+        return super().ack(message)
 
 
 class LivelensTransport(faust_aiokafka.Transport):
@@ -275,6 +319,9 @@ OVERRIDDEN_METHODS = [
     (LivelensConsumer, faust_aiokafka.Consumer, "_new_consumer_thread"),
     (LivelensConsumer, faust_aiokafka.Consumer, "wait_first"),
     (LivelensConsumer, faust_aiokafka.Consumer, "_commit_offsets"),
+    (LivelensConsumer, faust_aiokafka.Consumer, "on_partitions_revoked"),
+    (LivelensConsumer, faust_aiokafka.Consumer, "on_partitions_assigned"),
+    (LivelensConsumer, faust_aiokafka.Consumer, "ack"),
     *[(LeanMonitor, Monitor, name) for name in ("on_message_in", "on_stream_event_in", "on_stream_event_out",
                                                 "on_message_out", "on_send_initiated", "on_send_completed")],
     (StreamResumeRecovery, Recovery, "_resume_streams"),
