@@ -222,7 +222,7 @@ class AppContext:
     def stale(self, event) -> bool:
         """Was ``event`` read before a rebalance revoked its partition? The runtime neither applies
         nor acks such an input: it is read again from the committed offset (streams/framework.py,
-        override 5)."""
+        override 9)."""
         return is_stale(self.app, event.message)
 
     def topic_name(self, event) -> str:

@@ -89,7 +89,7 @@ _EVENT_WAIT_CODE = asyncio.Event.wait.__code__
 
 
 def stale_generations(app) -> set:
-    """Consumer-group generations whose partitions were revoked (override 5)."""
+    """Consumer-group generations whose partitions were revoked (override 9)."""
     stale = getattr(app, "livelens_stale_generations", None)
     if stale is None:
         stale = app.livelens_stale_generations = set()
@@ -99,12 +99,15 @@ def stale_generations(app) -> set:
 def is_stale(app, message) -> bool:
     """Was ``message`` read before a rebalance revoked its partition? Such an input must be
     neither applied nor acknowledged: after the rebalance it is read again from the committed
-    offset, by whichever worker owns its partition then (override 5)."""
+    offset, by whichever worker owns its partition then (override 9)."""
     return message.generation_id is not None and message.generation_id in stale_generations(app)
 
 
 class LivelensConsumer(faust_aiokafka.Consumer):
-    """faust's aiokafka consumer with four overrides (2, 3, 4, 5 below)."""
+    """faust's aiokafka consumer with four overrides (2, 3, 4, 9 below)."""
+
+    #: rebalances begun so far (override 9)
+    revocations: int = 0
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         """2. Use :class:`FetchWaitConsumerThread` (override 1). Drop it with override 1."""
@@ -150,12 +153,18 @@ class LivelensConsumer(faust_aiokafka.Consumer):
         first (``app.livelens_before_commit``); faust then flushes the producer and commits, so a
         committed input is never missing from the changelog.
         Drop it: when faust offers a pre-commit hook (a signal before offsets are committed)."""
+        revocations = self.revocations
         for write in getattr(self.app, "livelens_before_commit", ()):
             await write()
+        if self.revocations != revocations:
+            # 9 (continued). A rebalance began while the states were written: it dropped the live
+            # states of its partitions, maybe before they were written, so ``offsets`` (taken
+            # before) may cover inputs the changelog lacks. No commit: they are read again.
+            return False
         return await super()._commit_offsets(offsets, start_new_transaction=start_new_transaction)
 
     async def on_partitions_revoked(self, revoked) -> None:  # type: ignore[override]
-        """5. Inputs in flight when a rebalance starts are stale. faust stops delivering new
+        """9. Inputs in flight when a rebalance starts are stale. faust stops delivering new
         records then (stream_wait_empty is off, so it does not wait for the ones a processor is
         handling), forgets the partitions' acks and committed offsets, and seeks every partition
         back to its committed offset once assigned. An input still being handled would otherwise
@@ -168,17 +177,18 @@ class LivelensConsumer(faust_aiokafka.Consumer):
         (processors/runtime.py) does not apply them.
         Drop it: when faust waits for in-flight events on revoke without stalling a rebalance, or
         checks an ack's generation itself."""
+        self.revocations += 1
         stale_generations(self.app).add(self.app.consumer_generation_id)
         await super().on_partitions_revoked(revoked)
 
     async def on_partitions_assigned(self, assigned, generation_id: int = 0) -> None:  # type: ignore[override]
-        """5 (continued). A group generation that is assigned again is current, not stale (a
+        """9 (continued). A group generation that is assigned again is current, not stale (a
         broker reusing a generation id would otherwise have every later input refused)."""
         stale_generations(self.app).discard(generation_id)
         await super().on_partitions_assigned(assigned, generation_id)
 
     def ack(self, message) -> bool:  # type: ignore[override]
-        """5 (continued). Refuse the ack of an input read before its partition was revoked."""
+        """9 (continued). Refuse the ack of an input read before its partition was revoked."""
         if is_stale(self.app, message):
             return False
         return super().ack(message)
