@@ -3,6 +3,8 @@ heard, display with digits), prosody and bad-audio rejections out, and the table
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -44,8 +46,8 @@ def test_english_room_speech_becomes_final_transcripts_and_prosody(processor, sh
     outputs = ProcessorRun(processor).feed(_chunks("en-room", audio, "en")
                                            + [StreamMarker(room_id="en-room", stream_ms=13_000, marker="end")])
     finals = _finals(outputs)
-    text = " ".join(f.text for f in finals).lower()
-    assert "ask not what your country can do for you" in text.replace(",", ""), text
+    text = re.sub(r"[^a-z ]", "", " ".join(f.text for f in finals).lower())
+    assert "ask not what your country can do for you" in text, text
     assert len({f.segment_id for f in finals}) == len(finals) and all(f.language == "en" for f in finals)
     assert all(f.display for f in finals)
     assert any(o.topic == "prosody" for o in outputs)
@@ -68,11 +70,11 @@ def test_display_writes_spoken_prices_as_digits_and_keeps_the_text_as_heard():
     from processors.asr import _transcript
     from models.asr.session import Segment
 
-    seg = Segment(segment_id="r:1:0", start_ms=0, end_ms=900, text="今天只要二十九块九，拍三件", language="zh", words=[])
+    seg = Segment(segment_id="r:1:0", start_ms=0, end_ms=900, text="今天只要二十九块九，拍三件", language="zh", words=[], is_final=True)
     t = _transcript("r", seg, True, 1.0)
     assert t.text == "今天只要二十九块九，拍三件" and t.display == "今天只要29.9元，拍3件"
     seg = Segment(segment_id="r:1:1", start_ms=0, end_ms=900, text="only twenty nine ninety nine today",
-                  language="en", words=[])
+                  language="en", words=[], is_final=True)
     assert _transcript("r", seg, True, 1.0).display == "only 29.99 today"
 
 
@@ -90,7 +92,7 @@ def test_bad_audio_is_rejected_with_a_reason_and_the_room_carries_on(processor, 
     assert run.states["bad-room"].session is None  # nothing opened for a chunk that is not audio
     good = _chunks("bad-room", audio[: 16000 * 4], "en")
     outputs = run.feed(good + [StreamMarker(room_id="bad-room", stream_ms=6_000, marker="end")])
-    assert "ask not" in " ".join(f.text for f in _finals(outputs)).lower()
+    assert "fellow americans" in " ".join(f.text for f in _finals(outputs)).lower()
     assert len(run.rejected) == 1
 
 
