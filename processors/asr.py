@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from prometheus_client import Gauge
 
 from models.asr import AsrEngine, AsrSessionConfig, BadAudio, DecodeOptions, StreamingAsrSession, decode_chunk
+from models.asr.bias import bias_options, catalog_terms
 from models.asr.itn import to_display
 from models.asr.language import choose_room_language
 from models.prosody import ProsodyAnalyzer
@@ -107,6 +108,22 @@ class AsrProcessor(RoomProcessor):
         super().__init__(settings)
         self.engines = engines or Engines(settings)
         self.config = session_config(settings.asr)
+        self._bias: dict[str, DecodeOptions | None] = {}  # language -> the rooms' decode options
+
+    def decode_options(self, language: str) -> DecodeOptions | None:
+        """The rooms' decode options in ``language``: biased to the catalog and category when
+        ``asr.bias`` says so (None: the engine's own)."""
+        a = self.settings.asr
+        if a.bias == "none" or language not in ("zh", "en"):
+            return None
+        if language not in self._bias:
+            names, terms = catalog_terms(a.catalog, self.settings.understanding.category, language, a.bias_max_terms)
+            self._bias[language] = bias_options(a.bias, DecodeOptions(beam_size=a.beam_size), names, terms, language)
+        return self._bias[language]
+
+    def load_models(self) -> None:
+        for language in ("zh", "en"):  # a bad catalog fails at start, in one line, not at a room's first chunk
+            self.decode_options(language)
 
     def thread_workers(self) -> int:
         return self.settings.asr.workers
@@ -169,7 +186,8 @@ class AsrProcessor(RoomProcessor):
         engine = self.engines.for_language(language)
         room.epoch += 1
         room.session = StreamingAsrSession(engine, language=language, config=self.config,
-                                           segment_prefix=f"{room_id}:{room.epoch}:")
+                                           segment_prefix=f"{room_id}:{room.epoch}:",
+                                           options=self.decode_options(language))
         room.language_source, room.alerted_unsupported = source, False
         log.info("room %s: transcribing in %s (%s)", room_id, language, source)
 

@@ -114,6 +114,14 @@ class AsrSettings(BaseModel):
     lag_budget_ms: float = 1000.0
     #: Decoding threads of the ASR pool (rooms decode in parallel up to this many).
     workers: int = 1
+    #: Speech biased to the room (models/asr/bias.py): "none", or the mode that did not hurt
+    #: CER/WER in ``livelens bench asr --bias`` (BENCHMARKS.md); hints come from ``catalog`` and
+    #: the category taxonomy (``understanding.category``).
+    bias: Literal["none", "prompt"] = "none"
+    #: The rooms' catalog (product names and aliases, models/understanding/catalogs/*.yaml).
+    catalog: Path | None = None
+    #: Hint phrases at most (they share Whisper's 224-token prompt window with the decode).
+    bias_max_terms: int = Field(default=40, ge=1, le=200)
 
 
 class UnderstandingSettings(BaseModel):
