@@ -114,10 +114,11 @@ class AsrSettings(BaseModel):
     lag_budget_ms: float = 1000.0
     #: Decoding threads of the ASR pool (rooms decode in parallel up to this many).
     workers: int = 1
-    #: Speech biased to the room (models/asr/bias.py): "none", or the mode that did not hurt
-    #: CER/WER in ``livelens bench asr --bias`` (BENCHMARKS.md); hints come from ``catalog`` and
-    #: the category taxonomy (``understanding.category``).
-    bias: Literal["none", "prompt"] = "none"
+    #: Speech biased to the room (models/asr/bias.py), English rooms only: "hotwords" from
+    #: ``catalog`` and the category taxonomy (``understanding.category``) did not hurt WER in
+    #: ``livelens bench asr --bias``; on Chinese rooms every mode raised the streaming CER, so they
+    #: are never biased, and the prompt modes are not offered (BENCHMARKS.md).
+    bias: Literal["none", "hotwords"] = "none"
     #: The rooms' catalog (product names and aliases, models/understanding/catalogs/*.yaml).
     catalog: Path | None = None
     #: Hint phrases at most (they share Whisper's 224-token prompt window with the decode).
