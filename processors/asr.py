@@ -112,10 +112,11 @@ class AsrProcessor(RoomProcessor):
 
     def decode_options(self, language: str) -> DecodeOptions | None:
         """The rooms' decode options in ``language``: biased to the catalog and category when
-        ``asr.bias`` says so, for English rooms (None: the engine's own). Chinese rooms are not
-        biased: every mode raised the streaming CER of the zh sample room (BENCHMARKS.md)."""
+        ``asr.bias`` says so, for English rooms with a catalog (None: the engine's own). Chinese
+        rooms are not biased: every mode raised the streaming CER of the zh sample room
+        (BENCHMARKS.md)."""
         a = self.settings.asr
-        if a.bias == "none" or language != "en":
+        if a.bias == "none" or a.catalog is None or language != "en":
             return None
         if language not in self._bias:
             names, terms = catalog_terms(a.catalog, self.settings.understanding.category, language, a.bias_max_terms)
