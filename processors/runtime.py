@@ -59,8 +59,8 @@ class Input:
 
 
 class RejectInput(Exception):
-    """Raised by ``handle`` for an input it cannot use (bad audio: wrong sample rate, undecodable):
-    the runtime dead-letters it with ``reason`` and acks it; the room's state is left as it was."""
+    """Raised by ``handle`` for an input it cannot use (bad audio: wrong sample rate, undecodable),
+    before it changes the room's state: the runtime dead-letters it with ``reason`` and acks it."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -94,7 +94,7 @@ class RoomProcessor:
         self.settings = settings
 
     def thread_workers(self) -> int:
-        """``runs_on = "thread"``: the threads of its pool (rooms handled in parallel up to this)."""
+        """``runs_on = "thread"``: the threads of the pool ``handle`` runs in, off the event loop."""
         return 1
 
     def load_models(self) -> None:

@@ -112,7 +112,7 @@ class AsrSettings(BaseModel):
     max_utterance_s: float = 15.0
     #: Lag (audio waiting + compute) above which a session degrades; an alert condition.
     lag_budget_ms: float = 1000.0
-    #: Decoding threads of the ASR pool (rooms decode in parallel up to this many).
+    #: Threads of the ASR decode pool (Whisper runs there, never on the event loop).
     workers: int = 1
     #: Speech biased to the room (models/asr/bias.py), English rooms with a ``catalog`` only:
     #: "both" (hotwords + a prompt naming the products) and "hotwords", from the catalog and the
