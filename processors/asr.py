@@ -1,33 +1,42 @@
-"""Speech: audio chunks → transcripts (partial + final) and host-voice prosody.
+"""Speech: audio chunks → transcripts (partial + final), host-voice prosody, language alerts.
 
-One faster-whisper engine per language family is loaded once per worker (lazily, on the first
-chunk that needs it) and shared by the rooms; decoding runs in a bounded thread pool, never on
-the event loop. Each room has a :class:`models.asr.StreamingAsrSession` (it degrades itself when
-compute falls behind; its lag and level are exported as metrics the anomaly stage alerts on).
+:class:`AsrProcessor` is a :class:`processors.runtime.RoomProcessor` like every stage: the runtime
+decodes the audio topic, dead-letters what is not audio (and chunks ``handle`` refuses with
+:class:`~processors.runtime.RejectInput`: wrong sample rate or format, undecodable PCM), emits,
+records latency and acks. Its pure core per room is :class:`AsrRoom`: a
+:class:`models.asr.StreamingAsrSession` (it degrades itself when compute falls behind; its lag and
+level are exported as metrics the anomaly stage alerts on) and a prosody analyzer. ``handle``
+runs in the runtime's thread pool (``runs_on = "thread"``, ``LIVELENS_ASR__WORKERS`` threads), so
+faster-whisper never blocks the event loop. One engine per language family is loaded once per
+worker, on the first chunk that needs it, and shared by the rooms.
 
-Restart safety: an audio chunk is acknowledged (its offset may be committed) only once the
-session no longer holds its audio (``StreamingAsrSession.held_from_ms``), so after a crash the
-open utterance is replayed from its first chunk and no speech is lost. The faust table
-``asr_rooms`` keeps, per room, the end of the last final transcript emitted and a session epoch:
-the new session gets fresh segment ids under a new epoch, and finals that end at or before the
-recorded end are not emitted again. (Prosody windows open at a crash, ≤ 2 s, may be dropped.)
+Restart safety: a chunk is acknowledged (its offset may be committed) only once the session no
+longer holds its audio (``holds_inputs``; ``StreamingAsrSession.held_from_ms``), so after a crash
+the open utterance is replayed from its first chunk and no speech is lost. The faust table
+``asr_rooms`` keeps, per room, the end of the last final transcript emitted and a session epoch
+(written before each offset commit): a new session gets fresh segment ids under a new epoch, and
+finals that end at or before the recorded end are not emitted again. (Prosody windows open at a
+crash, ≤ 2 s, may be dropped.)
+
+Transcripts carry ``text`` as recognised and ``display``, the same text with spoken numbers,
+prices and percentages written as digits (``models.asr.itn``): "二十九块九" → "29.9元".
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
-import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from prometheus_client import Gauge
 
 from models.asr import AsrEngine, AsrSessionConfig, BadAudio, DecodeOptions, StreamingAsrSession, decode_chunk
+from models.asr.bias import bias_options, catalog_terms
+from models.asr.itn import to_display
 from models.asr.language import choose_room_language
 from models.prosody import ProsodyAnalyzer
-from processors.base import Processor, release_held
+from processors.runtime import Input, Output, RejectInput, RoomProcessor, attach
 from streams.app import AppContext
 from streams.observability import STAGE_DEGRADED
 from streams.rooms import room_language
@@ -59,28 +68,24 @@ class Engines:
             return self._engines[name]
 
 
-class RoomSpeech:
-    """One room: its ASR session, prosody analyzer and the ingest times of recent audio."""
+@dataclass
+class AsrRoom:
+    """One room's state: what the table keeps (``epoch``, ``last_final_end_ms``) and, while the
+    room is open in this worker, its session, prosody analyzer and recent chunks' ingest times."""
 
-    def __init__(self, engine: AsrEngine, language: str, config: AsrSessionConfig, prefix: str, source: str = ""):
-        self.session = StreamingAsrSession(engine, language=language, config=config, segment_prefix=prefix)
-        self.language_source = source  # where the language came from (override, declared, …)
-        self.alerted_unsupported = False
-        self.prosody = ProsodyAnalyzer(window_ms=2000)
-        self.ingested: deque[tuple[int, float]] = deque(maxlen=400)  # (chunk end ms, ingested_at)
-        self.unacked: deque[tuple[int, object]] = deque()  # (chunk end ms, faust event) still held
+    epoch: int = 0
+    last_final_end_ms: int = -1
+    declared: str = ""  # the language its start marker declared (HTTP start has no audio)
+    session: StreamingAsrSession | None = None
+    language_source: str = ""  # where the language came from (override, declared, …)
+    alerted_unsupported: bool = False
+    prosody: ProsodyAnalyzer = field(default_factory=lambda: ProsodyAnalyzer(window_ms=2000))
+    ingested: deque = field(default_factory=lambda: deque(maxlen=400))  # (chunk end ms, ingested_at)
+    revision: int = 0  # partial revisions emitted (their event ids)
+    lag_ms: float = 0.0  # the last update's, for the gauges
+    degraded_level: int = 0
 
-    def ack_done(self) -> None:
-        """Acknowledge the chunks whose audio the session no longer holds."""
-        held = self.session.held_from_ms
-        while self.unacked and self.unacked[0][0] <= held:
-            self.unacked.popleft()[1].ack()
-
-    def ack_all(self) -> None:
-        while self.unacked:
-            self.unacked.popleft()[1].ack()
-
-    def ingested_at(self, audio_end_ms: int) -> float:
+    def ingested_at(self, audio_end_ms: int, default: float) -> float:
         """``ingested_at`` of the newest chunk the update used (the one covering ``audio_end_ms``)."""
         best = None
         for end_ms, at in self.ingested:
@@ -88,115 +93,148 @@ class RoomSpeech:
                 best = at
             else:
                 break
-        return best if best is not None else (self.ingested[-1][1] if self.ingested else time.time())
+        return best if best is not None else (self.ingested[-1][1] if self.ingested else default)
 
 
-def register(ctx: AppContext) -> None:
-    s = ctx.settings
-    proc = Processor(ctx, NAME, s.budgets.asr)
-    table = ctx.app.Table(TABLE, default=None, partitions=s.partitions)
-    ctx.tables.append(TABLE)
-    engines = Engines(s)
-    pool = ThreadPoolExecutor(max_workers=max(1, s.asr.workers), thread_name_prefix="asr")
-    config = session_config(s.asr)
-    rooms: dict[str, RoomSpeech] = {}
-    declared: dict[str, str] = {}  # room -> language its start marker declared (HTTP start has no audio)
+class AsrProcessor(RoomProcessor):
+    name = NAME
+    budget = "asr"
+    table = TABLE
+    runs_on = "thread"
+    holds_inputs = True
+    inputs = {"audio": (AudioChunk, StreamMarker)}
 
-    async def run(fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+    def __init__(self, settings, engines: Engines | None = None) -> None:
+        super().__init__(settings)
+        self.engines = engines or Engines(settings)
+        self.config = session_config(settings.asr)
+        self._bias: dict[str, DecodeOptions | None] = {}  # language -> the rooms' decode options
 
-    async def room_for(room_id: str, state: dict, declared: str) -> RoomSpeech:
-        """The room's session; a new one (after a start or a restart) gets a new epoch in
-        ``state`` so its segment ids never collide with ids emitted before."""
-        if room_id not in rooms:
-            language, source = resolve_language(s, room_id, declared)
-            engine = await run(engines.for_language, language)
-            state["epoch"] += 1
-            rooms[room_id] = RoomSpeech(engine, language, config, prefix=f"{room_id}:{state['epoch']}:", source=source)
-            log.info("room %s: transcribing in %s (%s)", room_id, language, source)
-        return rooms[room_id]
+    def decode_options(self, language: str) -> DecodeOptions | None:
+        """The rooms' decode options in ``language``: biased to the catalog and category when
+        ``asr.bias`` says so, for English rooms with a catalog (None: the engine's own). Chinese
+        rooms are not biased: every mode raised the streaming CER of the zh sample room
+        (BENCHMARKS.md)."""
+        a = self.settings.asr
+        if a.bias == "none" or a.catalog is None or language != "en":
+            return None
+        if language not in self._bias:
+            names, terms = catalog_terms(a.catalog, self.settings.understanding.category, language, a.bias_max_terms)
+            self._bias[language] = bias_options(a.bias, DecodeOptions(beam_size=a.beam_size), names, terms, language)
+        return self._bias[language]
 
-    async def alert_unsupported(room_id: str, speech: RoomSpeech, update) -> None:
+    def load_models(self) -> None:
+        self.decode_options("en")  # a bad catalog fails before the first room, not at its first chunk
+
+    def thread_workers(self) -> int:
+        return self.settings.asr.workers
+
+    # the table keeps two numbers per room; the session lives only in this worker's memory, so a
+    # room reloaded after a crash or rebalance starts a new session (under a new epoch)
+    def load_state(self, saved: dict | None) -> AsrRoom:
+        saved = saved or {}
+        return AsrRoom(epoch=int(saved.get("epoch", 0)), last_final_end_ms=int(saved.get("last_final_end_ms", -1)))
+
+    def dump_state(self, room: AsrRoom) -> dict:
+        return {"epoch": room.epoch, "last_final_end_ms": room.last_final_end_ms}
+
+    def held_end_ms(self, inp: Input) -> int | None:
+        ev = inp.event
+        return ev.stream_ms + ev.duration_ms if isinstance(ev, AudioChunk) else None
+
+    def held_from_ms(self, room: AsrRoom) -> int | None:
+        return room.session.held_from_ms if room is not None and room.session is not None else None
+
+    def handle(self, inp: Input, room: AsrRoom) -> list[Output]:
+        ev, room_id = inp.event, inp.room_id
+        if isinstance(ev, StreamMarker):
+            if ev.marker == "start" and ev.language:
+                room.declared = ev.language
+            if ev.marker != "end":
+                return []
+            room.declared = ""
+            if room.session is None:
+                return []
+            session, prosody = room.session, room.prosody
+            outputs = self._updates(room_id, room, session.finish(), inp.received_at)
+            outputs += self._prosody(room_id, room, prosody.finish(), inp.received_at)
+            room.session, room.prosody = None, ProsodyAnalyzer(window_ms=2000)
+            room.ingested.clear()
+            return outputs
+        try:
+            pcm = decode_chunk(ev.pcm, ev.sample_rate, ev.channels)
+        except BadAudio as exc:
+            raise RejectInput(f"audio: {exc.reason}") from None
+        if room.session is None:
+            self._open(room_id, room, ev.language or room.declared)
+        room.ingested.append((ev.stream_ms + ev.duration_ms, ev.ingested_at))
+        room.session.insert_audio_chunk(pcm, ev.stream_ms)
+        room.prosody.insert_audio_chunk(pcm, ev.stream_ms)
+        update = room.session.process_iter()
+        outputs = self._updates(room_id, room, update, inp.received_at)
+        outputs += self._unsupported(room_id, room, update, inp.received_at)
+        outputs += self._prosody(room_id, room, room.prosody.process_iter(), inp.received_at)
+        return outputs
+
+    def after(self, inp: Input, room: AsrRoom) -> None:
+        ASR_LAG.labels(inp.room_id).set(room.lag_ms)
+        STAGE_DEGRADED.labels(NAME, inp.room_id).set(room.degraded_level)
+
+    def _open(self, room_id: str, room: AsrRoom, declared: str) -> None:
+        """A new session (after a start or a restart) under a new epoch, so its segment ids never
+        collide with ids emitted before."""
+        language, source = resolve_language(self.settings, room_id, declared)
+        engine = self.engines.for_language(language)
+        room.epoch += 1
+        room.session = StreamingAsrSession(engine, language=language, config=self.config,
+                                           segment_prefix=f"{room_id}:{room.epoch}:",
+                                           options=self.decode_options(language))
+        room.language_source, room.alerted_unsupported = source, False
+        log.info("room %s: transcribing in %s (%s)", room_id, language, source)
+
+    def _updates(self, room_id: str, room: AsrRoom, update, now: float) -> list[Output]:
+        ingested_at = room.ingested_at(update.audio_end_ms, now)
+        outputs = []
+        for seg in update.finals:
+            if seg.end_ms <= room.last_final_end_ms:
+                continue  # emitted before a restart: finals never change, never repeat
+            outputs.append(Output("transcripts", _transcript(room_id, seg, True, ingested_at)))
+            room.last_final_end_ms = seg.end_ms
+        for seg in update.partials:
+            room.revision += 1
+            outputs.append(Output("transcripts", _transcript(room_id, seg, False, ingested_at, room.revision)))
+        room.lag_ms, room.degraded_level = update.lag_ms, update.degraded_level
+        return outputs
+
+    def _unsupported(self, room_id: str, room: AsrRoom, update, now: float) -> list[Output]:
         """``auto`` heard neither zh nor en: say so once, instead of transcribing nonsense."""
-        if not update.unsupported_language or speech.alerted_unsupported:
-            return
-        speech.alerted_unsupported = True
-        heard = update.unsupported_language
-        await proc.emit("alerts", Alert(
-            room_id=room_id, event_id=f"{room_id}:unsupported_language:{speech.session.language}:{heard}",
-            stream_ms=update.audio_end_ms, ingested_at=speech.ingested_at(update.audio_end_ms),
+        if not update.unsupported_language or room.alerted_unsupported:
+            return []
+        room.alerted_unsupported = True
+        heard, setting = update.unsupported_language, room.session.language
+        return [Output("alerts", Alert(
+            room_id=room_id, event_id=f"{room_id}:unsupported_language:{setting}:{heard}",
+            stream_ms=update.audio_end_ms, ingested_at=room.ingested_at(update.audio_end_ms, now),
             alert_type="unsupported_language", state="open", severity="warning",
             dedup_key=f"{room_id}:unsupported_language",
             message=(f"the host speaks {heard!r}, neither Chinese nor English: no transcripts for this room "
                      f"(declare its language, or set LIVELENS_ASR__ROOM_LANGUAGES)"),
-            evidence={"heard": heard, "language_setting": speech.session.language,
-                      "source": speech.language_source}))
+            evidence={"heard": heard, "language_setting": setting, "source": room.language_source}))]
 
-    async def emit_update(room_id: str, speech: RoomSpeech, update, state: dict) -> dict:
-        ingested_at = speech.ingested_at(update.audio_end_ms)
-        for seg in update.finals:
-            if seg.end_ms <= state["last_final_end_ms"]:
-                continue  # emitted before a restart: finals never change, never repeat
-            await proc.emit("transcripts", _transcript(room_id, seg, True, ingested_at))
-            state["last_final_end_ms"] = seg.end_ms
-        for seg in update.partials:
-            await proc.emit("transcripts", _transcript(room_id, seg, False, ingested_at))
-        ASR_LAG.labels(room_id).set(update.lag_ms)
-        STAGE_DEGRADED.labels(NAME, room_id).set(update.degraded_level)
-        return state
-
-    async def emit_prosody(room_id: str, speech: RoomSpeech, windows) -> None:
+    def _prosody(self, room_id: str, room: AsrRoom, windows, now: float) -> list[Output]:
+        outputs = []
         for w in windows:
             f = w.features
-            await proc.emit("prosody", Prosody(
+            outputs.append(Output("prosody", Prosody(
                 room_id=room_id, event_id=f"{room_id}:prosody:{w.start_ms}", stream_ms=w.end_ms,
-                ingested_at=speech.ingested_at(w.end_ms), start_ms=w.start_ms, end_ms=w.end_ms,
+                ingested_at=room.ingested_at(w.end_ms, now), start_ms=w.start_ms, end_ms=w.end_ms,
                 energy_db=f.energy_db, pitch_hz=f.pitch_hz, pitch_std_hz=f.pitch_std_hz,
-                voiced_ratio=min(max(f.voiced_ratio, 0.0), 1.0), speaking_rate=f.speaking_rate))
+                voiced_ratio=min(max(f.voiced_ratio, 0.0), 1.0), speaking_rate=f.speaking_rate)))
+        return outputs
 
-    @ctx.app.agent(ctx.topic("audio"), name=f"{s.app_id}.asr")
-    async def asr_agent(stream):
-        # manual acks: a chunk's offset is committed only once its audio is out of the session
-        async for event in stream.noack().events():
-            async with proc.guard(event, on_failure=lambda: release_held(event, (r.unacked for r in rooms.values()))):
-                ev = await proc.decode(event.value, "audio", (AudioChunk, StreamMarker))
-                if ev is None:
-                    event.ack()
-                    continue
-                room_id = ev.room_id
-                state = dict(table.get(room_id) or {"last_final_end_ms": -1, "epoch": 0})
-                if isinstance(ev, StreamMarker):
-                    if ev.marker == "start" and ev.language:
-                        declared[room_id] = ev.language
-                    if ev.marker == "end":
-                        declared.pop(room_id, None)
-                    if ev.marker == "end" and room_id in rooms:
-                        speech = rooms.pop(room_id)
-                        state = await emit_update(room_id, speech, await run(speech.session.finish), state)
-                        await emit_prosody(room_id, speech, await run(speech.prosody.finish))
-                        table[room_id] = state
-                        speech.ack_all()
-                    event.ack()
-                    continue
-                try:
-                    pcm = decode_chunk(ev.pcm, ev.sample_rate, ev.channels)
-                except BadAudio as exc:
-                    await proc.reject(event.value, f"audio: {exc.reason}", "audio", room_id)
-                    event.ack()
-                    continue
-                before = dict(state)
-                speech = await room_for(room_id, state, ev.language or declared.get(room_id, ""))
-                speech.ingested.append((ev.stream_ms + ev.duration_ms, ev.ingested_at))
-                speech.unacked.append((ev.stream_ms + ev.duration_ms, event))
-                speech.session.insert_audio_chunk(pcm, ev.stream_ms)
-                speech.prosody.insert_audio_chunk(pcm, ev.stream_ms)
-                update = await run(speech.session.process_iter)
-                state = await emit_update(room_id, speech, update, state)
-                await alert_unsupported(room_id, speech, update)
-                await emit_prosody(room_id, speech, await run(speech.prosody.process_iter))
-                if state != before:
-                    table[room_id] = state
-                speech.ack_done()
+
+def register(ctx: AppContext) -> None:
+    attach(ctx, AsrProcessor(ctx.settings))
 
 
 def resolve_language(s, room_id: str, declared: str) -> tuple[str, str]:
@@ -214,12 +252,23 @@ def session_config(a, policy: str | None = None) -> AsrSessionConfig:
                             language_id_speech_ms=a.language_id_speech_ms)
 
 
-def _transcript(room_id: str, seg, is_final: bool, ingested_at: float) -> Transcript:
+def _transcript(room_id: str, seg, is_final: bool, ingested_at: float, revision: int = 0) -> Transcript:
     words = [Word(start_ms=max(0, int(w[0])), end_ms=max(0, int(w[1])), text=w[2],
                   probability=min(max(float(w[3]), 0.0), 1.0)) for w in seg.words]
+    language = seg.language or ""
     return Transcript(
         room_id=room_id,
         # finals: the segment id (stable); partials: one event per revision
-        event_id=f"{seg.segment_id}:final" if is_final else f"{seg.segment_id}:partial:{seg.end_ms}:{time.time_ns()}",
+        event_id=f"{seg.segment_id}:final" if is_final else f"{seg.segment_id}:partial:{seg.end_ms}:{revision}",
         stream_ms=seg.end_ms, ingested_at=ingested_at, segment_id=seg.segment_id, is_final=is_final,
-        start_ms=seg.start_ms, end_ms=seg.end_ms, text=seg.text, language=seg.language or "", words=words)
+        start_ms=seg.start_ms, end_ms=seg.end_ms, text=seg.text, display=display_text(seg.text, language),
+        language=language, words=words)
+
+
+def display_text(text: str, language: str) -> str:
+    """``text`` with numbers as digits for people to read (never fails a transcript)."""
+    try:
+        return to_display(text, language if language in ("zh", "en") else None)
+    except Exception:  # noqa: BLE001 - a normaliser bug must not lose the transcript: show it as heard
+        log.exception("display text of %r", text[:80])
+        return text

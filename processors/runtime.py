@@ -11,7 +11,8 @@ and does, once for all processors:
   changelog after a crash);
 - emitting the outputs, stamping ``emitted_at`` and recording latency against the stage budget;
 - dead-lettering an input whose ``handle`` raised (processor, exception type and message), so the
-  stage carries on and the input is not lost;
+  stage carries on and the input is not lost; ``handle`` refuses bad input (e.g. audio at a wrong
+  sample rate) by raising :class:`RejectInput` (reason): dead-lettered with that reason and acked;
 - acknowledgement: inputs are acked once handled (faust commits their offsets after the outputs
   and the table writes are with the producer); a processor whose in-memory state holds inputs
   (``holds_inputs``: selling points keep the sentences of the open segment) has each input acked
@@ -57,6 +58,15 @@ class Input:
         return isinstance(self.event, StreamMarker) and (not markers or self.event.marker in markers)
 
 
+class RejectInput(Exception):
+    """Raised by ``handle`` for an input it cannot use (bad audio: wrong sample rate, undecodable),
+    before it changes the room's state: the runtime dead-letters it with ``reason`` and acks it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Output:
     topic: str  # the TOPICS key to send it to
@@ -82,6 +92,10 @@ class RoomProcessor:
 
     def __init__(self, settings) -> None:
         self.settings = settings
+
+    def thread_workers(self) -> int:
+        """``runs_on = "thread"``: the threads of the pool ``handle`` runs in, off the event loop."""
+        return 1
 
     def load_models(self) -> None:
         """Load what ``handle`` needs (blocking; the runtime calls it once, in a thread, before
@@ -185,8 +199,11 @@ class Attached:
             queue = self.held.get(room)
             if not queue:
                 continue
-            state = self.rooms.get(room)
-            held_from = self.processor.held_from_ms(state) if room in self.rooms else None
+            if self.states is not None:  # table-backed: the live object, if it is still loaded
+                state, known = self.states.live(room), self.states.live(room) is not None
+            else:
+                state, known = self.rooms.get(room), room in self.rooms
+            held_from = self.processor.held_from_ms(state) if known else None
             while queue and (held_from is None or queue[0][0] <= held_from):
                 queue.popleft()[1].ack()
             if not queue:
@@ -224,7 +241,16 @@ class Attached:
             await self.before(inp)
         if self.ctx.stale(event):  # a rebalance began while it waited: it is read again after it
             return
-        await self.apply(inp, self.processor.handle(inp, state), state)
+        try:
+            outputs = self.processor.handle(inp, state)
+        except RejectInput as exc:
+            await self.reject(event, inp, exc)
+            return
+        await self.apply(inp, outputs, state)
+
+    async def reject(self, event, inp: Input, exc: RejectInput) -> None:
+        """Dead-letter an input ``handle`` refused (acked by the caller once this is written)."""
+        await self.helper.reject(event.value, exc.reason, inp.topic, inp.room_id)
 
 
 def attach(ctx: AppContext, processor: RoomProcessor, routes: Mapping[str, Route] | None = None,
@@ -237,7 +263,7 @@ def attach(ctx: AppContext, processor: RoomProcessor, routes: Mapping[str, Route
         ctx.on_event(processor.name, list(processor.inputs), attached.on_event)
         return attached
     # an agent of its own: CPU-heavy work goes to a thread, and held inputs need manual acks
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=processor.name)
+    pool = ThreadPoolExecutor(max_workers=max(1, processor.thread_workers()), thread_name_prefix=processor.name)
     source = ctx.topic(*processor.inputs)
     manual = processor.holds_inputs
 
@@ -256,10 +282,16 @@ def attach(ctx: AppContext, processor: RoomProcessor, routes: Mapping[str, Route
                 state = await attached.state(inp.room_id, inp.partition)
                 if ctx.stale(event):  # a rebalance began while it waited: it is read again after it
                     continue
-                if processor.runs_on == "thread":
-                    outputs = await loop.run_in_executor(pool, processor.handle, inp, state)
-                else:
-                    outputs = processor.handle(inp, state)
+                try:
+                    if processor.runs_on == "thread":
+                        outputs = await loop.run_in_executor(pool, processor.handle, inp, state)
+                    else:
+                        outputs = processor.handle(inp, state)
+                except RejectInput as exc:
+                    await attached.reject(event, inp, exc)
+                    if manual:
+                        event.ack()
+                    continue
                 if attached.states is not None and ctx.stale(event):
                     continue  # revoked while in the thread: the table state it changed was dropped
                 if manual:

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from processors.runtime import Input, Output, RoomProcessor
+from processors.runtime import Input, Output, RejectInput, RoomProcessor
 from streams.schemas import Event
 
 #: where each input kind normally arrives (processors that read another topic get pairs)
@@ -41,6 +41,8 @@ class ProcessorRun:
         self.offsets: dict[str, int] = defaultdict(int)
         self.restore_every = restore_every
         self._inputs = 0
+        #: inputs ``handle`` refused (``RejectInput``) with the reason: the runtime dead-letters them
+        self.rejected: list[tuple[Input, str]] = []
 
     def feed(self, events: Iterable[Event | tuple], received_at: float | None = None) -> list[Output]:
         """The outputs of ``events``, in order. Inputs of a kind the processor does not accept on
@@ -54,7 +56,11 @@ class ProcessorRun:
             self.offsets[topic] = max(self.offsets[topic], offset + 1)
             inp = Input(topic, event, offset, 0, event.ingested_at if received_at is None else received_at)
             state = self._state(event.room_id)
-            outputs += self.processor.handle(inp, state)
+            try:
+                outputs += self.processor.handle(inp, state)
+            except RejectInput as exc:
+                self.rejected.append((inp, exc.reason))
+                continue
             self.processor.after(inp, state)
             self._inputs += 1
             if self.processor.table:

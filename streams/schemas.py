@@ -226,7 +226,9 @@ class Transcript(OutputEvent):
     is_final: bool
     start_ms: int = Field(ge=0)
     end_ms: int = Field(ge=0)
-    text: str
+    text: str  # as recognised
+    #: ``text`` for people to read: spoken numbers, prices, percentages as digits ("29.9元")
+    display: str = ""
     language: str = ""
     words: list[Word] = Field(default_factory=list)
 

@@ -112,8 +112,19 @@ class AsrSettings(BaseModel):
     max_utterance_s: float = 15.0
     #: Lag (audio waiting + compute) above which a session degrades; an alert condition.
     lag_budget_ms: float = 1000.0
-    #: Decoding threads of the ASR pool (rooms decode in parallel up to this many).
+    #: Threads of the ASR decode pool (Whisper runs there, never on the event loop).
     workers: int = 1
+    #: Speech biased to the room (models/asr/bias.py), English rooms with a ``catalog`` only:
+    #: "both" (hotwords + a prompt naming the products) and "hotwords", from the catalog and the
+    #: category taxonomy (``understanding.category``), lowered WER and raised term recall in
+    #: ``livelens bench asr --bias``; a prompt alone raised WER. On Chinese rooms every mode raised
+    #: the streaming CER, so they are never biased (BENCHMARKS.md).
+    bias: Literal["none", "hotwords", "both"] = "both"
+    #: The rooms' catalog (product names and aliases, models/understanding/catalogs/*.yaml);
+    #: None: no biasing.
+    catalog: Path | None = None
+    #: Hint phrases at most (they share Whisper's 224-token prompt window with the decode).
+    bias_max_terms: int = Field(default=40, ge=1, le=200)
 
 
 class UnderstandingSettings(BaseModel):

@@ -60,6 +60,11 @@ class RoomStates(Generic[T]):
         self._live[key] = (partition, obj)
         return obj
 
+    def live(self, key: str) -> T | None:
+        """The key's live object if it is loaded (None: not yet, or dropped by a rebalance)."""
+        hit = self._live.get(key)
+        return hit[1] if hit is not None else None
+
     def changed(self, key: str) -> None:
         """The key's live object changed: write it with the next commit."""
         if key in self._live:

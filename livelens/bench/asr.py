@@ -18,6 +18,7 @@ offline. Errors are computed with spoken numbers written as digits on both sides
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -30,6 +31,7 @@ import typer
 from models.asr import AsrEngine, AsrSessionConfig, DecodeOptions, StreamingAsrSession, load_media
 
 
+from models.asr.bias import BIAS_MODES, bias_options, catalog_terms, term_recall
 from models.asr.metrics import cer, read_kaldi_text, wer
 
 
@@ -125,7 +127,10 @@ def _sample_room_files(folder: Path) -> list[tuple[str, Path, str]]:
 
 
 def bench_language(folder: Path, language: str, model: str, policy: str,
-                   files: list[tuple[str, Path, str]] | None = None) -> dict:
+                   files: list[tuple[str, Path, str]] | None = None, options: DecodeOptions | None = None,
+                   terms: list[str] | None = None) -> dict:
+    """Errors, latency and RTF of one folder; ``options``: the room's decode options (biasing),
+    ``terms``: the room's words whose recall is reported (streaming and offline)."""
     engine = AsrEngine(model, num_workers=2)
     score = wer if language == "en" else cer
     files = files if files is not None else _files(folder)
@@ -133,8 +138,8 @@ def bench_language(folder: Path, language: str, model: str, policy: str,
     ref_all, off_all, str_all = [], [], []
     for name, path, ref in files:
         audio = load_media(str(path))
-        offline = engine.decode(audio, language, DecodeOptions(encoder_context="full"))
-        session = StreamingAsrSession(engine, language, _session_config(policy))
+        offline = engine.decode(audio, language, dataclasses.replace(options or engine.options, encoder_context="full"))
+        session = StreamingAsrSession(engine, language, _session_config(policy), options=options)
         padded = np.concatenate([audio, np.zeros(int(TAIL_SILENCE_S * 16000), np.float32)])
         result = run_realtime(session, padded)
         streamed = (" " if language == "en" else "").join(s.text for s in result["finals"] if s.text)
@@ -150,7 +155,13 @@ def bench_language(folder: Path, language: str, model: str, policy: str,
     # corpus-level error: all references and hypotheses joined (weights files by length)
     joiner = " " if language == "en" else ""
     rtf = rtf_num / max(rtf_den, 1e-9)
-    return {
+    recall = {}
+    if terms:
+        for which, hyps in (("streaming", str_all), ("offline", off_all)):
+            found, spoken = term_recall(joiner.join(ref_all), joiner.join(hyps), terms, language)
+            recall[f"term_recall_{which}"] = found / spoken if spoken else float("nan")
+            recall["terms_spoken"] = spoken
+    return {**recall,
         "data": str(folder), "language": language, "model": model, "policy": policy, "files": len(files),
         "metric": "WER" if language == "en" else "CER",
         "streaming_error": score(joiner.join(ref_all), joiner.join(str_all)),
@@ -195,6 +206,11 @@ def register(app: typer.Typer) -> None:
         sample_room: Path = typer.Option(None, help="also measure a generated sample room folder (room.mp4 + "
                                                    "script.json, e.g. var/sample_room/zh): a separate row"),
         sample_room_only: bool = typer.Option(False, help="measure only the --sample-room folder, not --data"),
+        bias: str = typer.Option("none", help="sample room: biasing modes to compare, comma-separated, of "
+                                              "none,hotwords,prompt,both (the room's catalog and category)"),
+        catalog: Path = typer.Option(Path("models/understanding/catalogs/sample_room.yaml"),
+                                     help="the room's catalog (product names, aliases) for --bias and term recall"),
+        category: str = typer.Option("apparel", help="the room's taxonomy category (keywords) for --bias and term recall"),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Streaming vs offline WER/CER, update/final latency, RTF and rooms per worker."""
@@ -204,6 +220,9 @@ def register(app: typer.Typer) -> None:
         if sample_room is not None and not (sample_room / "script.json").is_file():
             raise typer.BadParameter(f"{sample_room} has no script.json: generate it with `livelens sample-room`",
                                      param_hint="--sample-room")
+        modes = [m.strip() for m in bias.split(",") if m.strip()]
+        if not modes or any(m not in BIAS_MODES for m in modes):
+            raise typer.BadParameter(f"{bias!r}: give some of {','.join(BIAS_MODES)}", param_hint="--bias")
         if sample_room_only and sample_room is None:
             raise typer.BadParameter("--sample-room-only needs --sample-room", param_hint="--sample-room-only")
         folders = [(lang, data / lang) for lang in ("en", "zh") if (data / lang / "text").is_file()]
@@ -232,22 +251,31 @@ def register(app: typer.Typer) -> None:
                 results.append(r)
         if sample_room is not None:
             lang, _ = sample_room_reference(sample_room)
+            names, hints = catalog_terms(catalog, category, lang)
+            _, spoken_terms = catalog_terms(catalog, category, lang, max_terms=10**6)  # recall: every room word
             for m in model or [_default_model(lang)]:
-                r = bench_language(sample_room, lang, m, policy, files=_sample_room_files(sample_room))
-                r.pop("_engine")
-                r["label"] = f"sample-room-{lang}"
-                results.append(r)
+                for mode in modes:
+                    options = bias_options(mode, DecodeOptions(), names, hints, lang)
+                    r = bench_language(sample_room, lang, m, policy, files=_sample_room_files(sample_room),
+                                       options=options, terms=spoken_terms)
+                    r.pop("_engine")
+                    r["label"], r["bias"] = f"sample-room-{lang}", mode
+                    results.append(r)
         command = "livelens bench asr " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "livelens bench asr"
         if as_json:
             print(json.dumps({"command": command, "results": results}, ensure_ascii=False, default=float))
             return
         table = Table(title="streaming ASR (2-core CPU, int8, 250 ms chunks at real-time pace)")
-        for col in ("data", "lang", "model", "policy", "metric", "stream", "offline", "upd p50/p95 ms",
-                    "final p50/p95 ms", "RTF", "rooms est/kept"):
+        for col in ("data", "lang", "model", "policy", "bias", "metric", "stream", "offline", "ratio",
+                    "term recall str/off", "upd p50/p95 ms", "final p50/p95 ms", "RTF", "rooms est/kept"):
             table.add_column(col)
         for r in results:
-            table.add_row(r.get("label", Path(r["data"]).name), r["language"], r["model"], r["policy"], r["metric"], f"{r['streaming_error']:.3f}",
-                          f"{r['offline_error']:.3f}",
+            ratio = r["streaming_error"] / r["offline_error"] if r["offline_error"] else float("nan")
+            recall = (f"{r['term_recall_streaming']:.3f}/{r['term_recall_offline']:.3f} of {r['terms_spoken']}"
+                      if "terms_spoken" in r else "-")
+            table.add_row(r.get("label", Path(r["data"]).name), r["language"], r["model"], r["policy"],
+                          r.get("bias", "-"), r["metric"], f"{r['streaming_error']:.3f}",
+                          f"{r['offline_error']:.3f}", f"{ratio:.2f}", recall,
                           f"{r['update_latency_p50_ms']:.0f}/{r['update_latency_p95_ms']:.0f}",
                           f"{r['final_latency_p50_ms']:.0f}/{r['final_latency_p95_ms']:.0f}", f"{r['rtf']:.3f}",
                           f"{r['rooms_estimate']:.1f}/{r.get('rooms_kept', '-')}")

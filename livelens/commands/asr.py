@@ -54,7 +54,10 @@ def _emit(segments: list[Segment], as_json: bool) -> None:
         if not seg.text:
             continue
         if as_json:
+            from processors.asr import display_text
+
             print(json.dumps({"id": seg.segment_id, "start": seg.start_ms / 1000, "end": seg.end_ms / 1000, "text": seg.text,
+                              "display": display_text(seg.text, seg.language or ""),
                               "words": [{"start": w[0] / 1000, "end": w[1] / 1000, "text": w[2], "probability": round(w[3], 3)}
                                         for w in seg.words]}, ensure_ascii=False))
         else:

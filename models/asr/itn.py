@@ -10,12 +10,15 @@ Chinese (the numeral arithmetic is ``cn2an``'s; which spans are numbers is decid
 - heights: "一米六五" -> "1.65米";
 - any numeral with a place value or of three or more digits: "一百零四斤" -> "104斤",
   "四十八小时" -> "48小时", "一三八…" -> "138…"; decimals "三点五" -> "3.5";
-- a lone numeral only before a unit of money, weight, length, size or time: "一号链接" -> "1号链接",
-  "五分钟" -> "5分钟".
+- a lone numeral only before a unit of money, weight, length, size, time, pieces or months:
+  "一号链接" -> "1号链接", "五分钟" -> "5分钟", "三件" / "两件" -> "3件" / "2件", "十一月" -> "11月".
 Words that merely contain a numeral stay: 一起, 一下, 统一, 一点点, 万一, 千万, 第一, 三个, 十全十美.
 
 English (``text2num``'s ``alpha2digit``): "one hundred twenty nine" -> "129", "forty eight hours"
--> "48 hours", "ten percent" -> "10%"; a lone "one" ("the champagne one", "no one") stays.
+-> "48 hours", "ten percent" -> "10%", "twenty nine dollars ninety nine" -> "$29.99", and a price
+said in two groups after a price word, "only twenty nine ninety nine" -> "only 29.99" (a year
+"twenty twenty five" or a height "one sixty five" stays); a lone "one" ("the champagne one",
+"no one") stays.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ _NUMERAL = f"[{_DIGITS}{_PLACES}]"
 _NUMBER = re.compile(f"[{_DIGITS}十]{_NUMERAL}*(?:点[{_DIGITS}]+)?")
 #: Units after which even a lone numeral is a quantity ("一号链接", "五分钟", "十元").
 _UNITS = ("元", "块", "角", "毛", "斤", "公斤", "千克", "克", "米", "厘米", "公分", "毫米", "寸", "码", "号",
-          "分钟", "小时", "秒", "折", "倍", "%", "％", "cm", "kg", "CM", "KG")
+          "分钟", "小时", "秒", "折", "倍", "%", "％", "cm", "kg", "CM", "KG", "件", "单", "月")
 #: Fixed expressions that are numerals in form only: never converted.
 _IDIOMS = ("一五一十", "十全十美", "三三两两", "七七八八", "一一", "千千万万", "十有八九", "五湖四海",
            "三心二意", "一心一意", "七上八下", "乱七八糟", "一模一样", "独一无二", "九九八十一")
@@ -58,8 +61,11 @@ def _cn_number(span: str) -> str | None:
 def _zh_numbers(text: str) -> str:
     def number(match: re.Match[str]) -> str:
         span, rest = match.group(0), text[match.end():]
-        if span.endswith("点") or (match.start() > 0 and text[match.start() - 1] == "第"):
+        before = text[match.start() - 1] if match.start() > 0 else ""
+        if span.endswith("点") or before == "第":
             return span  # "第一": ordinals read as words
+        if span == "一" and before and before in "这那哪每同某任唯单":
+            return span  # "这一件", "每一单", "同一月": a determiner, not a count
         has_place = len(span) > 1 and (any(c in span for c in _PLACES) or "点" in span)  # not a lone 十 (十分)
         long_digits = len(span) >= 3
         before_unit = rest.startswith(_UNITS)
@@ -102,11 +108,22 @@ def _digit_string(span: str) -> str:
                    else "2" if c == "两" else "0" for c in span)
 
 
+#: words before a price said in two groups ("only twenty nine ninety nine" -> "only 29.99"); without
+#: one, "in twenty twenty five" is a year and "one sixty five" a height, so they stay
+_PRICE_CUE = r"(?:price|priced|costs?|only|just|pay|now|for|at|deal)"
+
+
 def _en_to_display(text: str) -> str:
     from text_to_num import alpha2digit
 
     text = alpha2digit(text, "en")
-    return re.sub(r"(\d)\s*(?:percent|per cent)\b", r"\1%", text, flags=re.IGNORECASE)
+    text = re.sub(r"(\d)\s*(?:percent|per cent)\b", r"\1%", text, flags=re.IGNORECASE)
+    # "29 dollars (and) 99 (cents)" -> "$29.99"; "10 dollars" -> "$10"
+    text = re.sub(r"\b(\d+) dollars?(?:,? and)? (\d{1,2})(?: cents?)?\b",
+                  lambda m: f"${m.group(1)}.{int(m.group(2)):02d}", text, flags=re.IGNORECASE)
+    text = re.sub(r"\b(\d+(?:\.\d+)?) dollars?\b", r"$\1", text, flags=re.IGNORECASE)
+    return re.sub(rf"(\b{_PRICE_CUE}\s+(?:\w+\s+)?)(\d{{2,3}}) (\d{{2}})\b(?! ?(?:cm|centimet|kilo|kg|years?))",
+                  r"\1\2.\3", text, flags=re.IGNORECASE)
 
 
 def to_display(text: str, language: str | None = None) -> str:

@@ -33,6 +33,8 @@ async def test_real_speech_becomes_transcripts_with_words_and_prosody(
     await worker_factory(["asr"])
     publisher = Publisher(producer, TopicNames(settings.topic_prefix), input_topics=("audio",))
     chunk = 4000  # 250 ms
+    # a chunk that is not PCM16 (an odd byte count): dead-lettered with its reason, the room carries on
+    await publisher.publish("audio", AudioChunk(room_id=ROOM, stream_ms=0, seq=0, duration_ms=250, pcm=b"\x01\x02\x03"))
     for seq, start in enumerate(range(0, len(pcm), chunk)):
         part = pcm[start:start + chunk]
         await publisher.publish("audio", AudioChunk(room_id=ROOM, stream_ms=start // 16, seq=seq,
@@ -58,6 +60,15 @@ async def test_real_speech_becomes_transcripts_with_words_and_prosody(
         starts = [w["start_ms"] for w in e["words"]]
         assert starts == sorted(starts) and all(0 <= w["start_ms"] <= w["end_ms"] <= len(pcm) // 16 + 50 for w in e["words"])
         assert e["processor"] == "asr" and e["emitted_at"] >= e["ingested_at"]
+        assert e["display"]  # the text for people: numbers as digits
+
+    async def dead_letters():
+        rows = await redis_client.xrange(f"livelens:{{{ROOM}}}:stream:dead_letter")
+        return [json.loads(f["event"]) for _id, f in rows] or None
+
+    [letter] = await wait_for(dead_letters, timeout=30, what="the dead letter of the chunk that is not PCM16")
+    assert letter["reason"].startswith("audio: truncated") and letter["processor"] == "asr", letter
+    assert letter["source_topic"] == "audio"
 
     async def prosody_windows():
         rows = await redis_client.xrange(f"livelens:{{{ROOM}}}:stream:prosody")

@@ -38,7 +38,7 @@ def test_chinese_numbers_in_prices_sizes_percentages_and_counts_become_digits(sp
 @pytest.mark.parametrize("text", [
     "我们一起来看一下", "统一发货", "一点点", "万一不合适", "千万别走开", "第一次来", "三个颜色",
     "十全十美", "一五一十", "十分好看", "扣个一", "五六个", "三四十个", "两点半", "七七", "一模一样",
-    "这条裙子一样好看", "拍了两件",
+    "这条裙子一样好看",
 ])
 def test_chinese_words_that_only_contain_numerals_stay(text: str) -> None:
     assert to_display(text, "zh") == text
@@ -80,3 +80,38 @@ def test_wer_counts_number_words_and_digits_as_equal() -> None:
     assert wer(reference, "The original price is 199 yuan") == 0.0
     assert wer(reference, "The original price is 199 yuan", normalize_numbers=False) > 0.3
     assert wer(reference, "The original price is 189 yuan") > 0.0
+
+
+@pytest.mark.parametrize("spoken, written", [
+    ("拍三件", "拍3件"),
+    ("拍了两件", "拍了2件"),
+    ("十一月上新", "11月上新"),
+    ("今天只要二十九块九，拍三件", "今天只要29.9元，拍3件"),
+    ("百分之五十", "50%"),
+    ("已经一百单了", "已经100单了"),
+])
+def test_counts_of_pieces_and_months_become_digits(spoken: str, written: str) -> None:
+    assert to_display(spoken, "zh") == written
+
+
+@pytest.mark.parametrize("text", ["一定要拍", "统一发货", "这一件卖完了", "每一单都有赠品", "同一件衣服", "一样的价格"])
+def test_one_inside_words_and_after_determiners_stays(text: str) -> None:
+    assert to_display(text, "zh") == text
+
+
+@pytest.mark.parametrize("spoken, written", [
+    ("only twenty nine ninety nine today", "only 29.99 today"),
+    ("the price is nineteen ninety nine", "the price is 19.99"),
+    ("twenty nine dollars and ninety nine cents", "$29.99"),
+    ("ten dollars off", "$10 off"),
+])
+def test_english_prices_said_in_two_groups_or_in_dollars(spoken: str, written: str) -> None:
+    assert to_display(spoken, "en") == written
+
+
+@pytest.mark.parametrize("text, written", [
+    ("launched in twenty twenty five", "launched in 20 25"),  # a year: not a price
+    ("I am one sixty five centimeters", "I am 1 65 centimeters"),  # a height: not a price
+])
+def test_english_number_pairs_without_a_price_word_are_not_prices(text: str, written: str) -> None:
+    assert to_display(text, "en") == written

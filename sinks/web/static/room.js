@@ -112,11 +112,13 @@
   function renderTranscript() {
     const node = document.getElementById("transcript");
     const atBottom = node.scrollHeight - node.scrollTop - node.clientHeight < 40;
+    // display: numbers and prices as digits ("29.9元"); the words as heard stay in the tooltip
+    const shown = (t) => el("span", { text: t.display || t.text, title: t.display && t.display !== t.text ? t.text : undefined });
     const lines = [...finals.values()].sort((a, b) => a.start_ms - b.start_ms).slice(-80).map((t) =>
-      el("p", { cls: "line final" }, [el("span", { cls: "ts", text: fmtStreamMs(t.start_ms) }), el("span", { text: t.text })]));
+      el("p", { cls: "line final" }, [el("span", { cls: "ts", text: fmtStreamMs(t.start_ms) }), shown(t)]));
     if (partial) {
       lines.push(el("p", { cls: "line partial", title: "partial: may still change" },
-        [el("span", { cls: "ts", text: fmtStreamMs(partial.start_ms) }), el("span", { text: partial.text })]));
+        [el("span", { cls: "ts", text: fmtStreamMs(partial.start_ms) }), shown(partial)]));
     }
     if (!lines.length) lines.push(el("p", { cls: "empty", text: tr("No speech transcribed yet.") }));
     replaceChildren(node, lines);

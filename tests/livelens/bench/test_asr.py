@@ -56,3 +56,14 @@ def test_bench_refuses_a_folder_that_is_not_a_sample_room(tmp_path):
 
     result = CliRunner().invoke(app, ["bench", "asr", "--sample-room", str(tmp_path), "--sample-room-only"])
     assert result.exit_code != 0 and "script.json" in result.output and "Traceback" not in result.output
+
+
+def test_bench_refuses_an_unknown_bias_mode_in_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from livelens.cli import app
+
+    room = _room(tmp_path, "zh", ["今天只要一百二十九元。"])
+    result = CliRunner().invoke(app, ["bench", "asr", "--sample-room", str(room), "--sample-room-only",
+                                      "--bias", "none,loud"])
+    assert result.exit_code != 0 and "--bias" in result.output and "Traceback" not in result.output

@@ -39,6 +39,7 @@ def test_transcribe_offline_handles_a_long_file_in_the_language_it_identifies(lo
     assert result.exit_code == 0, result.output
     segments = [json.loads(line) for line in result.stdout.splitlines()]
     assert segments[-1]["end"] > 90  # the whole file, not a refused "too_long" chunk
+    assert all(s["display"] for s in segments)  # beside "text": numbers as digits for people
     text = "".join(s["text"] for s in segments)
     assert all("\u4e00" <= ch <= "\u9fff" for ch in text if ch.isalpha())
     said = "".join(reference[k] for k in sorted(reference)).replace(" ", "")

@@ -265,7 +265,8 @@ async def test_dashboard_shows_the_live_room_and_updates_over_sse(settings, prod
                                message="Viewers fell 38% in 10 s (late alert)",
                                evidence={"value": 3100, "baseline": 5000, "window_s": 10})
             late_final = Transcript(room_id=ROOM, stream_ms=16500, processor="e2e", segment_id="s3", is_final=True,
-                                    start_ms=8200, end_ms=11000, language="zh", text="库存只剩最后两百件，抓紧下单！")
+                                    start_ms=8200, end_ms=11000, language="zh", text="库存只剩最后两百件，抓紧下单！",
+                                    display="库存只剩最后200件，抓紧下单！")
             await publish_outputs(producer, topics, late_alert, late_final, *forecast_outputs())
             later_viewers = await publish_room_activity(publisher, 15, 27, viewers_base=5000)
             # two more rooms for the overview: one calm, one with a warning open
@@ -299,7 +300,7 @@ async def test_dashboard_shows_the_live_room_and_updates_over_sse(settings, prod
             driver.save_screenshot(str(SCREENSHOTS / "dashboard-room-forecast.png"))
             driver.execute_script("window.scrollTo(0, 0)")
             assert driver.execute_script("return window.__loadMarker") == "first-load", "the page was reloaded"
-            assert "库存只剩最后两百" in text_of(driver, "#transcript .final")
+            assert "库存只剩最后200件" in text_of(driver, "#transcript .final")  # the display text, digits
             assert not driver.find_elements(By.CSS_SELECTOR, "#transcript .partial"), "a finalised partial is still shown"
 
             # ---- untrusted text is shown literally and never executed
