@@ -13,8 +13,9 @@
 * ``/dashboard/static/*``            plain HTML/JS/CSS (no build step, nothing loaded from outside;
                                      code only, so served without the token)
 
-Pages read the token from ``?token=`` and pass it on to the API and SSE calls (``EventSource``
-cannot set headers). Untrusted text (chat, transcript, titles) is rendered with ``textContent``
+Pages are opened after signing in once (:mod:`sinks.web.auth`): the browser then holds an
+HttpOnly session cookie that the API, SSE and clip-file requests carry by themselves; no token
+ever appears in a page URL. Untrusted text (chat, transcript, titles) is rendered with ``textContent``
 only, in static/dashboard.js.
 """
 
@@ -156,32 +157,37 @@ async def relay_pubsub(sink: RedisSink, channel: str, kinds: set[str] | None, re
 # ---------------------------------------------------------------- routes
 
 
+def page(name: str) -> HTMLResponse:
+    """A static HTML page with the headers every page gets: no caching, no referrer to other
+    origins, scripts and styles from this origin only."""
+    return HTMLResponse((STATIC_DIR / name).read_text(encoding="utf-8"), headers={
+        "Cache-Control": "no-store", "Referrer-Policy": "same-origin",
+        "Content-Security-Policy": ("default-src 'self'; img-src 'self' data: https: http:; "
+                                    "media-src 'self' https: http:; object-src 'none'; base-uri 'none'; "
+                                    "form-action 'self'; frame-ancestors 'none'"),
+    })
+
+
 def register_dashboard(app: FastAPI, get_redis_sink: Callable[[], RedisSink], require_token: Callable,
-                       *, heartbeat_s: float = 15.0, stale_warn_s: float = 15.0,
-                       stale_crit_s: float = 60.0) -> None:
-    """Add the dashboard pages, ``/api/dashboard/rooms`` and ``/api/stream`` to ``app``."""
+                       *, require_page: Callable | None = None, heartbeat_s: float = 15.0,
+                       stale_warn_s: float = 15.0, stale_crit_s: float = 60.0) -> None:
+    """Add the dashboard pages, ``/api/dashboard/rooms`` and ``/api/stream`` to ``app``.
+    ``require_page`` guards the HTML pages (the app's redirects to the sign-in page)."""
     secured = [Depends(require_token)]
+    page_secured = [Depends(require_page or require_token)]
     _redact_tokens_in_access_log()
     app.mount("/dashboard/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
 
-    def page(name: str) -> HTMLResponse:
-        # no-referrer: the page URL carries ?token=, which must not leak to any other origin
-        return HTMLResponse((STATIC_DIR / name).read_text(encoding="utf-8"), headers={
-            "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
-            "Content-Security-Policy": ("default-src 'self'; img-src 'self' data: https: http:; "
-                                        "media-src 'self' https: http:; object-src 'none'; base-uri 'none'"),
-        })
-
-    @app.get("/dashboard", dependencies=secured, include_in_schema=False)
+    @app.get("/dashboard", dependencies=page_secured, include_in_schema=False)
     async def dashboard_overview() -> HTMLResponse:
         return page("dashboard.html")
 
-    @app.get("/dashboard/room/{room_id}", dependencies=secured, include_in_schema=False)
+    @app.get("/dashboard/room/{room_id}", dependencies=page_secured, include_in_schema=False)
     async def dashboard_room(room_id: str) -> HTMLResponse:
         _check_room(room_id)
         return page("room.html")
 
-    @app.get("/dashboard/prompter/{room_id}", dependencies=secured, include_in_schema=False)
+    @app.get("/dashboard/prompter/{room_id}", dependencies=page_secured, include_in_schema=False)
     async def dashboard_prompter(room_id: str) -> HTMLResponse:
         _check_room(room_id)
         return page("prompter.html")
@@ -219,7 +225,7 @@ def _check_room(room_id: str) -> None:
 
 
 class _RedactTokenFilter(logging.Filter):
-    """Access-log lines show request paths; the dashboard's carry ``?token=``: mask it."""
+    """Access-log lines show request paths: a ``?token=`` someone still sends (and is refused) is masked."""
 
     pattern = re.compile(r"(token=)[^&\s]+")
 

@@ -134,7 +134,11 @@ def test_trim_snaps_to_cue_boundaries_and_the_render_follows(clips_dir, tmp_path
     with av.open(str(folder / "clip.mp4")) as c:
         assert c.streams.video[0].frames == 15  # 1 s at 15 fps
     assert [s["text"] for s in meta["subtitles"]] == ["is asking for help"]
-    assert snap_trim(CUES, 1000, 1100, 4000) == (300, 1500), "a too-short request grows to a whole cue"
+    # far from any sentence boundary: the nearest word boundary ("I think my biggest weakness" spreads
+    # its five words over 300-1500 ms: "biggest" starts at 1020; "is asking for" ends at 2200)
+    assert snap_trim(CUES, 1000, 2300, 4000) == (1020, 2200)
+    with pytest.raises(DeskError, match="less than 0.5 s"):
+        snap_trim(CUES, 1000, 1100, 4000)
     with pytest.raises(DeskError, match="less than 0.5 s"):
         snap_trim([], 1000, 1200, 6000)  # no cues to snap to: clamped only
 
