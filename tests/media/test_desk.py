@@ -143,16 +143,30 @@ def test_trim_snaps_to_cue_boundaries_and_the_render_follows(clips_dir, tmp_path
         snap_trim([], 1000, 1200, 6000)  # no cues to snap to: clamped only
 
 
-async def test_http_api_approve_trim_export(clips_dir, tmp_path):
+@pytest.fixture(scope="module")
+def valkey():
+    from streams.embedded import EmbeddedRedis
+
+    server = EmbeddedRedis().start()
+    yield server
+    server.stop()
+
+
+async def test_http_api_approve_trim_export(clips_dir, tmp_path, valkey):
+    import redis
+
+    from sinks.decisions import decisions_key
     from sinks.web.app import create_api
     from streams.settings import Settings
 
+    redis.Redis.from_url(valkey.url).flushall()
     settings = Settings(_env_file=None, api_token=SecretStr(TOKEN), data_dir=tmp_path,
                         clips=Settings().clips.model_copy(update={"out_dir": clips_dir}))
     assert settings.clips_dir == clips_dir
-    api = create_api(settings, "redis://127.0.0.1:1/0", None)
+    api = create_api(settings, valkey.url, None)
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://t") as client:
+    async with api.router.lifespan_context(api), httpx.AsyncClient(transport=httpx.ASGITransport(app=api),
+                                                                   base_url="http://t") as client:
         assert (await client.post(f"/api/rooms/{ROOM}/clips/clip-a/approve")).status_code == 401
         r = await client.post(f"/api/rooms/{ROOM}/clips/clip-a/approve", headers=headers)
         assert r.status_code == 200 and r.json()["decision"] == "approved"
@@ -166,6 +180,17 @@ async def test_http_api_approve_trim_export(clips_dir, tmp_path):
         assert (await client.post(f"/api/rooms/{ROOM}/clips/zzz/approve", headers=headers)).status_code == 404
         desk = (await client.get(f"/api/rooms/{ROOM}/desk", headers=headers)).json()
         assert [(c["clip_id"], c["status"]) for c in desk] == [("clip-a", "approved"), ("clip-b", "rejected")]
+        assert desk[0]["cues"][1] == {"start_ms": 1700, "end_ms": 2700, "text": "is asking for help"}
+        assert desk[0]["ranked_by"] == "clip score" and desk[0]["rank"] == 0.5  # two decisions: too few to learn from
+        assert desk[0]["label_name"] == {"zh": "面料材质", "en": "Fabric / material"} and desk[0]["language"] == "en"
+        # the decisions are in Redis too, with the features the ranking learns from
+        stored = {k.decode(): json.loads(v) for k, v in redis.Redis.from_url(valkey.url).hgetall(decisions_key(ROOM)).items()}
+        assert stored["clip-a"]["decision"] == "approved" and stored["clip-b"]["reason"] == "off topic"
+        assert stored["clip-b"]["features"]["label"] == "fabric_material" and stored["clip-b"]["features"]["duration_s"] == 4.0
+        platforms = (await client.get("/api/platforms", headers=headers)).json()
+        assert {"douyin", "tiktok", "tiny"} <= {p["name"] for p in platforms}
+        assert (await client.get("/api/desk/rooms", headers=headers)).json() == [
+            {"room_id": ROOM, "clips": 2, "pending": 0, "approved": 1}]
         r = await client.get(f"/api/rooms/{ROOM}/export", params={"platform": "tiny"}, headers=headers)
         assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
         names, rows = _zip_bytes(r.content)
