@@ -73,11 +73,13 @@ def start_chromium(profile_dir: Path):
 
 
 def wait_until(driver, condition, what: str, timeout: float = 60.0):
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.2).until(condition)
+        # a stale element: the page re-drew that part between finding and reading it; look again
+        return WebDriverWait(driver, timeout, poll_frequency=0.2,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(condition)
     except TimeoutException:
         raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}") from None
 
