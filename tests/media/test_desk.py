@@ -216,3 +216,37 @@ def test_cli_export(clips_dir, tmp_path):
     result = runner.invoke(cli_app, ["clips", "export", "--room", "empty-room", "--platform", "tiny", "--out",
                                      str(tmp_path / "out"), "--clips-dir", str(clips_dir)])
     assert result.exit_code == 1 and "error: room empty-room has no clips" in result.output
+
+
+async def test_stored_decisions_rank_the_queue(clips_dir, tmp_path, valkey):
+    """Once enough decisions are stored (any room), the queue is ordered by the fitted approval model:
+    here editors refused every compliance-flagged clip, so a flagged clip drops below a clean one
+    even with a higher clipper score."""
+    import redis
+
+    from livelens.bench.clip_ranking import generate_decisions
+    from sinks.decisions import DecisionStore
+    from sinks.web.app import create_api
+    from streams.settings import Settings
+
+    redis.Redis.from_url(valkey.url).flushall()
+    flagged = clips_dir / ROOM / "clip-b" / "meta.json"
+    meta = json.loads(flagged.read_text())
+    flagged.write_text(json.dumps({**meta, "score": 0.9, "hold": True,
+                                   "compliance": [{"term": "best ever", "rule": "absolute_terms"}]}))
+    client = redis.asyncio.from_url(valkey.url, decode_responses=True)
+    store = DecisionStore(client)
+    for i, row in enumerate(generate_decisions(rooms=4, clips_per_room=30, seed=11)):
+        features = row["features"].to_dict()
+        approved = row["approved"] and not features["compliance_flags"]
+        await store.record(row["room_id"], f"c{i}", {"decision": "approved" if approved else "rejected"}, features)
+    await client.aclose()
+    settings = Settings(_env_file=None, api_token=SecretStr(TOKEN), data_dir=tmp_path, desk_ranking_min_decisions=50,
+                        clips=Settings().clips.model_copy(update={"out_dir": clips_dir}))
+    api = create_api(settings, valkey.url, None)
+    async with api.router.lifespan_context(api), httpx.AsyncClient(transport=httpx.ASGITransport(app=api),
+                                                                   base_url="http://t") as http:
+        desk = (await http.get(f"/api/rooms/{ROOM}/desk", headers={"Authorization": f"Bearer {TOKEN}"})).json()
+    assert [c["clip_id"] for c in desk] == ["clip-a", "clip-b"]
+    assert desk[0]["ranked_by"] == "decisions (120)" and desk[0]["rank"] > desk[1]["rank"]
+    assert desk[1]["score"] > desk[0]["score"]
