@@ -8,7 +8,7 @@
 "use strict";
 
 (() => {
-  const { api, el, replaceChildren, mediaUrl, showError, fmtNumber } = LL;
+  const { api, el, replaceChildren, mediaUrl, showError, fmtNumber, openStream } = LL;
   const match = window.location.pathname.match(/^\/dashboard\/desk\/([^/]+)$/);
   const room = match ? decodeURIComponent(match[1]) : null;
 
@@ -20,7 +20,7 @@
     "rejected": "未通过", "Selling point": "卖点", "Compliance": "合规提醒", "held for review": "暂停自动发布",
     "trimmed to": "已剪辑为", "rendering…": "渲染中…", "rendered": "已渲染", "renders": "已渲染平台",
     "ranked by": "排序依据", "decisions": "编辑决定", "clip score": "切片评分", "Choose a room": "选择直播间",
-    "waiting": "待审", "s": "秒", "duration": "时长", "suggestion": "建议说法",
+    "waiting": "待审", "s": "秒", "duration": "时长", "suggestion": "建议说法", "new clips: show": "新切片：显示",
   } };
   let lang = "en";
   const tr = (text) => (LABELS[lang] && LABELS[lang][text]) || text;
@@ -187,6 +187,20 @@
     document.getElementById("empty").hidden = clips.length > 0;
   }
 
+  /** New clips arrive over SSE while the editor works: offered, not forced (a re-draw would stop a
+   * playing preview and drop a trim being typed). */
+  function watchNewClips() {
+    const button = document.getElementById("new-clips");
+    const fresh = new Set();
+    button.onclick = async () => { fresh.clear(); button.hidden = true; await refresh(); };
+    openStream({ room, kinds: "clip" }, (event) => {
+      if (event.room_id !== room || event.status === "skipped" || clips.some((c) => c.clip_id === event.clip_id)) return;
+      fresh.add(event.clip_id);
+      button.textContent = `${tr("new clips: show")} (${fresh.size})`;
+      button.hidden = false;
+    }, () => {});
+  }
+
   async function main() {
     document.getElementById("room-title").textContent = room || "";
     document.getElementById("platform").onchange = updateExport;
@@ -198,7 +212,7 @@
       platforms = await api("/api/platforms");
       fillPlatforms();
       await loadRooms();
-      if (room) await refresh();
+      if (room) { await refresh(); watchNewClips(); }
       document.body.dataset.ready = "1";
     } catch (err) {
       showError(String(err.message || err));

@@ -13,7 +13,9 @@ import asyncio
 import csv
 import io
 import json
+import shutil
 import time
+import uuid
 import zipfile
 from fractions import Fraction
 from pathlib import Path
@@ -28,8 +30,10 @@ from pydantic import SecretStr
 from media.desk import snap_trim
 from media.platforms import BUILTIN_DIR
 from models.clips.subtitles import Cue, to_srt
+from sinks.redis import RedisSink
 from sinks.web.app import create_api
 from streams.embedded import EmbeddedRedis
+from streams.schemas import Clip
 from streams.settings import Settings
 from tests.sinks.web.live_server import serve
 from tests.sinks.web.test_dashboard_e2e import SCREENSHOTS, require_browser, sign_in, start_chromium, wait_until
@@ -232,6 +236,29 @@ async def test_the_desk_in_a_browser_zh_and_en_rooms_trim_approve_export(desk_da
             platforms = [o.get_attribute("value") for o in Select(driver.find_element(By.ID, "platform")).options]
             assert {"tiny_en", "tiktok", "youtube_shorts"} <= set(platforms) and "douyin" not in platforms
             assert card(driver, "en-1").find_element(By.CSS_SELECTOR, ".transcript").text.startswith("This silk dress")
+            # ---- a clip cut while the editor works is offered over SSE, then shown on request
+            new = desk_data / "desk-en" / "en-2"
+            shutil.copytree(desk_data / "desk-en" / "en-1", new)
+            meta = json.loads((new / "meta.json").read_text())
+            (new / "meta.json").write_text(json.dumps({**meta, "clip_id": "en-2", "title": "Grab yours now",
+                                                       "start_ms": 200_000, "end_ms": 204_000}))
+            clip = Clip(room_id="desk-en", stream_ms=204_000, clip_id="en-2", status="ready", start_ms=200_000,
+                        end_ms=204_000, title="Grab yours now", score=0.5)
+            sink = RedisSink(valkey.url)
+            try:
+                deadline = time.time() + 60
+                while not driver.find_element(By.ID, "new-clips").is_displayed() and time.time() < deadline:
+                    # a fresh event id each time: published until the page's SSE feed has subscribed
+                    await sink.write(clip.model_copy(update={"event_id": uuid.uuid4().hex}))
+                    await asyncio.sleep(0.5)
+            finally:
+                await sink.close()
+            button = driver.find_element(By.ID, "new-clips")
+            assert button.is_displayed() and "(1)" in button.text
+            assert not driver.find_elements(By.CSS_SELECTOR, "article[data-clip='en-2']")  # offered, not forced
+            button.click()
+            await asyncio.to_thread(wait_until, driver, lambda d: d.find_elements(By.CSS_SELECTOR, "article[data-clip='en-2']"),
+                                    "the new clip in the queue")
             driver.save_screenshot(str(SCREENSHOTS / "desk-en.png"))
 
             # ---- sign out: the session is gone, the desk sends the browser back to sign in
