@@ -108,13 +108,16 @@ def register_desk_routes(app: FastAPI, settings, require_token: Callable, get_re
             cached["version"] = version
         return cached["model"]
 
-    async def engagement(room_id: str, meta: dict) -> dict:
-        """Mean chat rate and orders per minute over the room_metrics windows the clip overlaps."""
+    async def metric_windows(room_id: str) -> list[dict]:
+        """The room's stored room_metrics windows (the Redis sink's stream), newest first."""
         client = redis_client()
         if client is None:
-            return {}
+            return []
         rows = await client.xrevrange(room_key(room_id, "stream", "room_metrics"), count=5000)
-        windows = [json.loads(fields["event"]) for _id, fields in rows]
+        return [json.loads(fields["event"]) for _id, fields in rows]
+
+    def engagement(windows: list[dict], meta: dict) -> dict:
+        """Mean chat rate and orders per minute over the metric windows the clip overlaps."""
         start, end = int(meta.get("start_ms", 0)), int(meta.get("end_ms", 0))
         hit = [w for w in windows if w.get("window_start_ms", 0) < end
                and w.get("window_start_ms", 0) + w.get("window_ms", 0) > start]
@@ -156,7 +159,7 @@ def register_desk_routes(app: FastAPI, settings, require_token: Callable, get_re
         store = decision_store()
         if store is not None:
             meta = desk.clip(room_id, clip_id).meta
-            features = ClipFeatures.from_meta(meta, await engagement(room_id, meta))
+            features = ClipFeatures.from_meta(meta, engagement(await metric_windows(room_id), meta))
             await store.record(room_id, clip_id, result, features.to_dict())
         return result
 
@@ -202,9 +205,8 @@ def register_desk_routes(app: FastAPI, settings, require_token: Callable, get_re
         _check_ids(room_id)
         entries = guarded(desk.clips, room_id)
         model = await approval_model()
-        features = [ClipFeatures.from_meta(e.meta) for e in entries]
-        if model is not None:  # engagement only matters to a fitted model
-            features = [ClipFeatures.from_meta(e.meta, await engagement(room_id, e.meta)) for e in entries]
+        windows = await metric_windows(room_id) if model is not None else []  # only a fitted model uses them
+        features = [ClipFeatures.from_meta(e.meta, engagement(windows, e.meta)) for e in entries]
         ranks = rank(features, model)
         ranked_by = f"decisions ({model.n_decisions})" if model is not None else "clip score"
         rows = [entry_json(e, r, ranked_by) for e, r in zip(entries, ranks)]

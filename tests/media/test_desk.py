@@ -165,6 +165,14 @@ async def test_http_api_approve_trim_export(clips_dir, tmp_path, valkey):
     assert settings.clips_dir == clips_dir
     api = create_api(settings, valkey.url, None)
     headers = {"Authorization": f"Bearer {TOKEN}"}
+    from sinks.redis import RedisSink
+    from streams.schemas import RoomMetrics
+
+    sink = RedisSink(valkey.url)  # the room's metric windows around clip-a (10-14 s): its engagement
+    for start, rate in ((5_000, 1.0), (10_000, 4.0), (15_000, 9.0)):
+        await sink.write(RoomMetrics(room_id=ROOM, stream_ms=start + 5000, window_start_ms=start, window_ms=5000,
+                                     messages_per_s=rate, orders_per_min=rate / 2))
+    await sink.close()
     async with api.router.lifespan_context(api), httpx.AsyncClient(transport=httpx.ASGITransport(app=api),
                                                                    base_url="http://t") as client:
         assert (await client.post(f"/api/rooms/{ROOM}/clips/clip-a/approve")).status_code == 401
@@ -187,6 +195,8 @@ async def test_http_api_approve_trim_export(clips_dir, tmp_path, valkey):
         stored = {k.decode(): json.loads(v) for k, v in redis.Redis.from_url(valkey.url).hgetall(decisions_key(ROOM)).items()}
         assert stored["clip-a"]["decision"] == "approved" and stored["clip-b"]["reason"] == "off topic"
         assert stored["clip-b"]["features"]["label"] == "fabric_material" and stored["clip-b"]["features"]["duration_s"] == 4.0
+        assert stored["clip-a"]["features"]["messages_per_s"] == 4.0  # the one window inside 10-14 s
+        assert stored["clip-a"]["features"]["orders_per_min"] == 2.0 and stored["clip-b"]["features"]["messages_per_s"] == 0
         platforms = (await client.get("/api/platforms", headers=headers)).json()
         assert {"douyin", "tiktok", "tiny"} <= {p["name"] for p in platforms}
         assert (await client.get("/api/desk/rooms", headers=headers)).json() == [
