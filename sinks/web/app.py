@@ -11,17 +11,17 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query
 from prometheus_client import make_asgi_app
 
 from sinks.redis import RedisSink
+from sinks.web.auth import Auth, register_auth
 from sinks.web.dashboard import page, register_dashboard
 from streams.ingest.http import HTTP_TOPICS, HttpIngest, create_ingest_router
 from streams.ingest.privacy import ViewerPrivacy
 from streams.ingest.publisher import Publisher
 from streams.kafka import start_producer
 from streams.schemas import EVENT_TYPES
-from sinks.web.auth import Auth, register_auth
 from streams.security import load_or_create_token, presented_token, token_matches
 from streams.settings import Settings
 from streams.topics import TopicNames
