@@ -236,6 +236,14 @@ async def test_the_desk_in_a_browser_zh_and_en_rooms_trim_approve_export(desk_da
             platforms = [o.get_attribute("value") for o in Select(driver.find_element(By.ID, "platform")).options]
             assert {"tiny_en", "tiktok", "youtube_shorts"} <= set(platforms) and "douyin" not in platforms
             assert card(driver, "en-1").find_element(By.CSS_SELECTOR, ".transcript").text.startswith("This silk dress")
+            # ---- re-render one clip for a platform from the page
+            Select(driver.find_element(By.ID, "platform")).select_by_value("tiny_en")
+            card(driver, "en-1").find_element(By.CSS_SELECTOR, ".render-button").click()
+            await asyncio.to_thread(wait_until, driver, lambda d: "rendered tiny_en:" in card(d, "en-1").find_element(
+                By.CSS_SELECTOR, ".render-result").text, "the re-render", 180)
+            render_meta = json.loads((desk_data / "desk-en" / "en-1" / "renders" / "tiny_en" / "meta.json").read_text())
+            assert render_meta["platform"] == "tiny_en" and render_meta["title"] in card(driver, "en-1").text
+
             # ---- a clip cut while the editor works is offered over SSE, then shown on request
             new = desk_data / "desk-en" / "en-2"
             shutil.copytree(desk_data / "desk-en" / "en-1", new)
