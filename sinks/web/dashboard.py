@@ -120,9 +120,11 @@ def sse_frame(data: str, event_id: str | None = None) -> str:
 
 
 async def relay_pubsub(sink: RedisSink, channel: str, kinds: set[str] | None, request: Request,
-                       heartbeat_s: float) -> AsyncIterator[str]:
+                       heartbeat_s: float, still_allowed: Callable[[], Any] | None = None) -> AsyncIterator[str]:
     """Yield SSE frames for each message on ``channel``; a comment line every ``heartbeat_s``.
 
+    ``still_allowed()`` (awaitable, False when the session expired or was signed out) is asked at
+    every heartbeat, so a stream opened with a session ends with it.
     Unsubscribes when the client goes away (the generator is closed or cancelled) or the
     server shuts down.
     """
@@ -142,6 +144,8 @@ async def relay_pubsub(sink: RedisSink, channel: str, kinds: set[str] | None, re
                 yield sse_frame(data)
                 last_sent = time.monotonic()
             elif time.monotonic() - last_sent >= heartbeat_s:
+                if still_allowed is not None and not await still_allowed():
+                    break
                 yield f": heartbeat {int(time.time())}\n\n"  # keeps proxies from closing an idle stream
                 last_sent = time.monotonic()
             if await request.is_disconnected():
@@ -212,8 +216,16 @@ def register_dashboard(app: FastAPI, get_redis_sink: Callable[[], RedisSink], re
         if wanted and not wanted <= EVENT_TYPES.keys():
             raise HTTPException(400, f"unknown kinds: {sorted(wanted - EVENT_TYPES.keys())}")
         channel = room_key(room, "events") if room else f"{PREFIX}:events"
+
+        async def still_allowed() -> bool:
+            try:
+                await require_token(request)
+            except HTTPException:
+                return False
+            return True
+
         return StreamingResponse(
-            relay_pubsub(get_redis_sink(), channel, wanted, request, heartbeat_s),
+            relay_pubsub(get_redis_sink(), channel, wanted, request, heartbeat_s, still_allowed),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no", "Connection": "keep-alive"},
         )

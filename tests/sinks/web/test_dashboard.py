@@ -255,3 +255,30 @@ def test_sse_sends_heartbeats_while_idle_and_filters_by_kind(redis_url):
             lines = read_sse(stream_lines, lambda lines: any(line.startswith("data:") for line in lines))
         relayed = [json.loads(line[6:]) for line in lines if line.startswith("data:")]
         assert [e["kind"] for e in relayed] == ["alert"] and relayed[0]["event_id"] == wanted.event_id
+
+
+def test_sse_stream_ends_once_its_session_is_gone(redis_url):
+    """A stream opened with a session closes at the next heartbeat after sign-out or expiry."""
+    sinks: dict[str, RedisSink] = {}
+    allowed = {"now": True}
+
+    async def require_token(request: Request) -> None:
+        if not allowed["now"]:
+            raise HTTPException(401)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        sinks["redis"] = RedisSink(redis_url)
+        yield
+        await sinks["redis"].close()
+
+    app = FastAPI(lifespan=lifespan)
+    register_dashboard(app, lambda: sinks["redis"], require_token, heartbeat_s=0.3)
+    with serve(app) as base, httpx.Client(timeout=10) as client:
+        with client.stream("GET", f"{base}/api/stream", params={"room": "room-s"}) as res:
+            stream_lines = res.iter_lines()
+            read_sse(stream_lines, lambda lines: any(line.startswith(": heartbeat") for line in lines), timeout=5)
+            allowed["now"] = False  # signed out
+            deadline = time.time() + 10
+            for _line in stream_lines:  # ends when the server closes the stream
+                assert time.time() < deadline, "the stream outlived its session"
