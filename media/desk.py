@@ -118,11 +118,14 @@ class Desk:
         return self._write_decision(entry, {"decision": decision, "reason": reason[:500],
                                             "trim": previous.get("trim"), "decided_at": time.time()})
 
-    def trim(self, room_id: str, clip_id: str, start_ms: int, end_ms: int) -> dict:
-        """Keep ``[start_ms, end_ms)`` of the clip (clip time), snapped to cue boundaries."""
+    def trim(self, room_id: str, clip_id: str, start_ms: int, end_ms: int,
+             words: list[TimedWord] | None = None) -> dict:
+        """Keep ``[start_ms, end_ms)`` of the clip (clip time), snapped to sentence (cue) or word
+        boundaries. ``words``: the transcript's timed words in clip time, when known (else the
+        words are spread over their cue)."""
         entry = self.clip(room_id, clip_id)
         duration = int(entry.meta.get("end_ms", 0)) - int(entry.meta.get("start_ms", 0))
-        start, end = snap_trim(self.cues(room_id, clip_id), start_ms, end_ms, duration)
+        start, end = snap_trim(self.cues(room_id, clip_id), start_ms, end_ms, duration, words)
         previous = entry.decision or {}
         decision = {"decision": previous.get("decision", "pending"), "reason": previous.get("reason", ""),
                     "trim": {"start_ms": start, "end_ms": end}, "decided_at": time.time()}
@@ -227,14 +230,16 @@ def cue_words(cues: list[Cue]) -> list[TimedWord]:
 SENTENCE_PULL_MS = 300  # a cut this close to a cue (sentence) boundary goes there rather than to a word
 
 
-def snap_trim(cues: list[Cue], start_ms: int, end_ms: int, duration_ms: int) -> tuple[int, int]:
+def snap_trim(cues: list[Cue], start_ms: int, end_ms: int, duration_ms: int,
+              words: list[TimedWord] | None = None) -> tuple[int, int]:
     """``[start_ms, end_ms)`` moved to a boundary of the transcript: the nearest cue (sentence)
     start / end when one is within :data:`SENTENCE_PULL_MS`, else the nearest word start / end
-    (words from :func:`cue_words`), so a cut never falls inside a word. Without cues, clamped to
-    the clip. :class:`DeskError` when nothing is left."""
+    (the transcript's timed ``words`` in clip time, else words spread over their cue by
+    :func:`cue_words`), so a cut never falls inside a word. Without cues or words, clamped to the
+    clip. :class:`DeskError` when nothing is left."""
     start_ms, end_ms = max(0, int(start_ms)), min(int(duration_ms), int(end_ms))
-    if cues:
-        words = cue_words(cues)
+    words = [w for w in (words or []) if 0 <= w.start_ms < w.end_ms <= duration_ms] or cue_words(cues)
+    if cues or words:
         start_ms = _snap(start_ms, {0, *(c.start_ms for c in cues)}, {w.start_ms for w in words})
         end_ms = _snap(end_ms, {int(duration_ms), *(c.end_ms for c in cues)}, {w.end_ms for w in words},
                        after=start_ms)

@@ -16,7 +16,8 @@ The editors' desk (decisions are files beside each clip, :mod:`media.desk`):
 * ``POST /api/rooms/{room}/clips/{clip_id}/approve`` / ``.../reject`` (JSON ``{"reason": ""}``, optional);
   also stored in Redis with the clip's features (:mod:`sinks.decisions`) for the ranking
 * ``POST /api/rooms/{room}/clips/{clip_id}/trim`` (JSON ``{"start_ms": .., "end_ms": ..}``, clip time;
-  snapped to subtitle cue boundaries; the answer says where it landed)
+  snapped to a sentence (subtitle cue) boundary when one is near, else to a word boundary of the
+  room's final transcripts (Redis); the answer says where it landed)
 * ``POST /api/rooms/{room}/clips/{clip_id}/render?platform=P`` -> (re-)render for one platform; its meta.json
 * ``GET  /api/rooms/{room}/export?platform=P&approved=true`` -> a zip of the renders + metadata.csv
 """
@@ -115,6 +116,23 @@ def register_desk_routes(app: FastAPI, settings, require_token: Callable, get_re
             return []
         rows = await client.xrevrange(room_key(room_id, "stream", "room_metrics"), count=5000)
         return [json.loads(fields["event"]) for _id, fields in rows]
+
+    async def clip_words(room_id: str, meta: dict) -> list:
+        """The final transcripts' timed words inside the clip, in clip time (none without Redis)."""
+        from models.clips.subtitles import TimedWord
+
+        client = redis_client()
+        if client is None:
+            return []
+        start, end = int(meta.get("start_ms", 0)), int(meta.get("end_ms", 0))
+        rows = await client.xrevrange(room_key(room_id, "stream", "transcript"), count=5000)
+        words = set()
+        for _id, fields in rows:
+            event = json.loads(fields["event"])
+            if event.get("is_final") and event.get("start_ms", 0) < end and event.get("end_ms", 0) > start:
+                words |= {(w["start_ms"] - start, w["end_ms"] - start, w["text"]) for w in event.get("words") or []
+                          if start <= w["start_ms"] and w["end_ms"] <= end}
+        return [TimedWord(*w) for w in sorted(words)]
 
     def engagement(windows: list[dict], meta: dict) -> dict:
         """Mean chat rate and orders per minute over the metric windows the clip overlaps."""
@@ -227,7 +245,8 @@ def register_desk_routes(app: FastAPI, settings, require_token: Callable, get_re
             start_ms, end_ms = int(body["start_ms"]), int(body["end_ms"])
         except (KeyError, TypeError, ValueError):
             raise HTTPException(400, "trim needs integer start_ms and end_ms (clip time)") from None
-        return guarded(desk.trim, room_id, clip_id, start_ms, end_ms)
+        words = await clip_words(room_id, guarded(desk.clip, room_id, clip_id).meta)
+        return guarded(desk.trim, room_id, clip_id, start_ms, end_ms, words)
 
     @app.post("/api/rooms/{room_id}/clips/{clip_id}/render", dependencies=secured)
     async def render(room_id: str, clip_id: str, platform: str = Query(..., pattern=r"^[a-z][a-z0-9_]*$")):

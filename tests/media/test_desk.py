@@ -26,6 +26,10 @@ from models.clips.subtitles import Cue, to_srt
 
 ROOM = "desk-room"
 TOKEN = "desk-test-token-0123456789"
+# the same speech as timed words (stream time; clip-a starts at 10 s of the stream)
+WORDS = [(10_300, 10_420, "I"), (10_450, 10_800, "think"), (10_820, 10_950, "my"), (10_960, 11_300, "biggest"),
+         (11_320, 11_500, "weakness"), (11_700, 11_850, "is"), (11_870, 12_300, "asking"), (12_310, 12_450, "for"),
+         (12_460, 12_700, "help")]
 CUES = [Cue(300, 1500, "I think my biggest weakness"), Cue(1700, 2700, "is asking for help"),
         Cue(2800, 3800, "when I need it")]
 
@@ -166,12 +170,16 @@ async def test_http_api_approve_trim_export(clips_dir, tmp_path, valkey):
     api = create_api(settings, valkey.url, None)
     headers = {"Authorization": f"Bearer {TOKEN}"}
     from sinks.redis import RedisSink
-    from streams.schemas import RoomMetrics
+    from streams.schemas import RoomMetrics, Transcript, Word
 
     sink = RedisSink(valkey.url)  # the room's metric windows around clip-a (10-14 s): its engagement
     for start, rate in ((5_000, 1.0), (10_000, 4.0), (15_000, 9.0)):
         await sink.write(RoomMetrics(room_id=ROOM, stream_ms=start + 5000, window_start_ms=start, window_ms=5000,
                                      messages_per_s=rate, orders_per_min=rate / 2))
+    # the host's final transcript with its timed words (stream time), as the ASR writes it
+    await sink.write(Transcript(room_id=ROOM, stream_ms=12_700, segment_id="s1", is_final=True, start_ms=10_300,
+                                end_ms=12_700, text="I think my biggest weakness is asking for help",
+                                words=[Word(start_ms=a, end_ms=b, text=t) for a, b, t in WORDS]))
     await sink.close()
     async with api.router.lifespan_context(api), httpx.AsyncClient(transport=httpx.ASGITransport(app=api),
                                                                    base_url="http://t") as client:
@@ -180,6 +188,12 @@ async def test_http_api_approve_trim_export(clips_dir, tmp_path, valkey):
         assert r.status_code == 200 and r.json()["decision"] == "approved"
         r = await client.post(f"/api/rooms/{ROOM}/clips/clip-b/reject", headers=headers, json={"reason": "off topic"})
         assert r.json()["reason"] == "off topic"
+        # far from a sentence boundary: the cut lands on the transcript's real word boundaries
+        # ("biggest" starts at 960 ms of the clip, "asking" ends at 2300), not on spread estimates
+        r = await client.post(f"/api/rooms/{ROOM}/clips/clip-a/trim", headers=headers,
+                              json={"start_ms": 1000, "end_ms": 2280})
+        assert r.json()["trim"] == {"start_ms": 960, "end_ms": 2300}
+        assert snap_trim(CUES, 1000, 2280, 4000) == (1020, 2200)  # what the cue-spread estimate gives
         r = await client.post(f"/api/rooms/{ROOM}/clips/clip-a/trim", headers=headers,
                               json={"start_ms": 350, "end_ms": 2600})
         assert r.json()["trim"] == {"start_ms": 300, "end_ms": 2700}
