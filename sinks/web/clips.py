@@ -35,7 +35,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sinks.clips import list_clips
 from streams.clip_files import CLIP_FILES, check_clip_id
-from sinks.redis import RedisSink, room_key
+from sinks.redis import RedisSink
 from streams.segment_store import check_room_id
 
 MEDIA_TYPES = {".mp4": "video/mp4", ".srt": "application/x-subrip; charset=utf-8",
@@ -78,6 +78,7 @@ def register_desk_routes(app: FastAPI, settings, require_token: Callable, get_re
     from models.clips.ranking import ApprovalModel, ClipFeatures, rank
     from models.clips.subtitles import is_cjk
     from sinks.decisions import DecisionStore
+    from sinks.redis import room_key
     from sinks.web.dashboard import page
 
     secured = [Depends(require_token)]
