@@ -20,7 +20,7 @@
     "rejected": "未通过", "Selling point": "卖点", "Compliance": "合规提醒", "held for review": "暂停自动发布",
     "trimmed to": "已剪辑为", "rendering…": "渲染中…", "rendered": "已渲染", "renders": "已渲染平台",
     "ranked by": "排序依据", "decisions": "编辑决定", "clip score": "切片评分", "Choose a room": "选择直播间",
-    "waiting": "待审", "s": "秒", "duration": "时长", "suggestion": "建议说法", "new clips: show": "新切片：显示",
+    "waiting": "待审", "s": "秒", "duration": "时长", "suggestion": "建议说法", "new clips: show": "新切片：显示", "reason (optional)": "原因（可选）",
   } };
   let lang = "en";
   const tr = (text) => (LABELS[lang] && LABELS[lang][text]) || text;
@@ -128,6 +128,10 @@
       return b;
     };
     const path = `/api/rooms/${encodeURIComponent(room)}/clips/${encodeURIComponent(clip.clip_id)}`;
+    const reason = el("input", { cls: "reason" });
+    reason.maxLength = 500;
+    reason.placeholder = tr("reason (optional)");
+    reason.value = (clip.decision && clip.decision.reason) || "";
 
     const node = el("article", { cls: `desk-clip status-${clip.status}` }, [
       el("div", { cls: "clip-head" }, [
@@ -144,8 +148,11 @@
       el("div", { cls: "transcript", text: clip.transcript }),
       complianceFlags(clip),
       el("div", { cls: "actions" }, [
-        button("Approve", "approve", async () => { await api(`${path}/approve`, { method: "POST", body: {} }); await refresh(); }),
-        button("Reject", "reject", async () => { await api(`${path}/reject`, { method: "POST", body: {} }); await refresh(); }),
+        button("Approve", "approve", async () => {
+          await api(`${path}/approve`, { method: "POST", body: { reason: reason.value } }); await refresh(); }),
+        button("Reject", "reject", async () => {
+          await api(`${path}/reject`, { method: "POST", body: { reason: reason.value } }); await refresh(); }),
+        reason,
       ]),
       el("div", { cls: "trim" }, [
         el("label", { cls: "small muted", text: tr("start s") }), start,

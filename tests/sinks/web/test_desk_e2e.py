@@ -200,11 +200,14 @@ async def test_the_desk_in_a_browser_zh_and_en_rooms_trim_approve_export(desk_da
             card(driver, "zh-1").find_element(By.CSS_SELECTOR, "button.approve").click()
             await asyncio.to_thread(wait_until, driver, lambda d: card(d, "zh-1").get_attribute("data-status") == "approved",
                                     "the approval")
+            card(driver, "zh-2").find_element(By.CSS_SELECTOR, "input.reason").send_keys("违规用语")
             card(driver, "zh-2").find_element(By.CSS_SELECTOR, "button.reject").click()
             await asyncio.to_thread(wait_until, driver, lambda d: card(d, "zh-2").get_attribute("data-status") == "rejected",
                                     "the rejection")
             stored = redis.Redis.from_url(valkey.url, decode_responses=True).hgetall("livelens:{desk-zh}:decisions")
             assert {k: json.loads(v)["decision"] for k, v in stored.items()} == {"zh-1": "approved", "zh-2": "rejected"}
+            assert json.loads(stored["zh-2"])["reason"] == "违规用语"
+            assert card(driver, "zh-2").find_element(By.CSS_SELECTOR, "input.reason").get_attribute("value") == "违规用语"
             driver.save_screenshot(str(SCREENSHOTS / "desk-zh.png"))
 
             # ---- export from the page: the zip holds the approved clip's render (trimmed) and the CSV
