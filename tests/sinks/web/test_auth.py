@@ -108,3 +108,15 @@ def test_sign_in_page_is_public_and_next_is_a_local_path_only(redis_url, tmp_pat
     assert safe_next("/dashboard/desk/r1") == "/dashboard/desk/r1"
     for bad in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)", "", None, "/\\evil"):
         assert safe_next(bad) == "/dashboard"
+
+
+def test_csrf_origin_falls_back_to_the_referer_and_refuses_opaque_origins(redis_url, tmp_path):
+    with TestClient(make_api(redis_url, tmp_path), follow_redirects=False) as client:
+        assert sign_in(client).status_code == 200
+        url = "/api/rooms/r1/clips/c1/reject"
+        csrf = {"X-Livelens-CSRF": "1"}
+        assert client.post(url, headers={**csrf, "Referer": f"{ORIGIN}/dashboard/desk/r1"}).status_code == 404  # past auth
+        assert client.post(url, headers={**csrf, "Referer": "http://evil.example/page"}).status_code == 403
+        assert client.post(url, headers={**csrf, "Origin": "null"}).status_code == 403  # sandboxed frame, file://
+        # a program's bearer request needs neither header
+        assert client.post(url, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404
