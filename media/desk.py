@@ -9,8 +9,8 @@ the CLI see the same thing without Redis::
     <clips_dir>/<room>/<clip_id>/renders/<platform>/clip.mp4, cover.jpg, meta.json
 
 A trim is stored in clip time (ms from the clip's start), snapped to the clip's subtitle cue
-boundaries (cues are runs of words that end at sentence punctuation, pauses or the cue length),
-so a trimmed clip never starts or ends inside a word. A platform render that is missing (or older
+boundaries (cues are runs of words that end at sentence punctuation, pauses or the cue length)
+when one is near, else to a word boundary, so a trimmed clip never starts or ends inside a word. A platform render that is missing (or older
 than the decision that trimmed it) is made at export time from the clip's own MP4.
 
 Export: ``<room>-<platform>.zip`` with ``<clip_id>.mp4`` and ``<clip_id>.jpg`` per clip and
@@ -118,11 +118,14 @@ class Desk:
         return self._write_decision(entry, {"decision": decision, "reason": reason[:500],
                                             "trim": previous.get("trim"), "decided_at": time.time()})
 
-    def trim(self, room_id: str, clip_id: str, start_ms: int, end_ms: int) -> dict:
-        """Keep ``[start_ms, end_ms)`` of the clip (clip time), snapped to cue boundaries."""
+    def trim(self, room_id: str, clip_id: str, start_ms: int, end_ms: int,
+             words: list[TimedWord] | None = None) -> dict:
+        """Keep ``[start_ms, end_ms)`` of the clip (clip time), snapped to sentence (cue) or word
+        boundaries. ``words``: the transcript's timed words in clip time, when known (else the
+        words are spread over their cue)."""
         entry = self.clip(room_id, clip_id)
         duration = int(entry.meta.get("end_ms", 0)) - int(entry.meta.get("start_ms", 0))
-        start, end = snap_trim(self.cues(room_id, clip_id), start_ms, end_ms, duration)
+        start, end = snap_trim(self.cues(room_id, clip_id), start_ms, end_ms, duration, words)
         previous = entry.decision or {}
         decision = {"decision": previous.get("decision", "pending"), "reason": previous.get("reason", ""),
                     "trim": {"start_ms": start, "end_ms": end}, "decided_at": time.time()}
@@ -224,19 +227,37 @@ def cue_words(cues: list[Cue]) -> list[TimedWord]:
     return words
 
 
-def snap_trim(cues: list[Cue], start_ms: int, end_ms: int, duration_ms: int) -> tuple[int, int]:
-    """``[start_ms, end_ms)`` moved to the nearest cue start / cue end (within the clip); without
-    cues, clamped to the clip. :class:`DeskError` when nothing is left."""
+SENTENCE_PULL_MS = 300  # a cut this close to a cue (sentence) boundary goes there rather than to a word
+
+
+def snap_trim(cues: list[Cue], start_ms: int, end_ms: int, duration_ms: int,
+              words: list[TimedWord] | None = None) -> tuple[int, int]:
+    """``[start_ms, end_ms)`` moved to a boundary of the transcript: the nearest cue (sentence)
+    start / end when one is within :data:`SENTENCE_PULL_MS`, else the nearest word start / end
+    (the transcript's timed ``words`` in clip time, else words spread over their cue by
+    :func:`cue_words`), so a cut never falls inside a word. Without cues or words, clamped to the
+    clip. :class:`DeskError` when nothing is left."""
     start_ms, end_ms = max(0, int(start_ms)), min(int(duration_ms), int(end_ms))
-    if cues:
-        starts = sorted({0, *(c.start_ms for c in cues)})
-        ends = sorted({int(duration_ms), *(c.end_ms for c in cues)})
-        start_ms = min(starts, key=lambda s: abs(s - start_ms))
-        later = [e for e in ends if e > start_ms]
-        end_ms = min(later, key=lambda e: abs(e - end_ms)) if later else end_ms
+    words = [w for w in (words or []) if 0 <= w.start_ms < w.end_ms <= duration_ms] or cue_words(cues)
+    if cues or words:
+        start_ms = _snap(start_ms, {0, *(c.start_ms for c in cues)}, {w.start_ms for w in words})
+        end_ms = _snap(end_ms, {int(duration_ms), *(c.end_ms for c in cues)}, {w.end_ms for w in words},
+                       after=start_ms)
     if end_ms - start_ms < 500:
         raise DeskError(f"the trim {start_ms}-{end_ms} ms leaves less than 0.5 s of the clip")
     return start_ms, end_ms
+
+
+def _snap(t: int, sentence: set[int], word: set[int], after: int | None = None) -> int:
+    def nearest(points: set[int]) -> int | None:
+        allowed = [p for p in points if after is None or p > after]
+        return min(allowed, key=lambda p: (abs(p - t), p)) if allowed else None
+
+    best_sentence = nearest(sentence)
+    if best_sentence is not None and abs(best_sentence - t) <= SENTENCE_PULL_MS:
+        return best_sentence
+    best_word = nearest(word | sentence)
+    return t if best_word is None else best_word
 
 
 def _label_name(meta: dict, lang: str) -> str | None:

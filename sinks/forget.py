@@ -63,7 +63,7 @@ async def forget_room(client: aioredis.Redis, room_id: str, clips_dir: Path | No
     for start in range(0, len(keys), 500):
         await client.delete(*keys[start:start + 500])
     removed.keys = sorted(keys)
-    for set_key in (f"{PREFIX}:rooms", f"{PREFIX}:clips:rooms"):
+    for set_key in (f"{PREFIX}:rooms", f"{PREFIX}:clips:rooms", f"{PREFIX}:decisions:rooms"):
         if await client.srem(set_key, room_id):
             removed.memberships.append(f"{set_key}: {room_id}")
     for root in (clips_dir, segments_dir):

@@ -33,13 +33,15 @@ def load_or_create_token(configured: str | None, data_dir: Path, name: str = "ap
     return token
 
 
-def presented_token(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
-    """The API token a request presents: ``Authorization: Bearer``, else ``X-Livelens-Token``, else
-    ``?token=`` (browsers' EventSource cannot set headers). ``headers`` keys are lower-case."""
+def presented_token(headers: Mapping[str, str]) -> str | None:
+    """The API token a program presents: ``Authorization: Bearer``, else ``X-Livelens-Token``.
+    ``headers`` keys are lower-case. A token in the URL (``?token=``) is never accepted: URLs end
+    up in browser history, proxy logs and Referer headers (browsers sign in for a session cookie,
+    :mod:`sinks.web.auth`)."""
     auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
-    return headers.get("x-livelens-token") or query.get("token")
+    return headers.get("x-livelens-token") or None
 
 
 def kafka_ssl_context(settings) -> ssl.SSLContext | None:
@@ -91,11 +93,11 @@ class SignatureVerifier:
 
 
 class RateLimiter:
-    """Token bucket per key (client address, room): ``rate`` per second, burst ``2*rate``."""
+    """Token bucket per key (client address, room): ``rate`` per second, burst ``2*rate`` unless given."""
 
-    def __init__(self, rate_per_s: float, max_keys: int = 10_000):
+    def __init__(self, rate_per_s: float, max_keys: int = 10_000, burst: float | None = None):
         self.rate = rate_per_s
-        self.burst = max(1.0, 2 * rate_per_s)
+        self.burst = max(1.0, 2 * rate_per_s if burst is None else burst)
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self._max_keys = max_keys
 

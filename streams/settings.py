@@ -368,6 +368,12 @@ class Settings(BaseSettings):
     #: Token for HTTP ingest, the API and the dashboard. Unset -> generated into data_dir/api-token.
     api_token: SecretStr | None = None
     http_max_body_bytes: int = 256 * 1024
+    #: Lifetime of a browser session (signing in at /signin exchanges the token for a cookie).
+    session_ttl_s: int = Field(default=12 * 3600, ge=60, le=30 * 24 * 3600)
+    #: Sign-in attempts allowed per client address and minute (a burst of as many, then refilled).
+    signin_rate_per_min: float = Field(default=10.0, gt=0, le=10_000)
+    #: The desk ranks clips by a model of editors' decisions once this many are stored (both kinds).
+    desk_ranking_min_decisions: int = Field(default=20, ge=2)
     http_rate_per_s: float = 200.0
 
     budgets: LatencyBudgets = Field(default_factory=LatencyBudgets)

@@ -22,6 +22,11 @@
    added by the render (peak minus the process after imports), the LUFS achieved against the
    target, and the reframe mode. A last row renders one profile at 3x the length: the video
    streams through the encoder, so the peak should barely move (only the clip's audio is held).
+4. **Desk ranking** (``--ranking``, :mod:`livelens.bench.clip_ranking`): on a generated, labelled set
+   of editors' decisions (zh and en rooms), the AUC of the approval model fitted from decisions
+   against the clipper score (the desk's order before any decision), on rooms held out of training,
+   with the simulated editor's own AUC as the ceiling and AUC after N training decisions.
+   ``--no-cutting --no-live --no-render`` runs this part alone (seconds).
 """
 
 from __future__ import annotations
@@ -340,6 +345,8 @@ def register(app: typer.Typer) -> None:
         platforms: str = typer.Option("", help="Comma-separated profiles to render (default: all)"),
         render_length: float = typer.Option(8.0, help="Seconds of sample room per platform render"),
         flat_factor: float = typer.Option(3.0, help="One more render this many times longer (memory flatness)"),
+        ranking: bool = typer.Option(True, help="Also measure how well the desk's ranking predicts approvals"),
+        cutting: bool = typer.Option(True, help="Measure the cutting cost per mode"),
     ) -> None:
         """Clip-ready latency (selling-point end -> clip event) and cutting cost per second of clip."""
         settings = Settings()
@@ -353,9 +360,15 @@ def register(app: typer.Typer) -> None:
         result: dict = {"video": str(video)}
         with tempfile.TemporaryDirectory(prefix="livelens-bench-clips-") as tmp:
             work = Path(tmp)
-            store = _ingest(video, work / "cut-segments", settings.segment_s)
-            result["cutting"] = _cut_costs(store, work / "out", [float(x) for x in lengths.split(",")],
-                                           settings.clips.preset)
+            if cutting:
+                store = _ingest(video, work / "cut-segments", settings.segment_s)
+                result["cutting"] = _cut_costs(store, work / "out", [float(x) for x in lengths.split(",")],
+                                               settings.clips.preset)
+            if ranking:
+                from livelens.bench.clip_ranking import evaluate, generate_decisions, learning_curve
+
+                decisions = generate_decisions()
+                result["ranking"] = {**evaluate(decisions), "learning_curve": learning_curve(decisions)}
             if live and script is not None:
                 (work / "logs").mkdir()
                 result["live"] = asyncio.run(_live_latency(settings, video, script, speed, work))
@@ -371,13 +384,26 @@ def register(app: typer.Typer) -> None:
         if json_out:
             print(json.dumps(result, indent=2))
             return
-        table = Table(title="cutting cost (wall s per s of clip, in process)")
-        for col in ("mode", "clips", "p50", "max"):
-            table.add_column(col)
-        for row in result["cutting"]:
-            table.add_row(row["mode"], str(row["clips"]), f"{row['cost_s_per_clip_s_p50'] or 0:.3f}",
-                          f"{row['cost_s_per_clip_s_max'] or 0:.3f}")
-        console.print(table)
+        if result.get("cutting"):
+            table = Table(title="cutting cost (wall s per s of clip, in process)")
+            for col in ("mode", "clips", "p50", "max"):
+                table.add_column(col)
+            for row in result["cutting"]:
+                table.add_row(row["mode"], str(row["clips"]), f"{row['cost_s_per_clip_s_p50'] or 0:.3f}",
+                              f"{row['cost_s_per_clip_s_max'] or 0:.3f}")
+            console.print(table)
+        if result.get("ranking"):
+            rk = result["ranking"]
+            t = Table(title=(f"desk ranking: AUC predicting approvals on held-out rooms ({rk['decisions']} generated "
+                             f"decisions, {rk['rooms']} rooms, {rk['folds']} folds split by room)"))
+            for col in ("rooms", "model (decisions)", "baseline (clip score)", "ceiling (simulated editor)"):
+                t.add_column(col)
+            t.add_row("all", f"{rk['auc_model']:.3f}", f"{rk['auc_clip_score']:.3f}", f"{rk['auc_ceiling']:.3f}")
+            for lang, v in rk["per_language"].items():
+                t.add_row(lang, f"{v['auc_model']:.3f}", f"{v['auc_clip_score']:.3f}", "")
+            console.print(t)
+            curve = ", ".join(f"{p['decisions']}: {p['auc_model']}" for p in rk["learning_curve"])
+            console.print(f"AUC after N training decisions: {curve}; fit p50 {rk['fit_ms_p50']} ms")
         live_result = result.get("live")
         if isinstance(live_result, dict):
             t = Table(title="clip-ready latency (selling-point end -> clip event, real broker + worker)")

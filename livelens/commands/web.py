@@ -28,5 +28,7 @@ def register(app: typer.Typer) -> None:
         asyncio.run(wait_for_redis(settings.redis_url.get_secret_value(), settings.connect_wait_s))
         api_app = create_api(settings, settings.redis_url.get_secret_value(), settings.kafka_bootstrap)
         typer.echo(f"API token: in LIVELENS_API_TOKEN or {settings.data_dir / 'api-token'}", err=True)
+        typer.echo(f"dashboard: http://{host or settings.bind_host}:{port or settings.api_port}/dashboard "
+                   "(sign in once with the token); clip desk: /dashboard/desk", err=True)
         uvicorn.run(api_app, host=host or settings.bind_host, port=port or settings.api_port,
                     log_level="warning", limit_concurrency=1000, timeout_keep_alive=5)

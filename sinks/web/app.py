@@ -1,8 +1,9 @@
 """The HTTP API: HTTP ingest, room state and event reads, Prometheus metrics. Token-protected.
 
-Every endpoint except ``/healthz`` needs the API token (``LIVELENS_API_TOKEN``, or the one
-generated into ``var/api-token``) as ``Authorization: Bearer <token>``, ``X-Livelens-Token``, or
-``?token=`` (browsers' EventSource cannot set headers). Binds 127.0.0.1 unless configured.
+Every endpoint except ``/healthz`` and the sign-in page needs the API token (``LIVELENS_API_TOKEN``,
+or the one generated into ``var/api-token``): programs send it as ``Authorization: Bearer <token>``
+or ``X-Livelens-Token``; browsers sign in once at ``/signin`` for a session cookie
+(:mod:`sinks.web.auth`). ``?token=`` is refused everywhere. Binds 127.0.0.1 unless configured.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query
 from prometheus_client import make_asgi_app
 
 from sinks.redis import RedisSink
-from sinks.web.dashboard import register_dashboard
+from sinks.web.auth import Auth, register_auth
+from sinks.web.dashboard import page, register_dashboard
 from streams.ingest.http import HTTP_TOPICS, HttpIngest, create_ingest_router
 from streams.ingest.privacy import ViewerPrivacy
 from streams.ingest.publisher import Publisher
@@ -50,10 +52,8 @@ def create_api(settings: Settings, redis_url: str, kafka_bootstrap: str | None) 
                 await state["ingest"].publisher.producer.stop()
             await state["redis"].close()
 
-    async def require_token(request: Request) -> None:
-        presented = presented_token(request.headers, request.query_params)
-        if not token_matches(presented, token):
-            raise HTTPException(401, "missing or wrong API token", headers={"WWW-Authenticate": "Bearer"})
+    auth = Auth(token, lambda: state["redis"].client, settings.session_ttl_s, settings.signin_rate_per_min)
+    require_token = auth.require
 
     def get_ingest() -> HttpIngest:
         if "ingest" not in state:
@@ -90,27 +90,28 @@ def create_api(settings: Settings, redis_url: str, kafka_bootstrap: str | None) 
             raise HTTPException(404, f"unknown kind {kind!r}")
         return await state["redis"].events(room_id, kind, count=count, latest_first=True)
 
-    register_dashboard(app, lambda: state["redis"], require_token)
+    register_auth(app, auth, page)
+    register_dashboard(app, lambda: state["redis"], require_token, require_page=auth.require_page)
     from sinks.web.clips import register_clip_routes  # clip list + clip files (sinks/web/clips.py)
     register_clip_routes(app, settings, require_token, lambda: state["redis"])
     from sinks.web.clips import register_desk_routes  # approve / reject / trim / render / export
 
-    register_desk_routes(app, settings, require_token)
+    register_desk_routes(app, settings, require_token, lambda: state["redis"], require_page=auth.require_page)
 
     app.state.livelens = state
     app.state.require_token = require_token
+    app.state.auth = auth
     return app
 
 
 def _secured_asgi(inner, token: str):
-    """Wrap a plain ASGI app (prometheus) with the same token check."""
+    """Wrap a plain ASGI app (prometheus) with the token check of programs (no cookie: scrapers
+    send a bearer token)."""
 
     async def app(scope, receive, send):
         if scope["type"] == "http":
-            from urllib.parse import parse_qsl
-
             headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
-            presented = presented_token(headers, dict(parse_qsl(scope.get("query_string", b"").decode())))
+            presented = presented_token(headers)
             if not token_matches(presented, token):
                 await send({"type": "http.response.start", "status": 401,
                             "headers": [(b"content-type", b"text/plain")]})

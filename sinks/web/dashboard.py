@@ -13,8 +13,9 @@
 * ``/dashboard/static/*``            plain HTML/JS/CSS (no build step, nothing loaded from outside;
                                      code only, so served without the token)
 
-Pages read the token from ``?token=`` and pass it on to the API and SSE calls (``EventSource``
-cannot set headers). Untrusted text (chat, transcript, titles) is rendered with ``textContent``
+Pages are opened after signing in once (:mod:`sinks.web.auth`): the browser then holds an
+HttpOnly session cookie that the API, SSE and clip-file requests carry by themselves; no token
+ever appears in a page URL. Untrusted text (chat, transcript, titles) is rendered with ``textContent``
 only, in static/dashboard.js.
 """
 
@@ -119,9 +120,11 @@ def sse_frame(data: str, event_id: str | None = None) -> str:
 
 
 async def relay_pubsub(sink: RedisSink, channel: str, kinds: set[str] | None, request: Request,
-                       heartbeat_s: float) -> AsyncIterator[str]:
+                       heartbeat_s: float, still_allowed: Callable[[], Any] | None = None) -> AsyncIterator[str]:
     """Yield SSE frames for each message on ``channel``; a comment line every ``heartbeat_s``.
 
+    ``still_allowed()`` (awaitable, False when the session expired or was signed out) is asked at
+    every heartbeat, so a stream opened with a session ends with it.
     Unsubscribes when the client goes away (the generator is closed or cancelled) or the
     server shuts down.
     """
@@ -141,6 +144,8 @@ async def relay_pubsub(sink: RedisSink, channel: str, kinds: set[str] | None, re
                 yield sse_frame(data)
                 last_sent = time.monotonic()
             elif time.monotonic() - last_sent >= heartbeat_s:
+                if still_allowed is not None and not await still_allowed():
+                    break
                 yield f": heartbeat {int(time.time())}\n\n"  # keeps proxies from closing an idle stream
                 last_sent = time.monotonic()
             if await request.is_disconnected():
@@ -156,32 +161,37 @@ async def relay_pubsub(sink: RedisSink, channel: str, kinds: set[str] | None, re
 # ---------------------------------------------------------------- routes
 
 
+def page(name: str) -> HTMLResponse:
+    """A static HTML page with the headers every page gets: no caching, no referrer to other
+    origins, scripts and styles from this origin only."""
+    return HTMLResponse((STATIC_DIR / name).read_text(encoding="utf-8"), headers={
+        "Cache-Control": "no-store", "Referrer-Policy": "same-origin",
+        "Content-Security-Policy": ("default-src 'self'; img-src 'self' data: https: http:; "
+                                    "media-src 'self' https: http:; object-src 'none'; base-uri 'none'; "
+                                    "form-action 'self'; frame-ancestors 'none'"),
+    })
+
+
 def register_dashboard(app: FastAPI, get_redis_sink: Callable[[], RedisSink], require_token: Callable,
-                       *, heartbeat_s: float = 15.0, stale_warn_s: float = 15.0,
-                       stale_crit_s: float = 60.0) -> None:
-    """Add the dashboard pages, ``/api/dashboard/rooms`` and ``/api/stream`` to ``app``."""
+                       *, require_page: Callable | None = None, heartbeat_s: float = 15.0,
+                       stale_warn_s: float = 15.0, stale_crit_s: float = 60.0) -> None:
+    """Add the dashboard pages, ``/api/dashboard/rooms`` and ``/api/stream`` to ``app``.
+    ``require_page`` guards the HTML pages (the app's redirects to the sign-in page)."""
     secured = [Depends(require_token)]
+    page_secured = [Depends(require_page or require_token)]
     _redact_tokens_in_access_log()
     app.mount("/dashboard/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
 
-    def page(name: str) -> HTMLResponse:
-        # no-referrer: the page URL carries ?token=, which must not leak to any other origin
-        return HTMLResponse((STATIC_DIR / name).read_text(encoding="utf-8"), headers={
-            "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
-            "Content-Security-Policy": ("default-src 'self'; img-src 'self' data: https: http:; "
-                                        "media-src 'self' https: http:; object-src 'none'; base-uri 'none'"),
-        })
-
-    @app.get("/dashboard", dependencies=secured, include_in_schema=False)
+    @app.get("/dashboard", dependencies=page_secured, include_in_schema=False)
     async def dashboard_overview() -> HTMLResponse:
         return page("dashboard.html")
 
-    @app.get("/dashboard/room/{room_id}", dependencies=secured, include_in_schema=False)
+    @app.get("/dashboard/room/{room_id}", dependencies=page_secured, include_in_schema=False)
     async def dashboard_room(room_id: str) -> HTMLResponse:
         _check_room(room_id)
         return page("room.html")
 
-    @app.get("/dashboard/prompter/{room_id}", dependencies=secured, include_in_schema=False)
+    @app.get("/dashboard/prompter/{room_id}", dependencies=page_secured, include_in_schema=False)
     async def dashboard_prompter(room_id: str) -> HTMLResponse:
         _check_room(room_id)
         return page("prompter.html")
@@ -206,8 +216,16 @@ def register_dashboard(app: FastAPI, get_redis_sink: Callable[[], RedisSink], re
         if wanted and not wanted <= EVENT_TYPES.keys():
             raise HTTPException(400, f"unknown kinds: {sorted(wanted - EVENT_TYPES.keys())}")
         channel = room_key(room, "events") if room else f"{PREFIX}:events"
+
+        async def still_allowed() -> bool:
+            try:
+                await require_token(request)
+            except HTTPException:
+                return False
+            return True
+
         return StreamingResponse(
-            relay_pubsub(get_redis_sink(), channel, wanted, request, heartbeat_s),
+            relay_pubsub(get_redis_sink(), channel, wanted, request, heartbeat_s, still_allowed),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no", "Connection": "keep-alive"},
         )
@@ -219,7 +237,7 @@ def _check_room(room_id: str) -> None:
 
 
 class _RedactTokenFilter(logging.Filter):
-    """Access-log lines show request paths; the dashboard's carry ``?token=``: mask it."""
+    """Access-log lines show request paths: a ``?token=`` someone still sends (and is refused) is masked."""
 
     pattern = re.compile(r"(token=)[^&\s]+")
 

@@ -100,7 +100,8 @@ async def test_listeners_bind_loopback_and_no_secret_reaches_a_log(settings, sec
             auth = {"Authorization": f"Bearer {API_TOKEN}"}
             body = "\n".join([json.dumps({"kind": "chat", "user_id": "u", "text": "hi"}), "{broken"])
             assert (await client.post("/ingest/sec-room", content=body, headers=auth)).status_code == 200
-            assert (await client.get(f"/api/rooms?token={API_TOKEN}")).status_code == 200
+            assert (await client.get("/api/rooms", headers=auth)).status_code == 200
+            assert (await client.get(f"/api/rooms?token={API_TOKEN}")).status_code == 401  # never in a URL
             assert (await client.get("/api/rooms")).status_code == 401
             metrics = httpx.get(f"http://127.0.0.1:{worker.metrics_port}/metrics", timeout=5)
             assert metrics.status_code == 200

@@ -108,11 +108,16 @@ async def test_forget_room_removes_its_keys_clip_index_and_files(redis_url, tmp_
     client = aioredis.from_url(redis_url, decode_responses=True)
     try:
         assert (tmp_path / "clips" / "room-a" / "c1" / "clip.srt").is_file()
+        from sinks.decisions import DecisionStore  # an editor's decision on the room's clip
+
+        await DecisionStore(client).record("room-a", "c1", {"decision": "approved"}, {"label": "x"})
         result = await asyncio.to_thread(_cli, ["--room", "room-a"], redis_url, tmp_path)
         assert result.exit_code == 0, result.output
         assert [k async for k in client.scan_iter(match="livelens:{room-a}:*")] == []
         assert "room-a" not in await client.smembers("livelens:rooms")
         assert "room-a" not in await client.smembers("livelens:clips:rooms")
+        assert "room-a" not in await client.smembers("livelens:decisions:rooms")
+        assert "livelens:{room-a}:decisions" in result.output
         assert not (tmp_path / "clips" / "room-a").exists() and not (tmp_path / "segments" / "room-a").exists()
         assert "livelens:{room-a}:clip:c1" in result.output and "clips/room-a" in result.output
         # the other room is untouched

@@ -61,10 +61,18 @@ def test_a_fresh_timestamp_cannot_be_grafted_onto_a_captured_signature():
 def test_one_token_reader_for_every_way_a_request_presents_it():
     from streams.security import presented_token
 
-    assert presented_token({"authorization": "Bearer abc"}, {"token": "zzz"}) == "abc"
-    assert presented_token({"x-livelens-token": "def"}, {}) == "def"
-    assert presented_token({}, {"token": "ghi"}) == "ghi"
-    assert presented_token({"authorization": "Basic xyz"}, {}) is None
+    assert presented_token({"authorization": "Bearer abc"}) == "abc"
+    assert presented_token({"x-livelens-token": "def"}) == "def"
+    assert presented_token({}) is None  # never from the URL: browsers sign in for a session cookie
+    assert presented_token({"authorization": "Basic xyz"}) is None
+
+
+def test_a_rate_limiter_with_an_explicit_burst():
+    from streams.security import RateLimiter
+
+    rl = RateLimiter(rate_per_s=1 / 60, burst=3)
+    assert [rl.allow("ip", now=0.0) for _ in range(4)] == [True, True, True, False]
+    assert rl.allow("ip", now=61.0) and not rl.allow("ip", now=61.5)
 
 
 def test_one_tls_context_builder_for_every_kafka_client(tmp_path):

@@ -6,14 +6,31 @@
 "use strict";
 
 const LL = (() => {
-  const params = new URLSearchParams(window.location.search);
-  const token = params.get("token") || "";
+  // Signed in once at /signin: the browser holds an HttpOnly session cookie that every same-origin
+  // request (fetch, EventSource, <video>) carries by itself. No token in any URL.
 
-  /** Fetch JSON from the API with the page's token. */
-  async function api(path) {
-    const res = await fetch(path, { headers: { "X-Livelens-Token": token }, cache: "no-store" });
-    if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
-    return res.json();
+  /** Back to the sign-in page, returning here afterwards (the session expired or was dropped). */
+  function signIn() {
+    window.location.assign(`/signin?next=${encodeURIComponent(window.location.pathname)}`);
+  }
+
+  /** Fetch JSON from the API (GET), or send JSON (`method`, `body`): state-changing requests carry
+   * the CSRF header the API requires of cookie-authenticated requests. */
+  async function api(path, { method = "GET", body, raw = false } = {}) {
+    const opts = { method, cache: "no-store", credentials: "same-origin", headers: {} };
+    if (method !== "GET") opts.headers["X-Livelens-CSRF"] = "1";
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    const res = await fetch(path, opts);
+    if (res.status === 401) { signIn(); throw new Error("signed out"); }
+    if (!res.ok) {
+      let detail = "";
+      try { detail = (await res.json()).detail || ""; } catch (_) { /* not JSON */ }
+      throw new Error(`${path}: HTTP ${res.status}${detail ? `: ${detail}` : ""}`);
+    }
+    return raw ? res : res.json();
   }
 
   /** Create an element; `text` goes in as textContent (never parsed as HTML). */
@@ -41,18 +58,18 @@ const LL = (() => {
     }
   }
 
-  /** A clip file served by this API (sinks/web/clips.py: /clips/{room}/{clip_id}/{file}, token required). */
+  /** A clip file served by this API (sinks/web/clips.py: /clips/{room}/{clip_id}/{file}, session required). */
   const CLIP_FILE_PATH = /^\/clips\/[A-Za-z0-9_.:\-]{1,128}\/[A-Za-z0-9_\-]{1,64}\/[A-Za-z0-9_.\-]{1,64}$/;
 
-  /** URL for <video>/<a>: an absolute http(s) URL, or one of our clip-file paths with the token. */
+  /** URL for <video>/<a>: an absolute http(s) URL, or one of our clip-file paths (the cookie goes along). */
   function mediaUrl(value) {
-    if (typeof value === "string" && CLIP_FILE_PATH.test(value)) return `${value}?token=${encodeURIComponent(token)}`;
+    if (typeof value === "string" && CLIP_FILE_PATH.test(value)) return value;
     return safeUrl(value);
   }
 
-  /** Link to another dashboard page, carrying the token along. */
+  /** Link to another dashboard page. */
   function pageHref(path) {
-    return `${path}?token=${encodeURIComponent(token)}`;
+    return path;
   }
 
   /**
@@ -61,7 +78,6 @@ const LL = (() => {
    */
   function openStream(query, onEvent, onState) {
     const qs = new URLSearchParams(query);
-    qs.set("token", token);
     const source = new EventSource(`/api/stream?${qs.toString()}`);
     source.onopen = () => onState("live");
     source.onerror = () => onState(source.readyState === EventSource.CLOSED ? "closed" : "reconnecting");
@@ -170,6 +186,6 @@ const LL = (() => {
     };
   }
 
-  return { token, api, el, replaceChildren, safeUrl, mediaUrl, pageHref, openStream, setConn, showError,
+  return { signIn, api, el, replaceChildren, safeUrl, mediaUrl, pageHref, openStream, setConn, showError,
            fmtNumber, fmtAge, fmtStreamMs, sparkline, throttled };
 })();

@@ -75,34 +75,46 @@ def alert(room: str, key: str, state: str, severity: str, message: str = "m") ->
 # ---------------------------------------------------------------- tokens
 
 
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
 @pytest.mark.parametrize("path", PAGES_AND_FEEDS)
-def test_pages_and_feeds_reject_a_missing_or_wrong_token(api, path):
-    with TestClient(api) as client:
-        assert client.get(path).status_code == 401
+def test_pages_and_feeds_reject_a_missing_or_wrong_token_and_any_token_in_the_url(api, path):
+    with TestClient(api, follow_redirects=False) as client:
+        page = path.startswith("/dashboard")
+        res = client.get(path)
+        if page:  # a browser without a session is sent to the sign-in page, coming back afterwards
+            assert res.status_code == 303 and res.headers["location"] == f"/signin?next={path}"
+        else:
+            assert res.status_code == 401
         sep = "&" if "?" in path else "?"
-        assert client.get(f"{path}{sep}token=wrong").status_code == 401
+        for token in ("wrong", TOKEN):  # even the right token is refused in a URL
+            res = client.get(f"{path}{sep}token={token}")
+            assert res.status_code == 401 and "token in the URL is refused" in res.json()["detail"]
+            assert "location" not in res.headers
         assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert client.get(path, headers={"X-Livelens-Token": TOKEN[:-1]}).status_code == 401
 
 
-@pytest.mark.parametrize("path", ["/dashboard", "/dashboard/room/room-a"])
-def test_pages_are_served_with_the_token_and_load_only_local_assets(api, path):
+@pytest.mark.parametrize("path", ["/dashboard", "/dashboard/room/room-a", "/dashboard/desk", "/signin"])
+def test_pages_are_served_and_load_only_local_assets(api, path):
     with TestClient(api) as client:
-        res = client.get(path, params={"token": TOKEN})
+        res = client.get(path, headers=BEARER)
         assert res.status_code == 200
         assert res.headers["content-type"].startswith("text/html")
-        assert res.headers["referrer-policy"] == "no-referrer"
+        assert res.headers["referrer-policy"] == "same-origin"
         assert "default-src 'self'" in res.headers["content-security-policy"]
         html = res.text
         assert "http://" not in html and "https://" not in html  # nothing external loads
-        for asset in ("dashboard.css", "dashboard.js"):
+        assert 'content="same-origin"' in html
+        for asset in ("dashboard.css", "signin.js" if path == "/signin" else "dashboard.js"):
             assert f"/dashboard/static/{asset}" in html
             assert client.get(f"/dashboard/static/{asset}").status_code == 200
 
 
 def test_room_page_rejects_an_invalid_room_id(api):
     with TestClient(api) as client:
-        assert client.get("/dashboard/room/bad<id>", params={"token": TOKEN}).status_code == 404
+        assert client.get("/dashboard/room/bad<id>", headers=BEARER).status_code == 404
 
 
 def test_access_log_lines_never_show_the_token(api, caplog):
@@ -198,7 +210,7 @@ def test_sse_relays_a_published_event_and_unsubscribes_when_the_client_leaves(ap
     insight = ChatInsight(room_id="room-a", stream_ms=1234, message_id="m1", text="<b>多少钱</b>\nline2",
                           sentiment="neutral", emotion="curious", intent="price_question", confidence=0.9)
     with serve(api) as base, httpx.Client(timeout=10) as client:
-        with client.stream("GET", f"{base}/api/stream", params={"room": "room-a", "token": TOKEN}) as res:
+        with client.stream("GET", f"{base}/api/stream", params={"room": "room-a"}, headers=BEARER) as res:
             assert res.status_code == 200
             assert res.headers["content-type"].startswith("text/event-stream")
             stream_lines = res.iter_lines()
@@ -220,7 +232,7 @@ def test_sse_sends_heartbeats_while_idle_and_filters_by_kind(redis_url):
     sinks: dict[str, RedisSink] = {}
 
     async def require_token(request: Request) -> None:
-        if request.query_params.get("token") != TOKEN:
+        if request.headers.get("x-livelens-token") != TOKEN:
             raise HTTPException(401)
 
     @contextlib.asynccontextmanager
@@ -232,9 +244,9 @@ def test_sse_sends_heartbeats_while_idle_and_filters_by_kind(redis_url):
     app = FastAPI(lifespan=lifespan)
 
     register_dashboard(app, lambda: sinks["redis"], require_token, heartbeat_s=0.3)
-    with serve(app) as base, httpx.Client(timeout=10) as client:
-        assert client.get(f"{base}/api/stream", params={"token": TOKEN, "kinds": "nope"}).status_code == 400
-        params = {"token": TOKEN, "kinds": "alert"}  # all rooms, alerts only
+    with serve(app) as base, httpx.Client(timeout=10, headers={"X-Livelens-Token": TOKEN}) as client:
+        assert client.get(f"{base}/api/stream", params={"kinds": "nope"}).status_code == 400
+        params = {"kinds": "alert"}  # all rooms, alerts only
         with client.stream("GET", f"{base}/api/stream", params=params) as res:
             stream_lines = res.iter_lines()
             read_sse(stream_lines, lambda lines: sum(line.startswith(": heartbeat") for line in lines) >= 2, timeout=5)
@@ -243,3 +255,30 @@ def test_sse_sends_heartbeats_while_idle_and_filters_by_kind(redis_url):
             lines = read_sse(stream_lines, lambda lines: any(line.startswith("data:") for line in lines))
         relayed = [json.loads(line[6:]) for line in lines if line.startswith("data:")]
         assert [e["kind"] for e in relayed] == ["alert"] and relayed[0]["event_id"] == wanted.event_id
+
+
+def test_sse_stream_ends_once_its_session_is_gone(redis_url):
+    """A stream opened with a session closes at the next heartbeat after sign-out or expiry."""
+    sinks: dict[str, RedisSink] = {}
+    allowed = {"now": True}
+
+    async def require_token(request: Request) -> None:
+        if not allowed["now"]:
+            raise HTTPException(401)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        sinks["redis"] = RedisSink(redis_url)
+        yield
+        await sinks["redis"].close()
+
+    app = FastAPI(lifespan=lifespan)
+    register_dashboard(app, lambda: sinks["redis"], require_token, heartbeat_s=0.3)
+    with serve(app) as base, httpx.Client(timeout=10) as client:
+        with client.stream("GET", f"{base}/api/stream", params={"room": "room-s"}) as res:
+            stream_lines = res.iter_lines()
+            read_sse(stream_lines, lambda lines: any(line.startswith(": heartbeat") for line in lines), timeout=5)
+            allowed["now"] = False  # signed out
+            deadline = time.time() + 10
+            for _line in stream_lines:  # ends when the server closes the stream
+                assert time.time() < deadline, "the stream outlived its session"

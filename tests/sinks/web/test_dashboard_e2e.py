@@ -73,13 +73,31 @@ def start_chromium(profile_dir: Path):
 
 
 def wait_until(driver, condition, what: str, timeout: float = 60.0):
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.2).until(condition)
+        # a stale element: the page re-drew that part between finding and reading it; look again
+        return WebDriverWait(driver, timeout, poll_frequency=0.2,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(condition)
     except TimeoutException:
         raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}") from None
+
+
+def sign_in(driver, base: str, token: str, page: str) -> None:
+    """Open ``page`` as a new visitor: the server sends the browser to /signin, the token typed in
+    there becomes a session cookie, and the browser comes back to ``page`` with no token in any URL."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{base}{page}")
+    wait_until(driver, lambda d: d.find_elements(By.ID, "token"), "the sign-in page")
+    assert driver.current_url.startswith(f"{base}/signin?next=")
+    driver.find_element(By.ID, "token").send_keys(token)
+    driver.find_element(By.ID, "signin").click()
+    wait_until(driver, lambda d: d.current_url == f"{base}{page}", f"the way back to {page} after signing in")
+    cookie = driver.get_cookie("livelens_session")
+    assert cookie and cookie["httpOnly"] and cookie["sameSite"] == "Strict", cookie
+    assert driver.execute_script("return document.cookie").find("livelens_session") < 0, "the cookie is HttpOnly"
 
 
 def text_of(driver, css: str) -> str:
@@ -248,7 +266,7 @@ async def test_dashboard_shows_the_live_room_and_updates_over_sse(settings, prod
         driver = await asyncio.to_thread(start_chromium, tmp_path / "chromium-profile")
         try:
             # ---- room page: history arrives, then live values
-            await asyncio.to_thread(driver.get, f"{base}/dashboard/room/{ROOM}?token={TOKEN}")
+            await asyncio.to_thread(sign_in, driver, base, TOKEN, f"/dashboard/room/{ROOM}")
             await asyncio.to_thread(wait_until, driver, lambda d: d.find_element(By.ID, "conn").text == "● live",
                                     "the SSE feed to connect")
             shown_first = {f"{v:,}" for v in first_viewers}
@@ -346,7 +364,7 @@ async def test_dashboard_shows_the_live_room_and_updates_over_sse(settings, prod
 
             # ---- overview
             driver.set_window_size(1440, 640)
-            await asyncio.to_thread(driver.get, f"{base}/dashboard?token={TOKEN}")
+            await asyncio.to_thread(driver.get, f"{base}/dashboard")  # the session carries over
             row_css = f"#room-rows tr[data-room='{ROOM}']"
             await asyncio.to_thread(wait_until, driver, lambda d: d.find_elements(By.CSS_SELECTOR, row_css), "the room row")
             row = driver.find_element(By.CSS_SELECTOR, row_css)

@@ -17,7 +17,8 @@ from streams.schemas import Alert, ChatWindow, Recommendation, Transcript
 from streams.topics import TopicNames
 from tests.integration.conftest import broker, producer, redis_server, settings, worker_factory  # noqa: F401
 from tests.sinks.web.live_server import serve
-from tests.sinks.web.test_dashboard_e2e import SCREENSHOTS, TOKEN, publish_outputs, require_browser, start_chromium, text_of, wait_until
+from tests.sinks.web.test_dashboard_e2e import (SCREENSHOTS, TOKEN, publish_outputs, require_browser, sign_in, start_chromium,
+                                               text_of, wait_until)
 
 pytestmark = pytest.mark.integration
 ROOM = "prompter-room"
@@ -67,7 +68,7 @@ async def test_the_prompter_shows_what_to_say_next_in_large_type_and_updates_liv
         driver = await asyncio.to_thread(start_chromium, tmp_path / "chromium-profile")
         try:
             driver.set_window_size(1024, 768)  # a tablet on its side beside the camera
-            await asyncio.to_thread(driver.get, f"{base}/dashboard/prompter/{ROOM}?token={TOKEN}")
+            await asyncio.to_thread(sign_in, driver, base, TOKEN, f"/dashboard/prompter/{ROOM}")
             await asyncio.to_thread(wait_until, driver, lambda d: d.find_element(By.ID, "conn").text == "● live", "the SSE feed")
             await asyncio.to_thread(wait_until, driver, lambda d: d.find_element(By.ID, "next-title").text == "下一个讲「面料材质」",
                                     "the explain-next headline")
