@@ -42,6 +42,7 @@ import yaml
 
 from models.attribution import UpliftAttribution
 from models.attribution.scenario import PROMOTION_CLASSES
+from models.fusion.why import why_text
 from models.recommend import RecommendationPolicy, RoomState
 from models.recommend.explain_next import explain_next_recommendations, load_explain_next_config, rank_explain_next
 from models.recommend.policy import Recommendation as Rec
@@ -78,6 +79,7 @@ class RoomRecommendations:
         self.attribution = UpliftAttribution(room_id)
         self.minute: dict | None = None  # the open one-minute window: start_ms, orders, carts, positive, viewers
         self.positive_chat = 0  # positive chat messages since the last rate window closed
+        self.fusion_influence: dict[str, float] = {}  # the latest fused window's per-modality influence
 
     def add_window(self, w: dict) -> None:
         """One closed rate window into the open minute; a window of a later minute closes it first."""
@@ -142,6 +144,7 @@ class RecommenderProcessor(RoomProcessor):
                     room.attribution.observe_explanation(ev.start_ms, ev.end_ms, ev.label, kind)
         elif isinstance(ev, FusedWindow):
             state.observe_fused(ev.end_ms, ev.highlight_score)
+            room.fusion_influence = dict(ev.influence)
         elif isinstance(ev, Alert):
             state.observe_alert(ev.dedup_key, ev.alert_type, ev.state)
         elif isinstance(ev, CommerceEvent) and ev.type == "stock":
@@ -189,11 +192,18 @@ class RecommenderProcessor(RoomProcessor):
             kind = rec.rule.rsplit(".", 1)[-1]
             if kind not in kinds or rec.dedup_key in state.live_dedup:
                 continue
-            evidence = {**rec.evidence, "room_top_question": top_question}
+            evidence = {**rec.evidence, "room_top_question": top_question, **fusion_why(room.fusion_influence)}
             out.append(replace(rec, evidence=evidence))
             state.last_fired_ms[rec.rule] = now_ms
             state.live_dedup[rec.dedup_key] = rec.expires_ms
         return out
+
+
+def fusion_why(influence: dict[str, float]) -> dict[str, str]:
+    """The host's "why" from the latest fused window: what moves the orders forecast (zh, en)."""
+    if not influence:
+        return {}
+    return {"fusion_why_zh": why_text(influence, "zh"), "fusion_why_en": why_text(influence, "en")}
 
 
 def register(ctx: AppContext) -> None:

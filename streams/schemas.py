@@ -363,6 +363,8 @@ class FusedWindow(OutputEvent):
     attention: dict[str, float] = Field(default_factory=dict)
     modalities: list[str] = Field(default_factory=list)
     learned: bool = False
+    #: per present modality: log(forecast with it ÷ forecast with it hidden) (models/fusion/why.py)
+    influence: dict[str, float] = Field(default_factory=dict)
 
 
 class ComplianceViolation(BaseModel):

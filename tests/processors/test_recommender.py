@@ -9,7 +9,7 @@ from processors.recommender import RecommenderProcessor
 from processors.shared import SharedChatAnalysis
 from processors.testing import ProcessorRun
 from models.understanding.chat import ChatAnalyzer
-from streams.schemas import ChatMessage, CommerceEvent, SellingPoint, StreamMarker
+from streams.schemas import ChatMessage, CommerceEvent, FusedWindow, SellingPoint, StreamMarker
 from streams.settings import Settings
 
 ROOM = "rec-unit"
@@ -162,3 +162,23 @@ def test_viewer_questions_put_the_class_they_ask_about_first_with_the_question_a
     for o in outputs:
         by_input.setdefault((o.event.stream_ms, o.event.ingested_at), []).append(o.event.priority)
     assert all(p == sorted(p, reverse=True) for p in by_input.values())
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_explain_next_evidence_says_what_moves_the_fused_forecast(lang):
+    """The host's "why": the latest fused window's per-modality influence, in both languages (the
+    room page shows the one of the room's language)."""
+    settings = Settings(metrics_window_ms=WINDOW_MS, _env_file=None)
+    run = ProcessorRun(RecommenderProcessor(settings, SharedChatAnalysis(ChatAnalyzer())))
+    events = _live_room(minutes=22, boosted="fabric_material", flat="style_design")
+    fused = FusedWindow(room_id=ROOM, stream_ms=17 * 60_000, start_ms=17 * 60_000 - 4_000, end_ms=17 * 60_000,
+                        highlight_score=0.7, conversion_forecast=1.2, modalities=["transcript", "chat", "commerce"],
+                        influence={"transcript": 0.2, "chat": 0.05, "commerce": -0.001}, learned=True)
+    at = next(i for i, e in enumerate(events) if not isinstance(e, tuple) and e.stream_ms >= 17 * 60_000)
+    outputs = run.feed(events[:at] + [("fused", fused)] + events[at:])
+    late = [o.event for o in outputs if o.event.rec_type == "explain_next" and o.event.stream_ms > 17 * 60_000]
+    assert late, "no explain_next after the fused window"
+    expected = {"zh": "讲解 +22%，弹幕 +5%", "en": "pitch +22%, chat +5%"}[lang]
+    assert late[0].evidence[f"fusion_why_{lang}"] == expected
+    early = [o.event for o in outputs if o.event.rec_type == "explain_next" and o.event.stream_ms < 17 * 60_000]
+    assert all("fusion_why_zh" not in r.evidence for r in early)  # no fused window yet: no why

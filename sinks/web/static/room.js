@@ -41,7 +41,7 @@
     "Compliance": "合规提醒", "No compliance issues.": "暂无违规。", "host": "主播", "chat": "弹幕",
     "suggestion": "建议说法", "held for review (compliance)": "已暂停自动发布（合规待审）",
     "critical": "严重", "warning": "警告", "info": "提示",
-    "Forecast": "预测", "GMV / min": "成交额/分钟", "lead time": "提前量", "min": "分钟", "now": "现在",
+    "Forecast": "预测", "GMV / min": "成交额/分钟", "lead time": "提前量", "why": "原因", "min": "分钟", "now": "现在",
     "No forecast yet.": "暂无预测。", "not enough data yet: wide intervals": "数据不足：区间较宽",
     "80% interval": "80%区间", "in": "后",
   } };
@@ -157,6 +157,12 @@
     document.getElementById("kpi-alerts").className = `kpi-value ${open.length ? "alerting" : ""}`;
   }
 
+  /** What moves the orders forecast (fusion's per-modality influence), in the room's language. */
+  function whyOf(r) {
+    const evidence = r.evidence || {};
+    return (roomLang === "en" ? evidence.fusion_why_en : evidence.fusion_why_zh) || "";
+  }
+
   function renderRecommendations() {
     const recs = [...recommendations.values()].sort((a, b) => b.priority - a.priority || b.stream_ms - a.stream_ms).slice(0, 15);
     replaceChildren(document.getElementById("recommendations"), recs.length ? recs.map((r) => {
@@ -169,6 +175,7 @@
         ]),
         r.message_en && r.message_zh ? el("div", { cls: "item-body", text: roomLang === "en" ? r.message_zh : r.message_en }) : null,
         el("div", { cls: "muted small", text: `${r.rec_type} · ${r.reason}` }),
+        whyOf(r) ? el("div", { cls: "small why", text: `${tr("why")}: ${whyOf(r)}` }) : null,
       ]);
     }) : [el("p", { cls: "empty", text: tr("No recommendations yet.") })]);
   }
