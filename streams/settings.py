@@ -215,6 +215,9 @@ class RecommendSettings(BaseModel):
     overrides_file: Path | None = None
     #: room -> brand, for brand overrides: ``room-a=brandx,room-b=brandy`` (or a JSON object)
     room_brands: StrMap = Field(default_factory=dict)
+    #: per-category attribution priors (models/attribution/prior_store.py): a new room starts from
+    #: its category's, a room that ends adds to it. None -> <data_dir>/attribution
+    prior_dir: Path | None = None
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
 
