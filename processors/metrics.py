@@ -5,6 +5,11 @@ crash), written at each offset commit rather than per input (:class:`streams.sta
 done by the runtime for every table-backed processor); the windowing itself is the pure
 :class:`models.room_metrics.TumblingRoomMetrics`. Output event ids are deterministic (room +
 window), so a re-emission after a crash is deduplicated by the sinks.
+
+Promotions: a ``promotion_start`` / ``promotion_end`` commerce event is passed on at once as a
+:class:`~streams.schemas.Promotion` (``running`` with its planned end, or ``ended``) on the same
+topic, for the prompter's countdown; it needs no state (the start event carries its end), and its
+id (room + promotion + state + time) makes a re-emission a duplicate the sinks drop.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from processors.runtime import Input, Output, RoomProcessor, attach
 from processors.shared import WINDOW_SOURCES, observe_windows
 from streams.app import AppContext
 from streams.observability import DUPLICATES, LATE_EVENTS
-from streams.schemas import ChatMessage, CommerceEvent, RoomMetrics, StreamMarker
+from streams.schemas import ChatMessage, CommerceEvent, Promotion, RoomMetrics, StreamMarker
+
+PROMOTION_STATES = {"promotion_start": "running", "promotion_end": "ended"}
 
 
 def _copy(state: dict | None) -> dict | None:
@@ -56,9 +63,24 @@ class MetricsProcessor(RoomProcessor):
             self.last_seen[room] = inp.received_at
         if model.late_events > late_before:
             LATE_EVENTS.labels(self.name).inc()
-        return [Output("room_metrics", RoomMetrics(
+        outputs = [Output("room_metrics", RoomMetrics(
             room_id=room, event_id=f"{room}:metrics:{w.pop('window_index')}",
             stream_ms=w["window_start_ms"] + w["window_ms"], ingested_at=ev.ingested_at, **w)) for w in closed]
+        if isinstance(ev, CommerceEvent) and ev.type in PROMOTION_STATES:
+            outputs.append(Output("room_metrics", promotion_of(ev)))
+        return outputs
+
+
+def promotion_of(ev: CommerceEvent) -> Promotion:
+    """A promotion_start / promotion_end commerce event as the room's promotion state."""
+    state = PROMOTION_STATES[ev.type]
+    promotion_id = ev.promotion_id or ev.product_id or "promotion"
+    ends_ms = ev.ends_ms if state == "running" else ev.stream_ms
+    if ends_ms is not None and ends_ms < ev.stream_ms:
+        ends_ms = ev.stream_ms  # an end in the past: it is over now, never a negative countdown
+    return Promotion(room_id=ev.room_id, event_id=f"{ev.room_id}:promotion:{promotion_id}:{state}:{ev.stream_ms}",
+                     stream_ms=ev.stream_ms, ingested_at=ev.ingested_at, processor="metrics", promotion_id=promotion_id,
+                     title=ev.title, product_id=ev.product_id, state=state, start_ms=ev.stream_ms, ends_ms=ends_ms)
 
 
 def register(ctx: AppContext) -> None:

@@ -171,7 +171,7 @@ class ChatMessage(Event):
     text: str = Field(max_length=16_384)
 
 
-CommerceType = Literal["order", "cart", "viewers", "like", "gift", "payment_failed", "stock"]
+CommerceType = Literal["order", "cart", "viewers", "like", "gift", "payment_failed", "stock", "promotion_start", "promotion_end"]
 
 
 class CommerceEvent(Event):
@@ -187,6 +187,10 @@ class CommerceEvent(Event):
     product_id: str = Field(default="", max_length=128)
     count: int = Field(default=1, ge=0, le=100_000_000)
     amount: float = Field(default=0.0, ge=0, le=1e9)  # money, in the room's currency
+    #: promotion_start / promotion_end: which promotion, its title, and (start) its planned end
+    promotion_id: str = Field(default="", max_length=128)
+    title: str = Field(default="", max_length=200)
+    ends_ms: int | None = Field(default=None, ge=0)
 
 
 class StreamMarker(Event):
@@ -352,6 +356,19 @@ class RoomMetrics(OutputEvent):
     final: bool = False  # the room's stream ended with this window
 
 
+class Promotion(OutputEvent):
+    """A promotion (coupon, flash price, lucky bag) that started or ended, from the commerce feed's
+    promotion_start / promotion_end events: the prompter counts down to ``ends_ms``."""
+
+    kind: Literal["promotion"] = "promotion"
+    promotion_id: str = Field(max_length=128)
+    title: str = Field(default="", max_length=200)
+    product_id: str = Field(default="", max_length=128)
+    state: Literal["running", "ended"]
+    start_ms: int = Field(ge=0)
+    ends_ms: int | None = Field(default=None, ge=0)  # planned end; None = open-ended
+
+
 class FusedWindow(OutputEvent):
     """Attention fusion over one sliding window of all modalities."""
 
@@ -510,7 +527,7 @@ InputEvent = Annotated[
 AnyOutput = Annotated[
     Union[
         Transcript, Prosody, VisionFeatures, SellingPoint, ChatInsight, ChatInsights, ChatWindow, RoomMetrics,
-        FusedWindow, Clip, Alert, ComplianceAlert, Recommendation, DeadLetter, RoomForecast,
+        FusedWindow, Clip, Alert, ComplianceAlert, Recommendation, DeadLetter, RoomForecast, Promotion,
     ],
     Field(discriminator="kind"),
 ]
@@ -521,7 +538,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (
         AudioChunk, VideoFrame, SegmentRef, ChatMessage, CommerceEvent, StreamMarker,
         Transcript, Prosody, VisionFeatures, SellingPoint, ChatInsight, ChatInsights, ChatWindow, RoomMetrics,
-        FusedWindow, Clip, Alert, ComplianceAlert, Recommendation, DeadLetter, RoomForecast,
+        FusedWindow, Clip, Alert, ComplianceAlert, Recommendation, DeadLetter, RoomForecast, Promotion,
     )
 }
 

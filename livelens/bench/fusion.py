@@ -260,6 +260,8 @@ def register(app: typer.Typer) -> None:
         import torch
         from rich.table import Table
 
+        from models.fusion import FusionConfig
+
         try:
             seed_list = [int(x) for x in seeds.split(",") if x.strip()]
         except ValueError:
@@ -293,7 +295,9 @@ def register(app: typer.Typer) -> None:
                           "{:.3f}–{:.3f}".format(*row["test_deviance_min_max"]), f"{row['test_ratio_vs_attention_mean']:.3f}",
                           f"{row['test_deviance_missing_windows_mean']:.3f}")
         console.print(table)
-        console.print(f"chosen on validation rooms: {result['chosen_on_validation']}; the shipped default is FusionConfig() (models/fusion/learner.py)")
+        shipped = FusionConfig()
+        console.print(f"chosen on validation rooms: {result['chosen_on_validation']}; the shipped default (FusionConfig(), models/fusion/learner.py): "
+                      f"pooling {shipped.pooling}, previous window {'yes' if shipped.dims.history else 'no'}")
         console.print("mean attention of the attention model (seed {}): ".format(seed_list[0]) + ", ".join(f"{m} {w:.2f}" for m, w in first["attention_model_mean_attention"].items()))
         console.print("shipped model, mean |log change of the forecast| when a modality is hidden: " + ", ".join(
             f"{m} {w:.3f}" for m, w in first["shipped_mean_abs_influence"].items() if w is not None))

@@ -235,7 +235,7 @@ def check_fusion_model(model: FusionModel, session) -> None:
         previous = window
 
 
-@pytest.mark.parametrize("cfg", [config(), config(min_updates=0), config(pooling="mean", min_updates=0)], ids=["prior", "attention", "mean"])
+@pytest.mark.parametrize("cfg", [config(), config(pooling="attention", min_updates=0), config(pooling="mean", min_updates=0)], ids=["prior", "attention", "mean"])
 def test_contract(cfg, session):
     check_fusion_model(OnlineFusionLearner("room", cfg), session)
 

@@ -57,3 +57,26 @@ def test_the_table_state_is_enough_to_carry_on_after_a_crash():
     assert plain
     assert [o.event.model_dump(exclude={"emitted_at"}) for o in restored] == \
         [o.event.model_dump(exclude={"emitted_at"}) for o in plain]
+
+
+def test_promotion_events_pass_on_at_once_as_the_rooms_promotion_state():
+    run = ProcessorRun(MetricsProcessor(_settings()))
+    room = "promo-unit"
+    outputs = run.feed([
+        ("commerce", CommerceEvent(room_id=room, stream_ms=1_200, type="promotion_start", promotion_id="flash-1",
+                                   title="限时秒杀", product_id="sku-1", ends_ms=301_200)),
+        ("commerce", CommerceEvent(room_id=room, stream_ms=2_000, type="order", amount=59.0)),
+        ("commerce", CommerceEvent(room_id=room, stream_ms=3_000, type="promotion_start", promotion_id="late",
+                                   ends_ms=1_000)),  # its end already passed: over now, never negative
+        ("commerce", CommerceEvent(room_id=room, stream_ms=90_000, type="promotion_end", promotion_id="flash-1")),
+        ("chat", StreamMarker(room_id=room, stream_ms=95_000, marker="watermark")),
+        ("commerce", StreamMarker(room_id=room, stream_ms=95_000, marker="watermark")),
+    ])
+    promotions = [o.event for o in outputs if o.event.kind == "promotion"]
+    assert [(p.promotion_id, p.state, p.start_ms, p.ends_ms) for p in promotions] == [
+        ("flash-1", "running", 1_200, 301_200), ("late", "running", 3_000, 3_000), ("flash-1", "ended", 90_000, 90_000)]
+    assert promotions[0].title == "限时秒杀" and promotions[0].product_id == "sku-1"
+    assert len({p.event_id for p in promotions}) == 3
+    # promotions are not orders: the window still counts the one order
+    windows = [o.event for o in outputs if o.event.kind == "room_metrics"]
+    assert windows and windows[0].orders == 1
