@@ -369,6 +369,24 @@ class Promotion(OutputEvent):
     ends_ms: int | None = Field(default=None, ge=0)  # planned end; None = open-ended
 
 
+class Retention(OutputEvent):
+    """Viewers around one selling point (models/retention.py): counts at its start, end and
+    ``after_ms`` later, and how many joined / left (the rises / falls of the viewer count)."""
+
+    kind: Literal["retention"] = "retention"
+    segment_id: str = Field(max_length=256)
+    label: str = Field(default="", max_length=128)
+    start_ms: int = Field(ge=0)
+    end_ms: int = Field(ge=0)
+    after_ms: int = Field(ge=0)
+    final: bool = False  # False: at the selling point's close; True: after_ms later
+    viewers_start: int | None = None
+    viewers_end: int | None = None
+    viewers_after: int | None = None
+    joined: int = Field(default=0, ge=0)
+    left: int = Field(default=0, ge=0)
+
+
 class FusedWindow(OutputEvent):
     """Attention fusion over one sliding window of all modalities."""
 
@@ -527,7 +545,7 @@ InputEvent = Annotated[
 AnyOutput = Annotated[
     Union[
         Transcript, Prosody, VisionFeatures, SellingPoint, ChatInsight, ChatInsights, ChatWindow, RoomMetrics,
-        FusedWindow, Clip, Alert, ComplianceAlert, Recommendation, DeadLetter, RoomForecast, Promotion,
+        FusedWindow, Clip, Alert, ComplianceAlert, Recommendation, DeadLetter, RoomForecast, Promotion, Retention,
     ],
     Field(discriminator="kind"),
 ]
@@ -538,7 +556,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (
         AudioChunk, VideoFrame, SegmentRef, ChatMessage, CommerceEvent, StreamMarker,
         Transcript, Prosody, VisionFeatures, SellingPoint, ChatInsight, ChatInsights, ChatWindow, RoomMetrics,
-        FusedWindow, Clip, Alert, ComplianceAlert, Recommendation, DeadLetter, RoomForecast, Promotion,
+        FusedWindow, Clip, Alert, ComplianceAlert, Recommendation, DeadLetter, RoomForecast, Promotion, Retention,
     )
 }
 

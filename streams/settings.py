@@ -337,6 +337,8 @@ class Settings(BaseSettings):
     # --- limits -------------------------------------------------------------------------
     max_event_bytes: int = 512 * 1024
     metrics_window_ms: int = 5_000
+    #: retention around a selling point (models/retention.py): viewers are followed this long after its end
+    metrics_retention_after_ms: int = Field(default=60_000, ge=0)
     #: A room with no chat/commerce for this long (wall clock) has its open window flushed.
     idle_flush_s: float = 10.0
 

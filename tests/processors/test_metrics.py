@@ -80,3 +80,26 @@ def test_promotion_events_pass_on_at_once_as_the_rooms_promotion_state():
     # promotions are not orders: the window still counts the one order
     windows = [o.event for o in outputs if o.event.kind == "room_metrics"]
     assert windows and windows[0].orders == 1
+
+
+def test_retention_around_a_selling_point_from_the_viewer_counts():
+    run = ProcessorRun(MetricsProcessor(_settings()))
+    room = "retention-unit"
+    from streams.schemas import SellingPoint
+
+    counts = {0: 1000, 10: 1100, 20: 1050, 30: 1200, 40: 1180, 60: 1300, 90: 1250, 100: 1240}
+    events = [("commerce", CommerceEvent(room_id=room, stream_ms=s * 1000, type="viewers", count=c)) for s, c in counts.items() if s <= 30]
+    events.append(("selling_points", SellingPoint(room_id=room, stream_ms=31_000, segment_id="sp-1", category="apparel",
+                                                  label="fabric_material", start_ms=5_000, end_ms=30_000, text="讲解", confidence=0.9)))
+    events += [("commerce", CommerceEvent(room_id=room, stream_ms=s * 1000, type="viewers", count=c)) for s, c in counts.items() if s > 30]
+    outputs = run.feed(events)
+    rows = [o.event for o in outputs if o.event.kind == "retention"]
+    assert all(o.topic == "room_activity" for o in outputs if o.event.kind == "retention")
+    assert [(r.final, r.viewers_start, r.viewers_end, r.viewers_after, r.joined, r.left) for r in rows] == [
+        (False, 1000, 1200, None, 250, 50),       # 1000 -> 1100 -> 1050 -> 1200 while explained
+        (True, 1000, 1200, 1250, 370, 120)]      # and the minute after: -> 1180 -> 1300 -> 1250
+    assert rows[1].stream_ms == 90_000 and rows[0].event_id != rows[1].event_id
+    # a restart: the state is in the table entry, the same rows come from a restored room
+    restored = ProcessorRun(MetricsProcessor(_settings()), restore_every=1).feed(events)
+    assert [r.event.model_dump(exclude={"emitted_at"}) for r in restored if r.event.kind == "retention"] == \
+        [r.model_dump(exclude={"emitted_at"}) for r in rows]
