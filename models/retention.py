@@ -12,8 +12,11 @@ least that many joined / left).
     tracker.observe_selling_point("s1", "fabric_material", 40_000, 70_000)  # -> the "during" row
     row["viewers_start"], row["viewers_end"], row["viewers_after"], row["joined"], row["left"]
 
-Each selling point gives two rows: at its close (``final`` False: start -> end) and when the
-``after_ms`` after it has passed (``final`` True: also end -> end + after_ms).
+Each selling point gives two rows: once the viewer clock has reached its end (``final`` False:
+start -> end) and once it has passed ``after_ms`` after that (``final`` True: also end -> end +
+after_ms). The clock is the newest viewer count's time, or the commerce watermark
+(:meth:`advance`): a selling point and the viewer counts come on different topics, in either
+order, and a row is made only when the counts it needs are in.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ class SellingPointRetention:
         #: viewer counts older than this before the newest are dropped (a selling point longer than
         #: this loses its start count)
         self.keep_ms = keep_ms
-        self.state: dict[str, Any] = state if state is not None else {"samples": [], "waiting": []}
+        self.state: dict[str, Any] = state if state is not None else {"samples": [], "waiting": [], "clock": -1}
 
     def observe_viewers(self, stream_ms: int, count: int) -> list[dict[str, Any]]:
         samples = self.state["samples"]
@@ -41,21 +44,31 @@ class SellingPointRetention:
         horizon = samples[-1][0] - self.keep_ms
         while len(samples) > 2 and samples[1][0] < horizon:
             samples.pop(0)
-        return self._complete(samples[-1][0])
+        return self.advance(stream_ms)
+
+    def advance(self, stream_ms: int) -> list[dict[str, Any]]:
+        """The commerce clock reached ``stream_ms`` (a viewer count or a watermark): the rows now due."""
+        self.state["clock"] = max(self.state.get("clock", -1), int(stream_ms))
+        return self._due()
 
     def observe_selling_point(self, segment_id: str, label: str, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
-        """A closed selling point: its "during" row now; the final one once ``after_ms`` passed."""
-        entry = {"segment_id": segment_id, "label": label, "start_ms": int(start_ms), "end_ms": int(max(end_ms, start_ms))}
-        rows = [self._row(entry, final=False)]
-        self.state["waiting"].append(entry)
-        samples = self.state["samples"]
-        return rows + (self._complete(samples[-1][0]) if samples else [])
+        """A closed selling point: its rows as soon as the viewer counts they need are in."""
+        self.state["waiting"].append({"segment_id": segment_id, "label": label, "start_ms": int(start_ms),
+                                      "end_ms": int(max(end_ms, start_ms)), "closed": False})
+        return self._due()
 
-    def _complete(self, now_ms: int) -> list[dict[str, Any]]:
-        done = [e for e in self.state["waiting"] if now_ms >= e["end_ms"] + self.after_ms]
-        if done:
-            self.state["waiting"] = [e for e in self.state["waiting"] if now_ms < e["end_ms"] + self.after_ms]
-        return [self._row(e, final=True) for e in done]
+    def _due(self) -> list[dict[str, Any]]:
+        now_ms, rows, waiting = self.state.get("clock", -1), [], []
+        for e in self.state["waiting"]:
+            if not e["closed"] and now_ms >= e["end_ms"]:
+                rows.append(self._row(e, final=False))
+                e["closed"] = True
+            if now_ms >= e["end_ms"] + self.after_ms:
+                rows.append(self._row(e, final=True))
+            else:
+                waiting.append(e)
+        self.state["waiting"] = waiting
+        return rows
 
     def _count_at(self, ms: int) -> int | None:
         """The last count at or before ``ms`` (None: none known yet)."""
@@ -78,6 +91,7 @@ class SellingPointRetention:
     def _row(self, e: dict[str, Any], final: bool) -> dict[str, Any]:
         until = e["end_ms"] + (self.after_ms if final else 0)
         joined, left = self._flows(e["start_ms"], until)
+        e = {k: v for k, v in e.items() if k != "closed"}
         return {**e, "after_ms": self.after_ms, "final": final, "viewers_start": self._count_at(e["start_ms"]),
                 "viewers_end": self._count_at(e["end_ms"]), "viewers_after": self._count_at(until) if final else None,
                 "joined": joined, "left": left}

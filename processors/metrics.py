@@ -14,8 +14,9 @@ id (room + promotion + state + time) makes a re-emission a duplicate the sinks d
 
 Retention: the room's viewer counts and its closed selling points feed a
 :class:`models.retention.SellingPointRetention` (state in the same table entry, key
-``retention``): a :class:`~streams.schemas.Retention` when a selling point closes (viewers at its
-start and end, joined / left) and a final one ``metrics_retention_after_ms`` after its end.
+``retention``): a :class:`~streams.schemas.Retention` once the commerce clock (viewer counts,
+watermarks) has reached a closed selling point's end (viewers at its start and end, joined / left)
+and a final one ``metrics_retention_after_ms`` after its end.
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ class MetricsProcessor(RoomProcessor):
             outputs.append(Output("room_activity", promotion_of(ev)))
         if isinstance(ev, CommerceEvent) and ev.type == "viewers":
             outputs += self.retention_outputs(inp, self.retention(model).observe_viewers(ev.stream_ms, ev.count))
+        elif inp.topic == "commerce" and isinstance(ev, StreamMarker) and ev.marker in ("watermark", "end"):
+            outputs += self.retention_outputs(inp, self.retention(model).advance(ev.stream_ms))
         return outputs
 
 
