@@ -17,6 +17,7 @@ old one, so a reader never sees half a file. A file that cannot be read raises
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -69,7 +70,19 @@ class CategoryPriorStore:
         return out
 
     def add_room(self, category: str, room: UpliftAttribution) -> bool:
-        """Fold a finished room's estimates into its category. False when it had no evidence."""
+        """Fold a finished room's estimates into its category. False when it had no evidence.
+        Workers sharing the directory take turns (an exclusive lock on ``<category>.json.lock``),
+        so two rooms ending at once both count."""
+        path = self.path(category)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_name(path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return self._add_room(category, room)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _add_room(self, category: str, room: UpliftAttribution) -> bool:
         data = self.read(category)
         added = False
         for label in room.labels:

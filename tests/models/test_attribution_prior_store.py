@@ -58,7 +58,22 @@ def test_a_new_room_starts_warm_from_the_stored_prior(tmp_path, rooms):
 def test_a_room_without_evidence_writes_nothing(tmp_path):
     store = CategoryPriorStore(tmp_path)
     assert not store.add_room("apparel", UpliftAttribution("empty"))
-    assert not list(tmp_path.iterdir())
+    assert not store.path("apparel").exists()
+
+
+def test_rooms_ending_at_once_in_several_processes_all_count(tmp_path, rooms):
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=3) as pool:
+        assert all(pool.map(_add, [tmp_path] * 6, rooms * 2))
+    store = CategoryPriorStore(tmp_path)
+    assert store.read("apparel")["rooms"] == 6
+    expected = category_prior(rooms)  # each room twice: the same weighted mean
+    assert store.prior("apparel")["drape"]["beta"]["orders"] == pytest.approx(expected["drape"]["beta"]["orders"], abs=2e-4)
+
+
+def _add(directory, room) -> bool:
+    return CategoryPriorStore(directory).add_room("apparel", room)
 
 
 @pytest.mark.parametrize("content", ["{not json", json.dumps({"format": "other"}), json.dumps(
