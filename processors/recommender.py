@@ -87,6 +87,7 @@ class RoomRecommendations:
         self.minute: dict | None = None  # the open one-minute window: start_ms, orders, carts, positive, viewers
         self.positive_chat = 0  # positive chat messages since the last rate window closed
         self.fusion_influence: dict[str, float] = {}  # the latest fused window's per-modality influence
+        self.fusion_end_ms = -1  # and its end
 
     def add_window(self, w: dict) -> None:
         """One closed rate window into the open minute; a window of a later minute closes it first."""
@@ -170,7 +171,7 @@ class RecommenderProcessor(RoomProcessor):
                     room.attribution.observe_explanation(ev.start_ms, ev.end_ms, ev.label, kind)
         elif isinstance(ev, FusedWindow):
             state.observe_fused(ev.end_ms, ev.highlight_score)
-            room.fusion_influence = dict(ev.influence)
+            room.fusion_influence, room.fusion_end_ms = dict(ev.influence), ev.end_ms
         elif isinstance(ev, Alert):
             state.observe_alert(ev.dedup_key, ev.alert_type, ev.state)
         elif isinstance(ev, CommerceEvent) and ev.type == "stock":
@@ -219,18 +220,22 @@ class RecommenderProcessor(RoomProcessor):
             kind = rec.rule.rsplit(".", 1)[-1]
             if kind not in kinds or rec.dedup_key in state.live_dedup:
                 continue
-            evidence = {**rec.evidence, "room_top_question": top_question, **fusion_why(room.fusion_influence)}
+            evidence = {**rec.evidence, "room_top_question": top_question, **fusion_why(room, now_ms)}
             out.append(replace(rec, evidence=evidence))
             state.last_fired_ms[rec.rule] = now_ms
             state.live_dedup[rec.dedup_key] = rec.expires_ms
         return out
 
 
-def fusion_why(influence: dict[str, float]) -> dict[str, str]:
-    """The host's "why" from the latest fused window: what moves the orders forecast (zh, en)."""
-    if not influence:
+#: a fused window older than this says nothing about now (they come every hop, 2 s by default)
+FUSION_WHY_MAX_AGE_MS = 30_000
+
+
+def fusion_why(room: RoomRecommendations, now_ms: int) -> dict[str, str]:
+    """The host's "why" from the latest fused window, if recent: what moves the orders forecast (zh, en)."""
+    if not room.fusion_influence or now_ms - room.fusion_end_ms > FUSION_WHY_MAX_AGE_MS:
         return {}
-    return {"fusion_why_zh": why_text(influence, "zh"), "fusion_why_en": why_text(influence, "en")}
+    return {"fusion_why_zh": why_text(room.fusion_influence, "zh"), "fusion_why_en": why_text(room.fusion_influence, "en")}
 
 
 def register(ctx: AppContext) -> None:

@@ -177,18 +177,30 @@ def test_explain_next_evidence_says_what_moves_the_fused_forecast(lang):
     room page shows the one of the room's language)."""
     settings = Settings(metrics_window_ms=WINDOW_MS, data_dir=PRIVATE_DATA_DIR, _env_file=None)
     run = ProcessorRun(RecommenderProcessor(settings, SharedChatAnalysis(ChatAnalyzer())))
-    events = _live_room(minutes=22, boosted="fabric_material", flat="style_design")
-    fused = FusedWindow(room_id=ROOM, stream_ms=17 * 60_000, start_ms=17 * 60_000 - 4_000, end_ms=17 * 60_000,
-                        highlight_score=0.7, conversion_forecast=1.2, modalities=["transcript", "chat", "commerce"],
-                        influence={"transcript": 0.2, "chat": 0.05, "commerce": -0.001}, learned=True)
-    at = next(i for i, e in enumerate(events) if not isinstance(e, tuple) and e.stream_ms >= 17 * 60_000)
-    outputs = run.feed(events[:at] + [("fused", fused)] + events[at:])
-    late = [o.event for o in outputs if o.event.rec_type == "explain_next" and o.event.stream_ms > 17 * 60_000]
-    assert late, "no explain_next after the fused window"
+    events = _live_room(minutes=25, boosted="fabric_material", flat="style_design")
+
+    def fused(end_ms: int) -> FusedWindow:
+        return FusedWindow(room_id=ROOM, stream_ms=end_ms, start_ms=end_ms - 4_000, end_ms=end_ms, highlight_score=0.7,
+                           conversion_forecast=1.2, modalities=["transcript", "chat", "commerce"],
+                           influence={"transcript": 0.2, "chat": 0.05, "commerce": -0.001}, learned=True)
+
+    # fused windows every 2 s from minute 17 to minute 20, none after
+    stream = []
+    for e in events:
+        stream.append(e)
+        if isinstance(e, tuple) and e[0] == "commerce" and 17 * 60 <= (e[1].stream_ms + 1) // 1000 < 20 * 60 \
+                and ((e[1].stream_ms + 1) // 1000) % 2 == 0:
+            stream.append(("fused", fused(e[1].stream_ms + 1)))
+    outputs = run.feed(stream)
+    during = [o.event for o in outputs if o.event.rec_type == "explain_next" and 17 * 60_000 < o.event.stream_ms < 20 * 60_000]
+    assert during, "no explain_next while fused windows came"
     expected = {"zh": "讲解 +22%，弹幕 +5%", "en": "pitch +22%, chat +5%"}[lang]
-    assert late[0].evidence[f"fusion_why_{lang}"] == expected
+    assert all(r.evidence[f"fusion_why_{lang}"] == expected for r in during)
     early = [o.event for o in outputs if o.event.rec_type == "explain_next" and o.event.stream_ms < 17 * 60_000]
-    assert all("fusion_why_zh" not in r.evidence for r in early)  # no fused window yet: no why
+    assert early and all("fusion_why_zh" not in r.evidence for r in early)  # no fused window yet: no why
+    # fusion stopped at minute 20: half a minute later its why is stale and left out
+    stale = [o.event for o in outputs if o.event.rec_type == "explain_next" and o.event.stream_ms > 20 * 60_000 + 30_000]
+    assert stale and all("fusion_why_zh" not in r.evidence for r in stale)
 
 
 def test_a_room_that_ends_leaves_its_category_prior_and_a_new_room_starts_warm(tmp_path):
