@@ -28,7 +28,7 @@ DEFAULT_AFTER_MS = 60_000
 
 
 class SellingPointRetention:
-    def __init__(self, state: dict[str, Any] | None = None, after_ms: int = DEFAULT_AFTER_MS, keep_ms: int = 30 * 60_000) -> None:
+    def __init__(self, state: dict[str, Any] | None = None, after_ms: int = DEFAULT_AFTER_MS, keep_ms: int = 15 * 60_000) -> None:
         self.after_ms = after_ms
         #: viewer counts older than this before the newest are dropped (a selling point longer than
         #: this loses its start count)
@@ -39,9 +39,9 @@ class SellingPointRetention:
         samples = self.state["samples"]
         if samples and stream_ms < samples[-1][0]:
             samples.insert(bisect_right([s[0] for s in samples], stream_ms), [int(stream_ms), int(count)])  # late: in order
-        else:
-            samples.append([int(stream_ms), int(count)])
-        horizon = samples[-1][0] - self.keep_ms
+        elif not samples or count != samples[-1][1]:
+            samples.append([int(stream_ms), int(count)])  # an unchanged count adds nothing: the state stays small
+        horizon = int(stream_ms) - self.keep_ms
         while len(samples) > 2 and samples[1][0] < horizon:
             samples.pop(0)
         return self.advance(stream_ms)

@@ -54,3 +54,11 @@ def test_state_round_trips_as_json():
     tracker.observe_selling_point("sp", "x", 0, 1_000)
     again = SellingPointRetention(json.loads(json.dumps(tracker.state)))
     assert _summary(again.observe_viewers(61_000, 12)) == _summary(tracker.observe_viewers(61_000, 12))
+
+
+def test_unchanged_counts_are_not_kept_and_old_ones_go():
+    tracker = SellingPointRetention(keep_ms=60_000)
+    for s in range(0, 300):
+        tracker.observe_viewers(s * 1000, 1000 + (s // 100))  # a new count every 100 s, reported every second
+    assert len(tracker.state["samples"]) <= 3
+    assert tracker._count_at(299_000) == 1002 and tracker.state["clock"] == 299_000
