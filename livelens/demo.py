@@ -283,7 +283,8 @@ def explain_next_report(recs: list[dict], lang: str) -> dict | None:
     return {"message": r.get("message_zh" if lang == "zh" else "message_en", ""), "label": e.get("label", ""),
             "uplift": e.get("uplift"), "uplift_lo": e.get("uplift_lo"), "uplift_hi": e.get("uplift_hi"),
             "minutes_since_explained": e.get("minutes_since_explained"),
-            "top_question": e.get("top_question") or e.get("room_top_question") or "", "stream_ms": r.get("stream_ms", 0)}
+            "top_question": e.get("top_question") or e.get("room_top_question") or "", "stream_ms": r.get("stream_ms", 0),
+            "why": e.get("fusion_why_zh" if lang == "zh" else "fusion_why_en", "")}
 
 
 def forecast_report(forecast: dict | None) -> dict | None:
@@ -323,6 +324,8 @@ def _print_room_report(room: str, r: dict) -> None:
         t.add_row("  evidence", f"{x['label']}: uplift {x['uplift']:+.0%} (90 % interval {x['uplift_lo']:+.0%} to "
                                 f"{x['uplift_hi']:+.0%}), last explained {since}"
                                 + (f"; viewers ask: {escape(x['top_question'])}" if x["top_question"] else ""))
+        if x.get("why"):
+            t.add_row("  why (fusion)", escape(x["why"]))  # what moves the orders forecast now
     else:
         t.add_row("explain next", "- (no explain_next recommendation: too little chat or selling-point evidence)")
     f = r.get("forecast")

@@ -138,13 +138,13 @@ class FusionProcessor(RoomProcessor):
             start = max(0, end - f.window_ms)
             raw = window_dict(room, start, end)
             features = room.learner.featurize(raw)
-            out = room.learner.predict(features)
+            out = room.learner.predict(features, influence=True)
             room.next_end_ms += f.hop_ms
             outputs.append(Output("fused", FusedWindow(
                 room_id=room_id, event_id=f"{room_id}:fused:{end}", stream_ms=end, ingested_at=cause.ingested_at,
                 start_ms=start, end_ms=end, highlight_score=min(max(out.highlight, 0.0), 1.0),
                 conversion_forecast=max(out.orders_forecast, 0.0), attention=out.attention,
-                modalities=list(out.modalities), learned=out.learned)))
+                modalities=list(out.modalities), learned=out.learned, influence=out.influence)))
             room.to_learn.append((start, end, raw, features))
         return outputs
 

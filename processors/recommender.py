@@ -31,17 +31,22 @@ room state's dedup and a cooldown of their TTL, ranked with the rules by priorit
 
 Room state is per worker, in memory (deques of recent chat; cooldowns; open windows; the
 attribution): after a failover a room's rule state is rebuilt from new input within one window
-(60 s by default); its attribution starts again from nothing (no category prior is stored yet).
+(60 s by default). Its attribution starts from its category's prior
+(:class:`models.attribution.CategoryPriorStore` under ``recommend.prior_dir``; the category is the
+rooms file's, else ``understanding.category``), and a room that ends adds its estimates to that
+prior (one small JSON file per category, renamed into place), so the next room starts warm.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 import yaml
 
-from models.attribution import UpliftAttribution
+from models.attribution import CategoryPriorStore, PriorStoreError, UpliftAttribution
 from models.attribution.scenario import PROMOTION_CLASSES
+from models.fusion.why import why_text
 from models.recommend import RecommendationPolicy, RoomState
 from models.recommend.explain_next import explain_next_recommendations, load_explain_next_config, rank_explain_next
 from models.recommend.policy import Recommendation as Rec
@@ -50,6 +55,7 @@ from models.room_metrics import TumblingRoomMetrics
 from processors.runtime import Input, Output, RoomProcessor, attach
 from processors.shared import TEXT_KEEP, WINDOW_SOURCES, SharedChatAnalysis, observe_windows, shared_chat_analysis
 from streams.app import AppContext
+from streams.rooms import load_rooms
 from streams.schemas import (
     Alert, ChatMessage, CommerceEvent, Event, FusedWindow, Recommendation, SellingPoint, StreamMarker,
 )
@@ -66,18 +72,22 @@ def load_policies(settings) -> tuple[RecommendationPolicy, dict, dict]:
 #: selling-point classes that are promotions (the attribution ranks them apart: ``run_promotion``)
 PROMOTION_LABELS = frozenset(PROMOTION_CLASSES)
 MINUTE_MS = 60_000
+log = logging.getLogger(__name__)
 
 
 class RoomRecommendations:
     """A room's state for the rules, its own rate windows over chat and commerce, and its
     attribution fed one-minute windows summed from those."""
 
-    def __init__(self, room_id: str, window_ms: int):
+    def __init__(self, room_id: str, window_ms: int, category: str = "", prior: dict | None = None):
         self.state = RoomState(room_id)
         self.windows = TumblingRoomMetrics(window_ms, WINDOW_SOURCES)
-        self.attribution = UpliftAttribution(room_id)
+        self.category = category
+        self.attribution = UpliftAttribution.warm(room_id, prior or {})
         self.minute: dict | None = None  # the open one-minute window: start_ms, orders, carts, positive, viewers
         self.positive_chat = 0  # positive chat messages since the last rate window closed
+        self.fusion_influence: dict[str, float] = {}  # the latest fused window's per-modality influence
+        self.fusion_end_ms = -1  # and its end
 
     def add_window(self, w: dict) -> None:
         """One closed rate window into the open minute; a window of a later minute closes it first."""
@@ -115,9 +125,28 @@ class RecommenderProcessor(RoomProcessor):
         self.policies: dict[str, RecommendationPolicy] = {}
         self.explain_config = load_explain_next_config()
         self.taxonomy = load_taxonomy(settings.understanding.category, settings.understanding.taxonomy_dir)
+        self.prior_store = CategoryPriorStore(settings.recommend.prior_dir or settings.data_dir / "attribution")
+
+    def category_of(self, room_id: str) -> str:
+        declared = load_rooms(self.settings.rooms_file).get(room_id)
+        return (declared.category if declared else "") or self.settings.understanding.category
 
     def new_state(self, room_id: str) -> RoomRecommendations:
-        return RoomRecommendations(room_id, self.settings.metrics_window_ms)
+        category = self.category_of(room_id)
+        try:
+            prior = self.prior_store.prior(category)
+        except PriorStoreError as exc:  # a damaged prior file: start cold, say so, keep the file
+            log.warning("%s; room %s starts without a category prior", exc, room_id)
+            prior = {}
+        return RoomRecommendations(room_id, self.settings.metrics_window_ms, category, prior)
+
+    def end_room(self, room: RoomRecommendations) -> None:
+        """The room's last minute into its attribution, then its estimates into the category prior."""
+        room.close_minute()
+        try:
+            self.prior_store.add_room(room.category, room.attribution)
+        except (PriorStoreError, OSError) as exc:
+            log.warning("room %s: its attribution was not added to the %r prior: %s", room.state.room_id, room.category, exc)
 
     def policy_for(self, room: str) -> RecommendationPolicy:
         if room not in self.policies:
@@ -142,6 +171,7 @@ class RecommenderProcessor(RoomProcessor):
                     room.attribution.observe_explanation(ev.start_ms, ev.end_ms, ev.label, kind)
         elif isinstance(ev, FusedWindow):
             state.observe_fused(ev.end_ms, ev.highlight_score)
+            room.fusion_influence, room.fusion_end_ms = dict(ev.influence), ev.end_ms
         elif isinstance(ev, Alert):
             state.observe_alert(ev.dedup_key, ev.alert_type, ev.state)
         elif isinstance(ev, CommerceEvent) and ev.type == "stock":
@@ -150,7 +180,8 @@ class RecommenderProcessor(RoomProcessor):
     def handle(self, inp: Input, room: RoomRecommendations) -> list[Output]:
         ev, room_id = inp.event, inp.room_id
         if inp.is_marker("end"):
-            return []  # the runtime forgets the room (its attribution with it)
+            self.end_room(room)
+            return []  # the runtime forgets the room (its attribution is in the category prior)
         state = room.state
         closed = observe_windows(room.windows, inp.topic, inp.offset, ev) if inp.topic in WINDOW_SOURCES else ()
         for w in closed:
@@ -189,11 +220,22 @@ class RecommenderProcessor(RoomProcessor):
             kind = rec.rule.rsplit(".", 1)[-1]
             if kind not in kinds or rec.dedup_key in state.live_dedup:
                 continue
-            evidence = {**rec.evidence, "room_top_question": top_question}
+            evidence = {**rec.evidence, "room_top_question": top_question, **fusion_why(room, now_ms)}
             out.append(replace(rec, evidence=evidence))
             state.last_fired_ms[rec.rule] = now_ms
             state.live_dedup[rec.dedup_key] = rec.expires_ms
         return out
+
+
+#: a fused window older than this says nothing about now (they come every hop, 2 s by default)
+FUSION_WHY_MAX_AGE_MS = 30_000
+
+
+def fusion_why(room: RoomRecommendations, now_ms: int) -> dict[str, str]:
+    """The host's "why" from the latest fused window, if recent: what moves the orders forecast (zh, en)."""
+    if not room.fusion_influence or now_ms - room.fusion_end_ms > FUSION_WHY_MAX_AGE_MS:
+        return {}
+    return {"fusion_why_zh": why_text(room.fusion_influence, "zh"), "fusion_why_en": why_text(room.fusion_influence, "en")}
 
 
 def register(ctx: AppContext) -> None:

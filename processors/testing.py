@@ -25,6 +25,7 @@ TOPIC_OF_KIND = {
     "room_metrics": "room_metrics", "chat_window": "chat_windows", "recommendation": "recommendations",
     "clip": "clips", "dead_letter": "dead_letters", "vision": "vision", "prosody": "prosody",
     "chat_insights": "chat_insights", "compliance": "compliance", "forecast": "forecasts",
+    "promotion": "room_activity", "retention": "room_activity",
 }
 
 

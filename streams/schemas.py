@@ -171,7 +171,7 @@ class ChatMessage(Event):
     text: str = Field(max_length=16_384)
 
 
-CommerceType = Literal["order", "cart", "viewers", "like", "gift", "payment_failed", "stock"]
+CommerceType = Literal["order", "cart", "viewers", "like", "gift", "payment_failed", "stock", "promotion_start", "promotion_end"]
 
 
 class CommerceEvent(Event):
@@ -187,6 +187,10 @@ class CommerceEvent(Event):
     product_id: str = Field(default="", max_length=128)
     count: int = Field(default=1, ge=0, le=100_000_000)
     amount: float = Field(default=0.0, ge=0, le=1e9)  # money, in the room's currency
+    #: promotion_start / promotion_end: which promotion, its title, and (start) its planned end
+    promotion_id: str = Field(default="", max_length=128)
+    title: str = Field(default="", max_length=200)
+    ends_ms: int | None = Field(default=None, ge=0)
 
 
 class StreamMarker(Event):
@@ -354,6 +358,37 @@ class RoomMetrics(OutputEvent):
     final: bool = False  # the room's stream ended with this window
 
 
+class Promotion(OutputEvent):
+    """A promotion (coupon, flash price, lucky bag) that started or ended, from the commerce feed's
+    promotion_start / promotion_end events: the prompter counts down to ``ends_ms``."""
+
+    kind: Literal["promotion"] = "promotion"
+    promotion_id: str = Field(max_length=128)
+    title: str = Field(default="", max_length=200)
+    product_id: str = Field(default="", max_length=128)
+    state: Literal["running", "ended"]
+    start_ms: int = Field(ge=0)
+    ends_ms: int | None = Field(default=None, ge=0)  # planned end; None = open-ended
+
+
+class Retention(OutputEvent):
+    """Viewers around one selling point (models/retention.py): counts at its start, end and
+    ``after_ms`` later, and how many joined / left (the rises / falls of the viewer count)."""
+
+    kind: Literal["retention"] = "retention"
+    segment_id: str = Field(max_length=256)
+    label: str = Field(default="", max_length=128)
+    start_ms: int = Field(ge=0)
+    end_ms: int = Field(ge=0)
+    after_ms: int = Field(ge=0)
+    final: bool = False  # False: at the selling point's close; True: after_ms later
+    viewers_start: int | None = None
+    viewers_end: int | None = None
+    viewers_after: int | None = None
+    joined: int = Field(default=0, ge=0)
+    left: int = Field(default=0, ge=0)
+
+
 class FusedWindow(OutputEvent):
     """Attention fusion over one sliding window of all modalities."""
 
@@ -365,6 +400,8 @@ class FusedWindow(OutputEvent):
     attention: dict[str, float] = Field(default_factory=dict)
     modalities: list[str] = Field(default_factory=list)
     learned: bool = False
+    #: per present modality: log(forecast with it ÷ forecast with it hidden) (models/fusion/why.py)
+    influence: dict[str, float] = Field(default_factory=dict)
 
 
 class ComplianceViolation(BaseModel):
@@ -510,7 +547,7 @@ InputEvent = Annotated[
 AnyOutput = Annotated[
     Union[
         Transcript, Prosody, VisionFeatures, SellingPoint, ChatInsight, ChatInsights, ChatWindow, RoomMetrics,
-        FusedWindow, Clip, Alert, ComplianceAlert, Recommendation, DeadLetter, RoomForecast,
+        FusedWindow, Clip, Alert, ComplianceAlert, Recommendation, DeadLetter, RoomForecast, Promotion, Retention,
     ],
     Field(discriminator="kind"),
 ]
@@ -521,7 +558,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (
         AudioChunk, VideoFrame, SegmentRef, ChatMessage, CommerceEvent, StreamMarker,
         Transcript, Prosody, VisionFeatures, SellingPoint, ChatInsight, ChatInsights, ChatWindow, RoomMetrics,
-        FusedWindow, Clip, Alert, ComplianceAlert, Recommendation, DeadLetter, RoomForecast,
+        FusedWindow, Clip, Alert, ComplianceAlert, Recommendation, DeadLetter, RoomForecast, Promotion, Retention,
     )
 }
 

@@ -226,6 +226,9 @@ class RecommendSettings(BaseModel):
     overrides_file: Path | None = None
     #: room -> brand, for brand overrides: ``room-a=brandx,room-b=brandy`` (or a JSON object)
     room_brands: StrMap = Field(default_factory=dict)
+    #: per-category attribution priors (models/attribution/prior_store.py): a new room starts from
+    #: its category's, a room that ends adds to it. None -> <data_dir>/attribution
+    prior_dir: Path | None = None
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
 
@@ -345,6 +348,8 @@ class Settings(BaseSettings):
     # --- limits -------------------------------------------------------------------------
     max_event_bytes: int = 512 * 1024
     metrics_window_ms: int = 5_000
+    #: retention around a selling point (models/retention.py): viewers are followed this long after its end
+    metrics_retention_after_ms: int = Field(default=60_000, ge=0)
     #: A room with no chat/commerce for this long (wall clock) has its open window flushed.
     idle_flush_s: float = 10.0
 

@@ -31,6 +31,7 @@ TOPICS: dict[str, tuple[str, str, str]] = {
     "recommendations": ("out", "recommendation", "next-best actions for host and operators"),
     "dead_letters": ("out", "dead_letter", "malformed input with the reason"),
     "forecasts": ("out", "forecast", "per-room forecasts of orders, GMV and viewers at 5 / 15 / 45 min"),
+    "room_activity": ("out", "promotion, retention", "promotions starting / ending; viewers joining / leaving around each selling point"),
 }
 
 INPUT_TOPICS = tuple(n for n, (d, _, _) in TOPICS.items() if d == "in")

@@ -38,7 +38,29 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ranks_a, ranks_b)[0, 1])
 
 
-def run_fusion_benchmark(train_sessions: int = 8, test_sessions: int = 4, windows: int = 300, epochs: int = 12, seed: int = 0) -> dict[str, Any]:
+def candidate_configs(seed: int) -> dict[str, Any]:
+    """The fusion candidates the benchmark chooses between on validation rooms, plus the single
+    modalities (with the same previous-window inputs) and the shipped default."""
+    from models.fusion import MODALITIES, FusionConfig, FusionDims
+
+    no_history = FusionDims(history=False)
+    variants = {
+        "attention": FusionConfig(seed=seed, min_updates=0, pooling="attention"),
+        "mean (no attention)": FusionConfig(seed=seed, min_updates=0, pooling="mean"),
+        "attention, no previous window": FusionConfig(seed=seed, min_updates=0, pooling="attention", dims=no_history),
+        "mean, no previous window": FusionConfig(seed=seed, min_updates=0, pooling="mean", dims=no_history),
+    }
+    candidates = list(variants)
+    for modality in MODALITIES:
+        variants[f"{modality} only"] = FusionConfig(seed=seed, min_updates=0, modalities=(modality,))
+    variants["shipped default"] = FusionConfig(seed=seed, min_updates=0)
+    return {"variants": variants, "candidates": candidates}
+
+
+def run_fusion_benchmark(train_sessions: int = 8, test_sessions: int = 4, windows: int = 300, epochs: int = 12, seed: int = 0,
+                         validation_sessions: int = 4) -> dict[str, Any]:
+    """One seed: every variant trained on the training rooms, scored on validation rooms (which the
+    choice of the shipped model may look at) and on held-out test rooms (which it may not)."""
     import torch
 
     from models.fusion import MODALITIES, FusionConfig, OnlineFusionLearner, session_examples
@@ -48,14 +70,23 @@ def run_fusion_benchmark(train_sessions: int = 8, test_sessions: int = 4, window
     torch.manual_seed(seed)
     scenario = ScenarioConfig(windows=windows)
     train = generate_sessions(train_sessions, seed, scenario)
+    validation = generate_sessions(validation_sessions, seed + 20_000, scenario)
     test = generate_sessions(test_sessions, seed + 10_000, scenario)  # disjoint seeds: unseen rooms
     base = FusionConfig(seed=seed)
-    train_examples = [e for s in train for e in session_examples(s, base.dims)]
+    featurized: dict[Any, Any] = {}
+
+    def examples_of(sessions: list, dims: Any) -> list:
+        key = (id(sessions), dims)
+        if key not in featurized:
+            featurized[key] = [e for s in sessions for e in session_examples(s, dims)]
+        return featurized[key]
+
+    test_examples = examples_of(test, base.dims)
     test_per_session = [session_examples(s, base.dims) for s in test]
-    test_examples = [e for per in test_per_session for e in per]
     truth = {(s.room_id, raw["start_ms"]): raw["truth"] for s in test for raw in s.windows}
     test_rooms = [s.room_id for s, per in zip(test, test_per_session) for _ in per]
     observed = np.array([e[1] for e in test_examples])
+    observed_validation = np.array([e[1] for e in examples_of(validation, base.dims)])
     oracle = np.array([truth[(room, e[0].start_ms)]["next_orders_rate"] for room, e in zip(test_rooms, test_examples)])
     drive = np.array([truth[(room, e[0].start_ms)]["drive"] for room, e in zip(test_rooms, test_examples)])
     missing_any = np.array([len(e[0].present) < len(MODALITIES) for e in test_examples])
@@ -68,37 +99,45 @@ def run_fusion_benchmark(train_sessions: int = 8, test_sessions: int = 4, window
             "highlight_vs_true_drive_spearman": None if highlights is None else round(_spearman(highlights, drive), 3),
         }
 
-    variants: dict[str, FusionConfig] = {"fusion (attention)": FusionConfig(seed=seed, min_updates=0)}
-    variants["no-attention (mean of projections)"] = FusionConfig(seed=seed, min_updates=0, pooling="mean")
-    for modality in MODALITIES:
-        variants[f"{modality} only"] = FusionConfig(seed=seed, min_updates=0, modalities=(modality,))
-
+    plan = candidate_configs(seed)
     results: dict[str, dict[str, Any]] = {}
     trained: dict[str, OnlineFusionLearner] = {}
-    for name, config in variants.items():
+    for name, config in plan["variants"].items():
         learner = OnlineFusionLearner("shared", config)
         started = time.perf_counter()
-        history = learner.fit(train_examples, epochs, batch_size=64)
-        outputs = learner.predict_batch([e[0] for e in test_examples])
+        history = learner.fit(examples_of(train, config.dims), epochs, batch_size=64)
+        outputs = learner.predict_batch([e[0] for e in examples_of(test, config.dims)])
+        validation_outputs = learner.predict_batch([e[0] for e in examples_of(validation, config.dims)])
         results[name] = {
             **score(np.array([o.orders_forecast for o in outputs]), np.array([o.highlight for o in outputs])),
+            "validation_deviance": poisson_deviance(np.array([o.orders_forecast for o in validation_outputs]), observed_validation),
             "train_s": round(time.perf_counter() - started, 2),
             "train_loss_first_last": [round(history[0], 4), round(history[-1], 4)],
         }
         trained[name] = learner
-    prior_outputs = trained["fusion (attention)"].predict_batch([e[0] for e in test_examples], use_prior=True)
+    prior_outputs = trained["attention"].predict_batch([e[0] for e in test_examples], use_prior=True)
     results["documented prior (untrained)"] = score(np.array([o.orders_forecast for o in prior_outputs]), np.array([o.highlight for o in prior_outputs]))
     results["room base rate (running mean)"] = score(np.array([e[0].base_orders for e in test_examples]), None)
     results["oracle (true generating rate)"] = score(oracle, drive)
-    reference = results["fusion (attention)"]
+    reference = results["attention"]
     for row in results.values():
-        row["deviance_ratio_vs_fusion"] = round(row["deviance"] / reference["deviance"], 3)
-        row["mae_ratio_vs_fusion"] = round(row["mae"] / reference["mae"], 3)
-        for key in ("deviance", "mae", "deviance_missing_windows"):
-            row[key] = round(row[key], 4)
+        row["deviance_ratio_vs_attention"] = round(row["deviance"] / reference["deviance"], 3)
+        row["mae_ratio_vs_attention"] = round(row["mae"] / reference["mae"], 3)
+        for key in ("deviance", "mae", "deviance_missing_windows", "validation_deviance"):
+            if key in row:
+                row[key] = round(row[key], 4)
+
+    # per-modality influence of the shipped model on the held-out windows: mean |log change in the
+    # orders forecast| when the modality is hidden (what the host's "why" is made of)
+    shipped = trained["shipped default"]
+    influence_sums = {m: [] for m in MODALITIES}
+    for window, _, _ in test_examples[::5]:
+        for m, value in shipped.predict(window, influence=True).influence.items():
+            influence_sums[m].append(abs(value))
+    influence = {m: round(float(np.mean(v)), 3) if v else None for m, v in influence_sums.items()}
 
     # mean attention per modality of the trained fusion over the held-out windows
-    fusion_outputs = trained["fusion (attention)"].predict_batch([e[0] for e in test_examples])
+    fusion_outputs = trained["attention"].predict_batch([e[0] for e in test_examples])
     attention = {m: round(float(np.mean([o.attention[m] for o in fusion_outputs])), 3) for m in MODALITIES}
 
     # online, in stream order on the held-out rooms: cold (prior until min_updates) vs warm-started
@@ -106,19 +145,19 @@ def run_fusion_benchmark(train_sessions: int = 8, test_sessions: int = 4, window
 
     online: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        shared_path = trained["fusion (attention)"].save(Path(tmp) / "shared.pt")
+        shared_path = trained["shipped default"].save(Path(tmp) / "shared.pt")
         for mode in ("cold start (prior first)", "warm start (shared model)"):
             rates, seen, predict_ms, observe_ms = [], [], [], []
             for session in test:
                 if mode.startswith("cold"):
-                    learner = OnlineFusionLearner(session.room_id, FusionConfig(seed=seed))
+                    learner = OnlineFusionLearner(session.room_id, FusionConfig(seed=seed))  # the shipped default
                 else:
                     learner = OnlineFusionLearner.warm_start(shared_path, session.room_id, min_updates=FusionConfig().min_updates)
                 previous = None
                 for raw in session.windows:
                     started = time.perf_counter()
                     window = learner.featurize(raw)
-                    output = learner.predict(window)
+                    output = learner.predict(window, influence=True)  # as the processor does
                     predict_ms.append((time.perf_counter() - started) * 1000)
                     if previous is not None:
                         started = time.perf_counter()
@@ -140,12 +179,16 @@ def run_fusion_benchmark(train_sessions: int = 8, test_sessions: int = 4, window
             "exp(0.7·drive_t + 0.3·drive_t-1)), drive = selling point + closeup×selling + voice energy + deal + chat positivity "
             f"+ noise; each modality missing {scenario.missing_rate:.0%} of windows plus ASR/vision outages."
         ),
-        "train_windows": len(train_examples),
+        "seed": seed,
+        "candidates": plan["candidates"],
+        "train_windows": len(examples_of(train, base.dims)),
+        "validation_windows": len(observed_validation),
         "test_windows": len(test_examples),
         "test_windows_with_missing_modality": int(missing_any.sum()),
         "epochs": epochs,
         "models": results,
-        "fusion_mean_attention": attention,
+        "attention_model_mean_attention": attention,
+        "shipped_mean_abs_influence": influence,
         "online": online,
     }
 
@@ -179,26 +222,58 @@ def run_vision_benchmark(video_dir: Path = VIDEO_DIR, step: int = 5) -> dict[str
     return out
 
 
+def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Across seeds: per model the mean (and min / max) test and validation deviance; the fusion
+    candidate with the lowest mean VALIDATION deviance is the one to ship."""
+    names = list(runs[0]["models"])
+    table: dict[str, dict[str, Any]] = {}
+    for name in names:
+        test = [r["models"][name]["deviance"] for r in runs]
+        validation = [r["models"][name].get("validation_deviance") for r in runs]
+        ratio = [r["models"][name]["deviance"] / r["models"]["attention"]["deviance"] for r in runs]
+        table[name] = {
+            "test_deviance_mean": round(float(np.mean(test)), 4), "test_deviance_min_max": [round(min(test), 4), round(max(test), 4)],
+            "validation_deviance_mean": None if None in validation else round(float(np.mean(validation)), 4),
+            "test_ratio_vs_attention_mean": round(float(np.mean(ratio)), 3),
+            "test_deviance_missing_windows_mean": round(float(np.mean([r["models"][name]["deviance_missing_windows"] for r in runs])), 4),
+        }
+    candidates = runs[0]["candidates"]
+    chosen = min(candidates, key=lambda name: table[name]["validation_deviance_mean"])
+    best_single = min((n for n in names if n.endswith(" only")), key=lambda n: table[n]["test_deviance_mean"])
+    return {"models": table, "chosen_on_validation": chosen, "best_single_modality_on_test": best_single}
+
+
 def register(app: typer.Typer) -> None:
     @app.command("fusion")
     def fusion(
         json_out: bool = typer.Option(False, "--json", help="print JSON instead of tables"),
         train_sessions: int = typer.Option(8, help="generated training rooms"),
-        test_sessions: int = typer.Option(4, help="generated held-out rooms"),
+        validation_sessions: int = typer.Option(4, help="generated validation rooms (the model choice looks at these)"),
+        test_sessions: int = typer.Option(4, help="generated held-out test rooms"),
         windows: int = typer.Option(300, help="windows per room"),
         epochs: int = typer.Option(12, help="training passes"),
-        seed: int = typer.Option(0),
+        seeds: str = typer.Option("0", help="comma-separated seeds; each generates its own rooms and initial weights"),
         vision: bool = typer.Option(True, "--vision/--no-vision", help="also time the vision features on ../shared/data/video"),
     ) -> None:
-        """Fusion vs single modalities vs no-attention on GENERATED sessions; latency; vision cost."""
+        """Fusion candidates vs single modalities on GENERATED sessions: chosen on validation rooms,
+        scored on test rooms; per-modality influence; latency; vision cost."""
         import torch
         from rich.table import Table
 
+        from models.fusion import FusionConfig
+
+        try:
+            seed_list = [int(x) for x in seeds.split(",") if x.strip()]
+        except ValueError:
+            raise typer.BadParameter(f"--seeds: expected comma-separated integers, got {seeds!r}") from None
+        if not seed_list:
+            raise typer.BadParameter("--seeds: give at least one seed")
         torch.set_num_threads(1)
-        defaults = {"train_sessions": 8, "test_sessions": 4, "windows": 300, "epochs": 12, "seed": 0}
-        given = {"train_sessions": train_sessions, "test_sessions": test_sessions, "windows": windows, "epochs": epochs, "seed": seed}
+        defaults = {"train_sessions": 8, "validation_sessions": 4, "test_sessions": 4, "windows": 300, "epochs": 12, "seeds": "0"}
+        given = {"train_sessions": train_sessions, "validation_sessions": validation_sessions, "test_sessions": test_sessions, "windows": windows, "epochs": epochs, "seeds": seeds}
         command = "livelens bench fusion" + "".join(f" --{k.replace('_', '-')} {v}" for k, v in given.items() if v != defaults[k]) + ("" if vision else " --no-vision") + (" --json" if json_out else "")
-        result = run_fusion_benchmark(train_sessions, test_sessions, windows, epochs, seed)
+        runs = [run_fusion_benchmark(train_sessions, test_sessions, windows, epochs, seed, validation_sessions) for seed in seed_list]
+        result: dict[str, Any] = {"seeds": seed_list, **aggregate(runs), "runs": runs}
         result["vision"] = run_vision_benchmark() if vision else {"skipped": "--no-vision"}
         result["torch_threads"] = 1
         result["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)  # shared CI cores make timings noisy: say how loaded
@@ -206,21 +281,30 @@ def register(app: typer.Typer) -> None:
         if json_out:
             typer.echo(json.dumps(result, indent=1, ensure_ascii=False))
             return
-        console = table_console(140)
-        console.print(f"[bold]Sessions:[/bold] {result['sessions']}")
-        table = Table(title=f"Next-window orders forecast on {result['test_windows']} held-out windows ({result['test_windows_with_missing_modality']} with a missing modality)")
-        for column in ("model", "deviance", "÷ fusion", "MAE", "÷ fusion ", "dev. (windows w/ missing)", "ρ(highlight, drive)"):
+        console = table_console(150)
+        first = runs[0]
+        console.print(f"[bold]Sessions:[/bold] {first['sessions']}")
+        table = Table(title=(f"Next-window orders, Poisson deviance, mean over seeds {seed_list}: {first['validation_windows']} validation and "
+                             f"{first['test_windows']} test windows per seed ({first['test_windows_with_missing_modality']} test windows with a missing modality)"))
+        for column in ("model", "validation", "test", "test min–max", "÷ attention", "test (windows w/ missing)"):
             table.add_column(column, justify="left" if column == "model" else "right", no_wrap=True)
         for name, row in result["models"].items():
-            rho = row["highlight_vs_true_drive_spearman"]
-            table.add_row(name, f"{row['deviance']:.3f}", f"{row['deviance_ratio_vs_fusion']:.3f}", f"{row['mae']:.3f}", f"{row['mae_ratio_vs_fusion']:.3f}",
-                          f"{row['deviance_missing_windows']:.3f}", "-" if rho is None else f"{rho:.3f}")
+            mark = " ← chosen" if name == result["chosen_on_validation"] else ""
+            validation = row["validation_deviance_mean"]
+            table.add_row(name + mark, "-" if validation is None else f"{validation:.3f}", f"{row['test_deviance_mean']:.3f}",
+                          "{:.3f}–{:.3f}".format(*row["test_deviance_min_max"]), f"{row['test_ratio_vs_attention_mean']:.3f}",
+                          f"{row['test_deviance_missing_windows_mean']:.3f}")
         console.print(table)
-        console.print("mean attention of the trained fusion: " + ", ".join(f"{m} {w:.2f}" for m, w in result["fusion_mean_attention"].items()))
-        online = Table(title="Online in stream order on the held-out rooms (torch 1 thread)")
-        for column in ("mode", "deviance", "featurize+predict p50/p95 ms", "observe (1 step) p50/p95 ms"):
+        shipped = FusionConfig()
+        console.print(f"chosen on validation rooms: {result['chosen_on_validation']}; the shipped default (FusionConfig(), models/fusion/learner.py): "
+                      f"pooling {shipped.pooling}, previous window {'yes' if shipped.dims.history else 'no'}")
+        console.print("mean attention of the attention model (seed {}): ".format(seed_list[0]) + ", ".join(f"{m} {w:.2f}" for m, w in first["attention_model_mean_attention"].items()))
+        console.print("shipped model, mean |log change of the forecast| when a modality is hidden: " + ", ".join(
+            f"{m} {w:.3f}" for m, w in first["shipped_mean_abs_influence"].items() if w is not None))
+        online = Table(title=f"Online in stream order on the held-out rooms, shipped default (seed {seed_list[0]}, torch 1 thread)")
+        for column in ("mode", "deviance", "featurize+predict+influence p50/p95 ms", "observe (1 step) p50/p95 ms"):
             online.add_column(column, justify="left" if column == "mode" else "right")
-        for mode, row in result["online"].items():
+        for mode, row in first["online"].items():
             p, o = row["featurize_predict_latency"], row["observe_latency"]
             online.add_row(mode, f"{row['deviance']:.3f}", f"{p['p50_ms']:.2f} / {p['p95_ms']:.2f}", f"{o['p50_ms']:.2f} / {o['p95_ms']:.2f}")
         console.print(online)

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import random
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
@@ -38,7 +39,9 @@ class FusionConfig:
     d_model: int = 32
     heads: int = 2
     modalities: tuple[str, ...] = MODALITIES
-    pooling: str = "attention"  # "mean" = the no-attention baseline
+    #: "mean" of the modality projections (shipped: it beat attention on the validation rooms of
+    #: ``livelens bench fusion --seeds 0,1,2``, BENCHMARKS.md) or "attention" (a learned query)
+    pooling: str = "mean"
     learning_rate: float = 1e-3
     weight_decay: float = 0.01  # 1e-4 overfit the training rooms (bench: worse on unseen rooms)
     grad_clip: float = 1.0
@@ -59,7 +62,7 @@ class FusionConfig:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["modalities"] = list(self.modalities)
-        out["dims"] = {"text_embedding": self.dims.text_embedding, "selling_point_labels": list(self.dims.selling_point_labels), "chat_intents": list(self.dims.chat_intents)}
+        out["dims"] = {"text_embedding": self.dims.text_embedding, "selling_point_labels": list(self.dims.selling_point_labels), "chat_intents": list(self.dims.chat_intents), "history": self.dims.history}
         return out
 
     @classmethod
@@ -72,6 +75,7 @@ class FusionConfig:
             text_embedding=int(dims.get("text_embedding", 512)),
             selling_point_labels=tuple(dims.get("selling_point_labels", FusionDims().selling_point_labels)),
             chat_intents=tuple(dims.get("chat_intents", FusionDims().chat_intents)),
+            history=bool(dims.get("history", False)),  # checkpoints from before it had no history inputs
         )
         return config
 
@@ -87,6 +91,9 @@ class FusionOutput:
     modalities: list[str]  # present in this window
     learned: bool  # False = the documented prior answered
     cost_ms: float = 0.0
+    #: per present modality, how much it moves the orders forecast: log(forecast with it ÷ forecast
+    #: with it hidden); +0.2 = this modality raises the forecast ~22 % (``predict(..., influence=True)``)
+    influence: dict[str, float] = field(default_factory=dict)
 
 
 class FusionModel(Protocol):
@@ -156,8 +163,19 @@ class OnlineFusionLearner:
     def featurize(self, raw: Mapping[str, Any]) -> WindowFeatures:
         return self.featurizer.featurize(raw)
 
-    def predict(self, window: WindowFeatures) -> FusionOutput:
-        return self.predict_batch([window])[0]
+    def predict(self, window: WindowFeatures, influence: bool = False) -> FusionOutput:
+        """The window's outputs; with ``influence``, also each present modality's influence (the
+        window is predicted once more per present modality with that one hidden, in one batch)."""
+        if not influence:
+            return self.predict_batch([window])[0]
+        present = window.present
+        variants = [window] + [replace(window, **{m: None}) for m in present]
+        outputs = self.predict_batch(variants)
+        output = outputs[0]
+        full = max(output.orders_forecast, 1e-6)
+        output.cost_ms *= len(variants)  # predict_batch reports the cost per variant
+        output.influence = {m: round(math.log(full / max(hidden.orders_forecast, 1e-6)), 4) for m, hidden in zip(present, outputs[1:])}
+        return output
 
     def predict_batch(self, windows: Sequence[WindowFeatures], use_prior: bool | None = None) -> list[FusionOutput]:
         started = time.perf_counter()

@@ -56,3 +56,59 @@ async def test_size_question_burst_yields_a_fit_recommendation_while_it_happens(
     insights = await redis_client.xrange(f"livelens:{{{ROOM}}}:stream:chat_insight")
     intents = [json.loads(f["event"])["intent"] for _id, f in insights]
     assert intents.count("asks_size_fit") >= burst["count"] * 0.7
+
+
+async def test_a_room_that_ends_leaves_its_category_prior_and_the_next_room_starts_warm(
+        settings, producer, worker_factory, redis_client):
+    """Through the broker: a zh room whose fabric explanations triple its orders ends; its estimates
+    land in the category's prior file; a new en room's first explain-next is fabric, before it has
+    any evidence of its own."""
+    import numpy as np
+
+    from models.attribution import CategoryPriorStore
+    from streams.schemas import ChatMessage, CommerceEvent, SellingPoint
+
+    await worker_factory(["recommender"])
+    topics = TopicNames(settings.topic_prefix)
+    publisher = Publisher(producer, topics, input_topics=("chat", "commerce"))
+    rng = np.random.default_rng(3)
+
+    async def room(room_id: str, lang: str, minutes: int, boosted_at: tuple[int, ...]) -> None:
+        await publisher.marker(room_id, "start", 0, language=lang)
+        # the room is replayed far faster than real time, and topics are consumed independently: the
+        # selling points go first, so each is known before the windows it exposes (live, a selling
+        # point arrives within seconds of its end, long before the minute after it closes)
+        for m in boosted_at:
+            point = SellingPoint(room_id=room_id, stream_ms=(m + 1) * 60_000, processor="e2e", segment_id=f"fabric-{m}",
+                                 category="apparel", label="fabric_material", start_ms=m * 60_000, end_ms=(m + 1) * 60_000,
+                                 text="纯棉面料" if lang == "zh" else "pure cotton", confidence=0.9)
+            await producer.send_and_wait(topics.full("selling_points"), point.to_bytes(), key=point.key)
+        for second in range(minutes * 60):
+            ms = second * 1000
+            await publisher.publish("commerce", CommerceEvent(room_id=room_id, stream_ms=ms, type="viewers", count=1000))
+            after = any(0 <= second / 60 - (m + 1) < 3 for m in boosted_at)
+            for _ in range(int(rng.poisson(0.6 if after else 0.2))):
+                await publisher.publish("commerce", CommerceEvent(room_id=room_id, stream_ms=ms + 300, type="order", amount=99.0))
+            await publisher.publish("chat", ChatMessage(room_id=room_id, stream_ms=ms + 500, user_id=f"u{second % 13}",
+                                                        text="666" if lang == "zh" else "nice"))
+            await publisher.marker(room_id, "watermark", ms + 999)
+        await publisher.flush()
+
+    await room("prior-zh", "zh", minutes=16, boosted_at=(2, 7, 12))
+    await publisher.marker("prior-zh", "end", 16 * 60_000)
+    await publisher.flush()
+    store = CategoryPriorStore(settings.data_dir / "attribution")
+    await wait_for(lambda: store.path("apparel").exists(), timeout=90, what="the ended room's category prior file")
+    prior = store.prior("apparel")
+    assert prior["fabric_material"]["beta"]["orders"] > 0  # the size of the estimate: tests/processors/test_recommender.py
+
+    await room("prior-en", "en", minutes=2, boosted_at=())
+
+    async def first_explain_next():
+        rows = await redis_client.xrange("livelens:{prior-en}:stream:recommendation")
+        recs = [json.loads(f["event"]) for _id, f in rows]
+        return [r for r in recs if r["rec_type"] == "explain_next"] or None
+
+    recs = await wait_for(first_explain_next, timeout=90, what="the new room's first explain_next")
+    assert recs[0]["evidence"]["label"] == "fabric_material"
+    assert "Fabric" in recs[0]["message_en"].title() and recs[0]["message_zh"]

@@ -39,6 +39,7 @@ async def test_sample_room_yields_vision_features_and_fused_windows(
         present = set(w["modalities"])
         assert "commerce" in present
         assert all(w["attention"].get(m, 0.0) == 0.0 for m in w["attention"] if m not in present)  # masked
+        assert set(w["influence"]) == present  # what moved the forecast: one value per present modality
         assert sum(w["attention"].values()) == pytest.approx(1.0, abs=1e-3)
     assert any("vision" in w["modalities"] for w in windows)
 

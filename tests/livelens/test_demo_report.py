@@ -17,7 +17,8 @@ def _events():
     explain = {"rec_type": "explain_next", "stream_ms": 120_000, "message_zh": "下一个讲「面料材质」：讲完后成交比平时高40%",
                "message_en": "Explain Fabric material next", "evidence": {
                    "label": "fabric_material", "uplift": 0.4, "uplift_lo": 0.1, "uplift_hi": 0.8,
-                   "minutes_since_explained": 6.0, "top_question": "", "room_top_question": "我160穿什么码"}}
+                   "minutes_since_explained": 6.0, "top_question": "", "room_top_question": "我160穿什么码",
+                   "fusion_why_zh": "讲解 +22%，弹幕 +5%", "fusion_why_en": "pitch +22%, chat +5%"}}
     point = {"mean": 812.0, "lo80": 700.0, "hi80": 930.0, "enough_data": True}
     forecast = {"kind": "forecast", "stream_ms": 900_000, "enough_data": True,
                 "viewers": [{"horizon_min": h, **point} for h in (5, 15, 45)],
@@ -38,6 +39,15 @@ def test_the_report_carries_explain_next_with_evidence_and_the_latest_forecast(t
     out = capsys.readouterr().err
     assert "下一个讲" in out and "+40%" in out and "6 min ago" in out and "我160穿什么码" in out
     assert "15 min 812 [700–930]" in out
+    assert "why (fusion)" in out and "讲解 +22%，弹幕 +5%" in out  # the zh room's why
+
+
+def test_an_en_room_gets_the_why_in_english(tmp_path, capsys):
+    report = demo.room_report(_room_dir(tmp_path, "en"), _events())
+    assert report["explain_next"]["why"] == "pitch +22%, chat +5%"
+    demo.console.width = 200
+    demo._print_room_report("sample-en", report)
+    assert "pitch +22%, chat +5%" in capsys.readouterr().err
 
 
 def test_a_room_without_either_says_so(tmp_path, capsys):

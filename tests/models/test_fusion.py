@@ -235,6 +235,67 @@ def check_fusion_model(model: FusionModel, session) -> None:
         previous = window
 
 
-@pytest.mark.parametrize("cfg", [config(), config(min_updates=0), config(pooling="mean", min_updates=0)], ids=["prior", "attention", "mean"])
+@pytest.mark.parametrize("cfg", [config(), config(pooling="attention", min_updates=0), config(pooling="mean", min_updates=0)], ids=["prior", "attention", "mean"])
 def test_contract(cfg, session):
     check_fusion_model(OnlineFusionLearner("room", cfg), session)
+
+
+# ---------------------------------------------------------------- previous window, influence, why
+
+def test_each_modality_carries_the_previous_windows_values_and_a_present_flag(session):
+    featurizer = WindowFeaturizer("room", DIMS)
+    first, second = (featurizer.featurize(raw) for raw in ({**session.windows[0], "commerce": {"orders": 2, "carts": 5}},
+                                                           {**session.windows[1], "commerce": {"orders": 0, "carts": 1}}))
+    size = DIMS.current("commerce")
+    assert first.commerce.shape == second.commerce.shape == (DIMS.of("commerce"),)
+    assert first.commerce[-1] == 0.0 and np.all(first.commerce[size:-1] == 0.0)  # no previous window yet
+    assert second.commerce[-1] == 1.0 and np.array_equal(second.commerce[size:-1], first.commerce[:size])
+    # the transcript's previous part is its compact tail, not the 64-d embedding again
+    assert DIMS.previous("transcript") == DIMS.current("transcript") - DIMS.text_embedding + 1
+    # a missing previous window: flag 0, zeros
+    third = featurizer.featurize({"start_ms": 8_000, "end_ms": 12_000, "chat": {"messages": 3}})
+    assert third.chat is not None and third.chat[-1] == (1.0 if session.windows[1].get("chat") else 0.0)
+    assert FusionDims(text_embedding=64, history=False).of("commerce") == size
+
+
+def test_the_featurizer_state_keeps_the_previous_window(session):
+    a = WindowFeaturizer("room", DIMS)
+    for raw in session.windows[:5]:
+        a.featurize(raw)
+    b = WindowFeaturizer("room", DIMS)
+    b.load_state(a.state())
+    for modality in MODALITIES:
+        wa, wb = a.featurize(session.windows[5]).vector(modality), b.featurize(session.windows[5]).vector(modality)
+        assert (wa is None and wb is None) or np.array_equal(wa, wb)
+
+
+@pytest.mark.parametrize("pooling", ["attention", "mean"])
+def test_influence_is_the_forecast_change_when_a_modality_is_hidden(examples, pooling):
+    from dataclasses import replace
+
+    learner = OnlineFusionLearner("room", config(min_updates=0, pooling=pooling))
+    learner.fit(examples[:80], epochs=2)
+    window = full_window(examples)
+    output = learner.predict(window, influence=True)
+    assert set(output.influence) == set(window.present) == set(MODALITIES)
+    for modality in MODALITIES:
+        hidden = learner.predict(replace(window, **{modality: None}))
+        assert output.influence[modality] == pytest.approx(math.log(output.orders_forecast / hidden.orders_forecast), abs=1e-3)
+    assert any(abs(v) > 1e-4 for v in output.influence.values())
+    # a missing modality has no influence entry; without the flag nothing is computed
+    partial = replace(window, vision=None)
+    assert "vision" not in learner.predict(partial, influence=True).influence
+    assert learner.predict(window).influence == {}
+    # the prior answers too (before learning)
+    prior = OnlineFusionLearner("room", config()).predict(window, influence=True)
+    assert not prior.learned and set(prior.influence) == set(MODALITIES)
+
+
+def test_why_text_names_what_moves_the_forecast_in_zh_and_en():
+    from models.fusion.why import why_text
+
+    influence = {"transcript": 0.17, "chat": 0.07, "vision": -0.005, "commerce": -0.3}
+    assert why_text(influence, "zh") == "成交 -26%，讲解 +19%"
+    assert why_text(influence, "en") == "sales -26%, pitch +19%"
+    assert why_text(influence, "zh", top=3) == "成交 -26%，讲解 +19%，弹幕 +7%"
+    assert why_text({"vision": 0.001}, "en") == "" and why_text({}, "zh") == ""

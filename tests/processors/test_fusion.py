@@ -39,6 +39,9 @@ def test_windows_close_on_the_commerce_clock_with_what_arrived(tmp_path):
     # only chat and commerce arrived: vision, prosody and transcript are masked, not zero-filled
     assert all(set(w.modalities) <= {"chat", "commerce"} and "chat" in w.modalities for w in windows)
     assert all(0.0 <= w.highlight_score <= 1.0 and w.conversion_forecast >= 0.0 for w in windows)
+    # each window says what moved its forecast: one influence per present modality
+    assert all(set(w.influence) == set(w.modalities) for w in windows)
+    assert any(abs(v) > 0 for w in windows for v in w.influence.values())
 
 
 def test_learning_happens_after_the_window_and_the_model_is_saved_at_the_end(tmp_path):

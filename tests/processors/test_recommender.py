@@ -3,17 +3,23 @@
 
 from __future__ import annotations
 
+import math
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from processors.recommender import RecommenderProcessor
 from processors.shared import SharedChatAnalysis
 from processors.testing import ProcessorRun
 from models.understanding.chat import ChatAnalyzer
-from streams.schemas import ChatMessage, CommerceEvent, SellingPoint, StreamMarker
+from streams.schemas import ChatMessage, CommerceEvent, FusedWindow, SellingPoint, StreamMarker
 from streams.settings import Settings
 
 ROOM = "rec-unit"
 WINDOW_MS = 5_000
+#: never the shared var/: a room that ends writes its category's attribution prior there
+PRIVATE_DATA_DIR = Path(tempfile.mkdtemp(prefix="livelens-rec-unit-"))
 
 
 class _Recommend:
@@ -21,7 +27,7 @@ class _Recommend:
     recommendations."""
 
     def __init__(self):
-        settings = Settings(metrics_window_ms=WINDOW_MS, _env_file=None)
+        settings = Settings(metrics_window_ms=WINDOW_MS, data_dir=PRIVATE_DATA_DIR, _env_file=None)
         self.run = ProcessorRun(RecommenderProcessor(settings, SharedChatAnalysis(ChatAnalyzer())))
         self.emitted = []
 
@@ -94,7 +100,8 @@ async def test_a_room_that_ended_starts_again_from_nothing(recommend):
 
 # ---------------------------------------------------------------- explain next (attribution)
 
-def _live_room(minutes: int, boosted: str, flat: str, questions: dict[int, str] | None = None, seed: int = 7) -> list:
+def _live_room(minutes: int, boosted: str, flat: str, questions: dict[int, str] | None = None, seed: int = 7,
+               room: str = ROOM, lang: str = "zh") -> list:
     """A room with 1,000 viewers and ~1 order per 5 s; ``boosted`` is explained at minutes 2, 8 and
     14 and triples the orders for the 3 minutes after each; ``flat`` (minutes 5, 11) changes nothing.
     ``questions``: second -> a viewer question sent that second."""
@@ -105,25 +112,25 @@ def _live_room(minutes: int, boosted: str, flat: str, questions: dict[int, str] 
     events = []
     for second in range(minutes * 60):
         ms = second * 1000
-        events.append(CommerceEvent(room_id=ROOM, stream_ms=ms, type="viewers", count=1000))
+        events.append(CommerceEvent(room_id=room, stream_ms=ms, type="viewers", count=1000))
         after = any(0 <= second / 60 - (m + 1) < 3 for m in boosted_at)
         for _ in range(int(rng.poisson((0.6 if after else 0.2)))):
-            events.append(CommerceEvent(room_id=ROOM, stream_ms=ms + 300, type="order", count=1, amount=99.0))
-        events.append(ChatMessage(room_id=ROOM, stream_ms=ms + 500, user_id=f"u{second % 13}", text="666"))
+            events.append(CommerceEvent(room_id=room, stream_ms=ms + 300, type="order", count=1, amount=99.0))
+        events.append(ChatMessage(room_id=room, stream_ms=ms + 500, user_id=f"u{second % 13}", text="666" if lang == "zh" else "nice"))
         if questions and second in questions:
-            events.append(ChatMessage(room_id=ROOM, stream_ms=ms + 700, user_id=f"q{second}", text=questions[second]))
+            events.append(ChatMessage(room_id=room, stream_ms=ms + 700, user_id=f"q{second}", text=questions[second]))
         for label, at in [(boosted, m) for m in boosted_at] + [(flat, 5), (flat, 11)]:
             if second == (at + 1) * 60:  # the segment ran the minute before and closed now
-                events.append(SellingPoint(room_id=ROOM, stream_ms=ms, segment_id=f"{label}-{at}", category="apparel",
+                events.append(SellingPoint(room_id=room, stream_ms=ms, segment_id=f"{label}-{at}", category="apparel",
                                            label=label, start_ms=at * 60_000, end_ms=(at + 1) * 60_000,
-                                           text="讲解", confidence=0.9))
+                                           text="讲解" if lang == "zh" else "the fabric", confidence=0.9))
         for topic in ("chat", "commerce"):
-            events.append((topic, watermark(ms + 999)))
+            events.append((topic, StreamMarker(room_id=room, stream_ms=ms + 999, marker="watermark")))
     return events
 
 
 def test_explain_next_recommends_the_selling_point_that_converts_with_its_evidence():
-    settings = Settings(metrics_window_ms=WINDOW_MS, _env_file=None)
+    settings = Settings(metrics_window_ms=WINDOW_MS, data_dir=PRIVATE_DATA_DIR, _env_file=None)
     run = ProcessorRun(RecommenderProcessor(settings, SharedChatAnalysis(ChatAnalyzer())))
     outputs = run.feed(_live_room(minutes=22, boosted="fabric_material", flat="style_design"))
     explained = [o.event for o in outputs if o.event.rec_type == "explain_next"]
@@ -147,7 +154,7 @@ def test_explain_next_recommends_the_selling_point_that_converts_with_its_eviden
 
 
 def test_viewer_questions_put_the_class_they_ask_about_first_with_the_question_as_evidence():
-    settings = Settings(metrics_window_ms=WINDOW_MS, _env_file=None)
+    settings = Settings(metrics_window_ms=WINDOW_MS, data_dir=PRIVATE_DATA_DIR, _env_file=None)
     run = ProcessorRun(RecommenderProcessor(settings, SharedChatAnalysis(ChatAnalyzer())))
     asks = {s: "我160穿什么码" for s in range(17 * 60, 18 * 60, 3)}  # a size question every 3 s in minute 17
     outputs = run.feed(_live_room(minutes=18, boosted="fabric_material", flat="style_design", questions=asks))
@@ -162,3 +169,63 @@ def test_viewer_questions_put_the_class_they_ask_about_first_with_the_question_a
     for o in outputs:
         by_input.setdefault((o.event.stream_ms, o.event.ingested_at), []).append(o.event.priority)
     assert all(p == sorted(p, reverse=True) for p in by_input.values())
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_explain_next_evidence_says_what_moves_the_fused_forecast(lang):
+    """The host's "why": the latest fused window's per-modality influence, in both languages (the
+    room page shows the one of the room's language)."""
+    settings = Settings(metrics_window_ms=WINDOW_MS, data_dir=PRIVATE_DATA_DIR, _env_file=None)
+    run = ProcessorRun(RecommenderProcessor(settings, SharedChatAnalysis(ChatAnalyzer())))
+    events = _live_room(minutes=25, boosted="fabric_material", flat="style_design")
+
+    def fused(end_ms: int) -> FusedWindow:
+        return FusedWindow(room_id=ROOM, stream_ms=end_ms, start_ms=end_ms - 4_000, end_ms=end_ms, highlight_score=0.7,
+                           conversion_forecast=1.2, modalities=["transcript", "chat", "commerce"],
+                           influence={"transcript": 0.2, "chat": 0.05, "commerce": -0.001}, learned=True)
+
+    # fused windows every 2 s from minute 17 to minute 20, none after
+    stream = []
+    for e in events:
+        stream.append(e)
+        if isinstance(e, tuple) and e[0] == "commerce" and 17 * 60 <= (e[1].stream_ms + 1) // 1000 < 20 * 60 \
+                and ((e[1].stream_ms + 1) // 1000) % 2 == 0:
+            stream.append(("fused", fused(e[1].stream_ms + 1)))
+    outputs = run.feed(stream)
+    during = [o.event for o in outputs if o.event.rec_type == "explain_next" and 17 * 60_000 < o.event.stream_ms < 20 * 60_000]
+    assert during, "no explain_next while fused windows came"
+    expected = {"zh": "讲解 +22%，弹幕 +5%", "en": "pitch +22%, chat +5%"}[lang]
+    assert all(r.evidence[f"fusion_why_{lang}"] == expected for r in during)
+    early = [o.event for o in outputs if o.event.rec_type == "explain_next" and o.event.stream_ms < 17 * 60_000]
+    assert early and all("fusion_why_zh" not in r.evidence for r in early)  # no fused window yet: no why
+    # fusion stopped at minute 20: half a minute later its why is stale and left out
+    stale = [o.event for o in outputs if o.event.rec_type == "explain_next" and o.event.stream_ms > 20 * 60_000 + 30_000]
+    assert stale and all("fusion_why_zh" not in r.evidence for r in stale)
+
+
+def test_a_room_that_ends_leaves_its_category_prior_and_a_new_room_starts_warm(tmp_path):
+    """A zh room ends: what it learned goes into the category's prior on disk. A new en room (on a
+    fresh worker) starts from that prior: before any evidence of its own it already knows which
+    class converts, and recommends it."""
+    from models.attribution import CategoryPriorStore
+
+    settings = Settings(metrics_window_ms=WINDOW_MS, data_dir=tmp_path, _env_file=None)
+    run = ProcessorRun(RecommenderProcessor(settings, SharedChatAnalysis(ChatAnalyzer())))
+    run.feed(_live_room(minutes=22, boosted="fabric_material", flat="style_design", room="room-zh", lang="zh")
+             + [("chat", StreamMarker(room_id="room-zh", stream_ms=22 * 60_000, marker="end"))])
+    path = tmp_path / "attribution" / "apparel.json"
+    assert path.exists(), "the ended room's attribution was not stored"
+    prior = CategoryPriorStore(tmp_path / "attribution").prior("apparel")
+    assert prior["fabric_material"]["beta"]["orders"] > prior["style_design"]["beta"]["orders"]
+
+    fresh = ProcessorRun(RecommenderProcessor(settings, SharedChatAnalysis(ChatAnalyzer())))
+    quiet = [e for e in _live_room(minutes=3, boosted="none", flat="none", room="room-en", lang="en", seed=8)
+             if isinstance(e, tuple) or not isinstance(e, SellingPoint)]
+    outputs = fresh.feed(quiet)
+    attribution = fresh.states["room-en"].attribution
+    warm = attribution.uplift("fabric_material")
+    assert warm.from_prior_only and warm.uplift == pytest.approx(math.expm1(prior["fabric_material"]["beta"]["orders"]), abs=1e-3)
+    assert warm.uplift > attribution.uplift("style_design").uplift
+    picks = [o.event for o in outputs if o.event.rec_type == "explain_next"]
+    assert picks and picks[0].evidence["label"] == "fabric_material", [r.evidence.get("label") for r in picks]
+    assert "Fabric" in picks[0].message_en.title()

@@ -20,6 +20,7 @@ def test_every_event_kind_round_trips_through_bytes():
         AudioChunk(room_id="r1", stream_ms=250, seq=1, duration_ms=250, pcm=b"\x00\x01" * 4000),
         ChatMessage(room_id="r1", stream_ms=1, user_id="u", text="这件多少钱 😍 <script>"),
         CommerceEvent(room_id="r1", stream_ms=2, type="order", count=2, amount=258.0),
+        CommerceEvent(room_id="r1", stream_ms=3, type="promotion_start", promotion_id="flash-1", title="限时秒杀", ends_ms=300_003),
         StreamMarker(room_id="r1", stream_ms=3, marker="watermark"),
         RoomMetrics(room_id="r1", stream_ms=5000, window_start_ms=0, window_ms=5000, messages=3),
     ]
@@ -30,9 +31,9 @@ def test_every_event_kind_round_trips_through_bytes():
 
 
 def test_all_kinds_are_registered_once():
-    assert len(EVENT_TYPES) == 21  # 19 + compliance + forecast
+    assert len(EVENT_TYPES) == 23  # 19 + compliance + forecast + promotion + retention
     assert {"audio", "chat", "commerce", "transcript", "clip", "alert", "recommendation", "dead_letter", "forecast",
-            "compliance"} <= set(EVENT_TYPES)
+            "compliance", "promotion", "retention"} <= set(EVENT_TYPES)
 
 
 def test_a_batch_of_chat_insights_round_trips_and_is_never_empty():

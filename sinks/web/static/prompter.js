@@ -3,10 +3,11 @@
  * - Explain next: the newest live `explain_next` recommendation, split into its headline and its
  *   one-line reason (the message's text before / after the first colon).
  * - Viewers ask: the newest chat window's top question (else the explain-next evidence's).
- * - Promotion: the newest live promotion recommendation (run_promotion, launch_coupon,
- *   launch_lucky_bag) and a countdown to its expiry, in stream time advanced by the wall clock
- *   between events. No event says when an operator's promotion ends, so this counts down how long
- *   the recommendation still applies.
+ * - Promotion: the running promotion from the commerce feed (a `promotion` event, made from its
+ *   promotion_start / promotion_end events) and a countdown to its planned end, in stream time
+ *   advanced by the wall clock between events; it goes when it ends (an `ended` event or its end
+ *   time). With none running: the newest live promotion recommendation (run_promotion,
+ *   launch_coupon, launch_lucky_bag) as a suggestion, without a countdown.
  * - Compliance: an open alert whose alert_type starts with "compliance", or an event of kind
  *   "compliance" (when a compliance processor publishes one), shown in red across the top.
  * Untrusted text goes on the page through textContent only (LL.el / textContent). */
@@ -15,17 +16,18 @@
 (() => {
   const { api, el, replaceChildren, openStream, setConn, showError } = LL;
   const room = decodeURIComponent(window.location.pathname.split("/").filter(Boolean).pop() || "");
-  const HISTORY = { recommendation: 50, alert: 100, chat_window: 1, transcript: 20 };
+  const HISTORY = { recommendation: 50, alert: 100, chat_window: 1, transcript: 20, promotion: 20 };
   const PROMOTION_TYPES = new Set(["run_promotion", "launch_coupon", "launch_lucky_bag"]);
   const LABELS = { zh: {
     "Explain next": "接下来", "Viewers ask": "观众在问", "Promotion": "促销", "Compliance": "合规提醒",
-    "Waiting for the next suggestion…": "等待下一条建议…", "No promotion running": "暂无促销",
+    "Waiting for the next suggestion…": "等待下一条建议…", "No promotion running": "暂无促销", "Suggested": "建议",
   } };
 
   const seen = new Set();
   const recs = new Map();        // dedup_key -> newest recommendation
   const alerts = new Map();      // dedup_key -> newest alert
   const compliance = new Map();  // key -> newest "compliance" event
+  const promotions = new Map();  // promotion_id -> newest "promotion" event (running / ended)
   let chatWindow = null;
   let streamMs = 0, streamSeenAt = Date.now();
   let lang = "";
@@ -52,6 +54,11 @@
       case "chat_window": if (!chatWindow || ev.end_ms >= chatWindow.end_ms) chatWindow = ev; break;
       case "transcript": if (ev.is_final && ev.text) setLanguage(ev.language); break;
       case "compliance": compliance.set(ev.dedup_key || ev.event_id, ev); break;
+      case "promotion": {
+        const before = promotions.get(ev.promotion_id);
+        if (!before || ev.stream_ms >= before.stream_ms) promotions.set(ev.promotion_id, ev);
+        break;
+      }
       default: return;
     }
     render();
@@ -85,11 +92,17 @@
     const question = (chatWindow && (chatWindow.top_questions || [])[0]) || evidence.top_question || evidence.room_top_question || "–";
     document.getElementById("question").textContent = question;
 
-    const promo = live(all.filter((r) => PROMOTION_TYPES.has(r.rec_type)), now)[0];
+    const running = [...promotions.values()]
+      .filter((p) => p.state === "running" && (p.ends_ms == null || p.ends_ms > now))
+      .sort((a, b) => (a.ends_ms ?? Infinity) - (b.ends_ms ?? Infinity))[0];  // the one ending first
+    const suggested = live(all.filter((r) => PROMOTION_TYPES.has(r.rec_type)), now)[0];
     const countdown = document.getElementById("promo-countdown");
-    countdown.textContent = promo ? fmtCountdown(promo.expires_ms - now) : "–";
-    countdown.className = `countdown ${promo && promo.expires_ms - now < 30000 ? "ending" : ""}`;
-    document.getElementById("promo-text").textContent = promo ? textOf(promo) : tr("No promotion running");
+    const left = running && running.ends_ms != null ? running.ends_ms - now : null;
+    countdown.textContent = left != null ? fmtCountdown(left) : "–";
+    countdown.className = `countdown ${left != null && left < 30000 ? "ending" : ""}`;
+    document.body.dataset.promotion = running ? running.promotion_id : "";
+    document.getElementById("promo-text").textContent = running ? (running.title || running.promotion_id)
+      : suggested ? `${tr("Suggested")}: ${textOf(suggested)}` : tr("No promotion running");
 
     const warnings = [...alerts.values()].filter((a) => String(a.alert_type || "").startsWith("compliance") && a.state !== "resolved")
       .concat([...compliance.values()].filter((c) => c.state !== "resolved"))

@@ -9,7 +9,8 @@
   const room = decodeURIComponent(window.location.pathname.split("/").filter(Boolean).pop() || "");
   const SPARK_WINDOWS = 60;
   const HISTORY = { room_metrics: SPARK_WINDOWS, transcript: 300, selling_point: 50, alert: 200,
-                    clip: 30, recommendation: 50, chat_insight: 50, chat_window: 1, compliance: 50, forecast: 1 };
+                    clip: 30, recommendation: 50, chat_insight: 50, chat_window: 1, compliance: 50, forecast: 1,
+                    retention: 100 };
   const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };
 
   const seen = new Set();
@@ -24,6 +25,7 @@
   const chat = [];                    // newest last
   let chatWindow = null;
   let forecast = null;                // the newest forecast event
+  const retention = new Map();        // segment_id -> newest retention row (the final one wins)
   let streamMs = 0;
 
   const newer = (a, b) => !b || (a.emitted_at || 0) >= (b.emitted_at || 0);
@@ -41,9 +43,11 @@
     "Compliance": "合规提醒", "No compliance issues.": "暂无违规。", "host": "主播", "chat": "弹幕",
     "suggestion": "建议说法", "held for review (compliance)": "已暂停自动发布（合规待审）",
     "critical": "严重", "warning": "警告", "info": "提示",
-    "Forecast": "预测", "GMV / min": "成交额/分钟", "lead time": "提前量", "min": "分钟", "now": "现在",
+    "Forecast": "预测", "GMV / min": "成交额/分钟", "lead time": "提前量", "why": "原因", "min": "分钟", "now": "现在",
     "No forecast yet.": "暂无预测。", "not enough data yet: wide intervals": "数据不足：区间较宽",
     "80% interval": "80%区间", "in": "后",
+    "Retention around selling points": "卖点前后的观众留存", "No retention yet.": "暂无留存数据。",
+    "selling point": "卖点", "viewers start → end → +1 min": "开始 → 结束 → 1分钟后", "joined": "进入", "left": "离开",
   } };
   let roomLang = "";
   const tr = (text) => (LABELS[roomLang] && LABELS[roomLang][text]) || text;
@@ -80,6 +84,11 @@
       case "chat_window": if (!chatWindow || ev.end_ms >= chatWindow.end_ms) chatWindow = ev; break;
       case "compliance": compliance.set(ev.event_id, ev); break;
       case "forecast": if (!forecast || ev.window_start_ms >= forecast.window_start_ms) forecast = ev; break;
+      case "retention": {
+        const before = retention.get(ev.segment_id);
+        if (!before || (ev.final && !before.final)) retention.set(ev.segment_id, ev);
+        break;
+      }
       default: return;
     }
     scheduleRender();
@@ -159,6 +168,12 @@
     document.getElementById("kpi-alerts").className = `kpi-value ${open.length ? "alerting" : ""}`;
   }
 
+  /** What moves the orders forecast (fusion's per-modality influence), in the room's language. */
+  function whyOf(r) {
+    const evidence = r.evidence || {};
+    return (roomLang === "en" ? evidence.fusion_why_en : evidence.fusion_why_zh) || "";
+  }
+
   function renderRecommendations() {
     const recs = [...recommendations.values()].sort((a, b) => b.priority - a.priority || b.stream_ms - a.stream_ms).slice(0, 15);
     replaceChildren(document.getElementById("recommendations"), recs.length ? recs.map((r) => {
@@ -171,6 +186,7 @@
         ]),
         r.message_en && r.message_zh ? el("div", { cls: "item-body", text: roomLang === "en" ? r.message_zh : r.message_en }) : null,
         el("div", { cls: "muted small", text: `${r.rec_type} · ${r.reason}` }),
+        whyOf(r) ? el("div", { cls: "small why", text: `${tr("why")}: ${whyOf(r)}` }) : null,
       ]);
     }) : [el("p", { cls: "empty", text: tr("No recommendations yet.") })]);
   }
@@ -219,6 +235,31 @@
         ]),
         el("div", { cls: "item-body", text: p.text }),
       ])) : [el("p", { cls: "empty", text: tr("No selling points yet.") })]);
+  }
+
+  /** Viewers around each selling point (newest first): counts at its start, end and a minute
+   * later, and how many joined / left meanwhile (the rises / falls of the viewer count). */
+  function renderRetention() {
+    const rows = [...retention.values()].sort((a, b) => b.start_ms - a.start_ms).slice(0, 12);
+    const table = document.getElementById("retention");
+    if (!rows.length) {
+      replaceChildren(table, [el("tr", {}, [el("td", { cls: "empty", text: tr("No retention yet.") })])]);
+      return;
+    }
+    const count = (v) => (v === null || v === undefined ? "…" : fmtNumber(v));
+    const head = el("tr", {}, [tr("selling point"), tr("viewers start → end → +1 min"), tr("joined"), tr("left")]
+      .map((text) => el("th", { text })));
+    const body = rows.map((r) => {
+      const point = sellingPoints.get(r.segment_id) || {};
+      const name = (roomLang === "en" ? point.label_en : point.label_zh) || r.label;
+      return el("tr", { cls: `retention-row ${r.final ? "final" : "open"}` }, [
+        el("td", { text: `${name} · ${fmtStreamMs(r.start_ms)}` }),
+        el("td", { text: `${count(r.viewers_start)} → ${count(r.viewers_end)} → ${count(r.viewers_after)}` }),
+        el("td", { cls: "joined", text: `+${fmtNumber(r.joined)}` }),
+        el("td", { cls: "left", text: `−${fmtNumber(r.left)}` }),
+      ]);
+    });
+    replaceChildren(table, [head, ...body]);
   }
 
   function renderChat() {
@@ -354,6 +395,7 @@
     renderCompliance();
     renderSellingPoints();
     renderChat();
+    renderRetention();
     renderClips();
     renderForecast();
     document.getElementById("stream-time").textContent = streamMs ? `${tr("stream")} ${fmtStreamMs(streamMs)}` : "";

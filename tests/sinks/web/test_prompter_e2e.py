@@ -80,9 +80,9 @@ async def test_the_prompter_shows_what_to_say_next_in_large_type_and_updates_liv
             # the top viewer question, literally (untrusted text is never markup)
             assert driver.find_element(By.ID, "question").text == XSS_QUESTION
             assert driver.find_elements(By.CSS_SELECTOR, "body img, #question *") == []
-            # the promotion and its countdown
-            assert "优惠券" in driver.find_element(By.ID, "promo-text").text
-            assert re.fullmatch(r"\d+:\d\d", driver.find_element(By.ID, "promo-countdown").text)
+            # a suggested promotion, but none running in the commerce feed: no countdown is made up
+            assert driver.find_element(By.ID, "promo-text").text == "建议: 发一张满199减20的优惠券"
+            assert driver.find_element(By.ID, "promo-countdown").text == "–"
             # the compliance warning, across the top, in the room's language
             box = driver.find_element(By.ID, "compliance")
             assert box.is_displayed() and "全网最好" in box.text
@@ -108,6 +108,69 @@ async def test_the_prompter_shows_what_to_say_next_in_large_type_and_updates_liv
             await asyncio.to_thread(wait_until, driver, lambda d: not d.find_element(By.ID, "compliance").is_displayed(),
                                     "the resolved compliance warning to go")
             assert driver.execute_script("return window.__xss") is None
+        finally:
+            await asyncio.to_thread(driver.quit)
+    shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_the_promotion_countdown_runs_to_the_end_the_commerce_feed_gave(
+        settings, producer, worker_factory, tmp_path, lang):  # noqa: F811
+    """promotion_start / promotion_end commerce events go through the metrics worker (a
+    ``promotion`` event each) to the page: the countdown is to the promotion's own end, never a
+    recommendation's expiry; it goes when the promotion ends."""
+    require_browser()
+    from selenium.webdriver.common.by import By
+
+    from sinks.web.app import create_api
+    from streams.ingest.publisher import Publisher
+    from streams.schemas import CommerceEvent
+
+    room = f"promo-room-{lang}"
+    title = {"zh": "限时秒杀 · 纯棉衬衫 59元", "en": "Flash deal · cotton shirt $9"}[lang]
+    await worker_factory(["metrics"])
+    topics = TopicNames(settings.topic_prefix)
+    publisher = Publisher(producer, topics)
+    await publisher.marker(room, "start", 0)
+    text = {"zh": "家人们，秒杀开始了", "en": "Folks, the flash deal starts now"}[lang]
+    suggestion = Recommendation(room_id=room, stream_ms=30_000, processor="e2e", rec_type="run_promotion",
+                                message_zh="可以发一张优惠券", message_en="Run a coupon", reason="uplift", priority=50,
+                                expires_ms=31_000 + 3_600_000, dedup_key=f"{room}:run_promotion")
+    await publish_outputs(producer, topics, Transcript(
+        room_id=room, stream_ms=30_000, processor="e2e", segment_id="s1", is_final=True, start_ms=27_000, end_ms=30_000,
+        language=lang, text=text), suggestion)
+    # a promotion that runs 5 minutes from stream minute 1
+    await publisher.publish("commerce", CommerceEvent(room_id=room, stream_ms=60_000, type="promotion_start",
+                                                      promotion_id="flash-1", title=title, product_id="sku-1",
+                                                      ends_ms=60_000 + 300_000))
+    await publisher.flush()
+    api = create_api(settings.model_copy(update={"api_token": SecretStr(TOKEN)}), settings.redis_url.get_secret_value(),
+                     kafka_bootstrap=None)
+    with serve(api) as base:
+        driver = await asyncio.to_thread(start_chromium, tmp_path / "chromium-profile")
+        try:
+            await asyncio.to_thread(driver.get, f"{base}/dashboard/prompter/{room}?token={TOKEN}")
+            await asyncio.to_thread(wait_until, driver, lambda d: d.find_element(By.ID, "conn").text == "● live", "the SSE feed")
+            await asyncio.to_thread(wait_until, driver, lambda d: d.find_element(By.ID, "promo-text").text == title,
+                                    "the running promotion's title")
+            assert driver.execute_script("return document.documentElement.lang") == lang
+            assert driver.execute_script("return document.body.dataset.promotion") == "flash-1"
+            # stream time is 60 s (the newest event): 5:00 left, counting down with the wall clock
+            first = driver.find_element(By.ID, "promo-countdown").text
+            assert re.fullmatch(r"[45]:\d\d", first), first
+            seconds = lambda s: int(s.split(":")[0]) * 60 + int(s.split(":")[1])  # noqa: E731
+            await asyncio.to_thread(wait_until, driver,
+                                    lambda d: seconds(d.find_element(By.ID, "promo-countdown").text) < seconds(first),
+                                    "the countdown to move", 10.0)
+            # the feed says it ended early: the countdown goes; the suggestion is shown as one, without a countdown
+            await publisher.publish("commerce", CommerceEvent(room_id=room, stream_ms=90_000, type="promotion_end",
+                                                              promotion_id="flash-1"))
+            await publisher.flush()
+            await asyncio.to_thread(wait_until, driver, lambda d: d.find_element(By.ID, "promo-countdown").text == "–",
+                                    "the ended promotion's countdown to go")
+            suggested = {"zh": "建议: 可以发一张优惠券", "en": "Suggested: Run a coupon"}[lang]
+            assert driver.find_element(By.ID, "promo-text").text == suggested
+            assert driver.execute_script("return document.body.dataset.promotion") == ""
         finally:
             await asyncio.to_thread(driver.quit)
     shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
