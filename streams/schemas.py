@@ -291,6 +291,13 @@ class ChatInsight(OutputEvent):
     emotion: str
     intent: str
     confidence: float = Field(ge=0, le=1)
+    #: p(positive) behind ``sentiment`` (None: an insight written before this field existed)
+    sentiment_score: float | None = Field(default=None, ge=0, le=1)
+    #: a probability for each of the 7 emotion classes; ``emotion`` is the decision ("none" below
+    #: the threshold)
+    emotion_scores: dict[str, float] = Field(default_factory=dict)
+    #: the sentence encoder whose heads refined this insight ("": the fast lexicon decision)
+    refined_by: str = ""
 
 
 class ChatInsights(OutputEvent):
