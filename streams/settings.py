@@ -131,6 +131,12 @@ class UnderstandingSettings(BaseModel):
     #: a selling-point segment closes after this much silence, or at this length
     segment_max_gap_ms: int = 3_000
     segment_max_ms: int = 60_000
+    #: live selling points list every class above its threshold (selling_point_thresholds.yaml),
+    #: each with its evidence span; costs one encoder pass per clause of a sentence
+    multi_label: bool = True
+    #: the rooms' product catalog (YAML/JSON: id, names zh/en, aliases; models/understanding/
+    #: catalogs/sample_room.yaml) for rooms whose rooms-file entry names none; None: no linking
+    catalog: Path | None = None
     #: None -> the chat weights shipped in models/understanding/weights/chat.npz
     chat_weights: Path | None = None
     #: sentence encoder whose heads refine the live chat insights: "none" = the lexicon + n-gram
