@@ -12,7 +12,8 @@ records, not 50.
 
 With ``understanding.chat_encoder`` set (e.g. "use-multilingual"), the pending insights of each
 flush are re-decided by the encoder heads (:meth:`ChatProcessor.refine`: ``chat_encoder_batch``
-messages per encoder call, each cut to 256 characters) in a thread before they are sent, so the
+messages per encoder call, each cut to 256 characters; no new call after
+``chat_encoder_budget_ms``: the rest keep the fast decision) in a thread before they are sent, so the
 per-message decision on the loop stays the fast lexicon one and the recommender, which reads the
 chat topic itself, never waits for the encoder. The room's chat windows keep the fast decisions.
 """
@@ -106,14 +107,18 @@ class ChatProcessor(RoomProcessor):
             self.refiner = ChatAnalyzer(u.chat_weights, encoder=self.encoder) if u.chat_weights else \
                 ChatAnalyzer(encoder=self.encoder)
 
-    def refine(self, items: list[ChatInsight]) -> int:
+    def refine(self, items: list[ChatInsight], deadline: float | None = None) -> int:
         """Re-decide ``items`` in place with the encoder heads, ``chat_encoder_batch`` per call;
-        the number refined (0 when no encoder is configured). Blocking: run it in a thread."""
+        the number refined (0 when no encoder is configured). No new call starts after
+        ``deadline`` (``time.monotonic()``): the rest keep the fast decision, so a busy machine
+        sheds encoder work instead of holding insights back. Blocking: run it in a thread."""
         if not self.encoder:
             return 0
         self.load_models()
         step = self.u.chat_encoder_batch
         for start in range(0, len(items), step):
+            if deadline is not None and start and time.monotonic() > deadline:
+                return start
             chunk = items[start:start + step]
             for item, analysis in zip(chunk, self.refiner.analyze_many([i.text for i in chunk])):
                 apply_analysis(item, analysis)
@@ -173,7 +178,8 @@ def register(ctx: AppContext) -> None:
 
     async def refine_insights(items: list[ChatInsight]) -> None:
         try:  # off the loop: the encoder costs ~0.5 ms a message in batches
-            await asyncio.to_thread(processor.refine, items)
+            deadline = time.monotonic() + u.chat_encoder_budget_ms / 1000.0
+            await asyncio.to_thread(processor.refine, items, deadline)
         except Exception:  # noqa: BLE001 - the fast decisions still go out; nothing is lost
             log.exception("chat: encoder refinement failed; %d insights keep the lexicon decision", len(items))
 

@@ -146,6 +146,10 @@ class UnderstandingSettings(BaseModel):
     #: (chat_encoder_batch messages per encoder call); figures in BENCHMARKS.md
     chat_encoder: str = "none"
     chat_encoder_batch: int = Field(default=64, ge=1, le=256)
+    #: the most one flush spends refining (a call started before it finishes): insights beyond
+    #: keep the fast decision (refined_by ""), so a busy machine sheds encoder work rather than
+    #: holding insights back
+    chat_encoder_budget_ms: int = Field(default=100, ge=1, le=10_000)
     top_questions: int = 5
     #: chat insights of a room go out as one record per this interval (0: one per message);
     #: a busy room's messages share a record, at the cost of up to this much insight latency

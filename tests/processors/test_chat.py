@@ -209,3 +209,16 @@ async def test_a_flush_refines_every_rooms_insights_in_one_call_before_sending()
     assert calls == [["a-m1", "a-m2", "b-m1"]]
     assert all(i.refined_by == "test-encoder" for b in sent.batches for i in b.items)
     assert await batcher.flush() == 0 and len(calls) == 1  # nothing pending: no call
+
+
+def test_refinement_past_its_deadline_leaves_the_rest_with_the_fast_decision():
+    import time
+
+    from processors.testing import run_processor
+
+    processor = _processor_with_encoder(batch=2)
+    lines = ["这衣服质量太差了，退货！", "主播好漂亮", "this dress is awful, I want a refund", "多少钱", "好看"]
+    insights = [o.event for o in run_processor(processor, _messages("r", lines)) if o.topic == "chat_insights"]
+    assert processor.refine(insights, deadline=time.monotonic() - 1) == 2  # the first call always runs
+    assert [bool(i.refined_by) for i in insights] == [True, True, False, False, False]
+    assert insights[2].emotion == "none" and insights[2].sentiment == "negative"  # the fast decision stands
