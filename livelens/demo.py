@@ -281,8 +281,8 @@ def room_report(room_dir: Path, events: dict[str, list[dict]]) -> dict:
 
 
 def multi_label_report(points: list[dict], lang: str, limit: int = 5) -> list[dict]:
-    """The selling points with more than one class first (then the others), each with its
-    classes in the room's language, the product it is about and its text."""
+    """The selling points with more than one class first, then those naming a product, each
+    with its classes in the room's language, the product it is about and its text."""
     from models.taxonomy import TaxonomyError, load_taxonomy
 
     def name_of(category: str, cls: str) -> str:
@@ -292,7 +292,7 @@ def multi_label_report(points: list[dict], lang: str, limit: int = 5) -> list[di
             return cls
         return (c.name_zh if lang == "zh" else c.name_en) or cls
 
-    ranked = sorted(points, key=lambda p: -len(p.get("labels") or []))
+    ranked = sorted(points, key=lambda p: (-min(len(p.get("labels") or []), 2), not p.get("product_id")))
     return [{"classes": [name_of(p.get("category", "apparel"), label["class"]) for label in p.get("labels") or []],
              "product": (p.get("product_name_zh") if lang == "zh" else p.get("product_name_en")) or p.get("product_id", ""),
              "product_id": p.get("product_id", ""), "text": p.get("text", "")}
