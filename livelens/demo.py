@@ -35,6 +35,9 @@ from streams.kafka import ensure_topics, start_producer, watch_events
 from streams.settings import Settings
 from streams.topics import OUTPUT_TOPICS, TopicNames
 
+#: the products of the sample rooms (livelens/sample_room.py), for the demo's product linking
+SAMPLE_CATALOG = Path(__file__).resolve().parents[1] / "models" / "understanding" / "catalogs" / "sample_room.yaml"
+
 console = Console(stderr=True)
 
 
@@ -113,6 +116,9 @@ async def run_demo(settings: Settings, langs: list[str], speed: float, realtime:
             for i, (pool, procs) in enumerate(pools.items()):
                 pool_settings = settings.model_copy(update={
                     "app_id": f"{settings.app_id}-demo-{run}-{pool}", "processors": procs,
+                    # the sample rooms sell the sample catalog's products: selling points name them
+                    "understanding": settings.understanding.model_copy(update={
+                        "catalog": settings.understanding.catalog or SAMPLE_CATALOG}),
                     "sinks": settings.sinks if i == 0 else [], "metrics_port": 0,
                     "kafka_bootstrap": infra.kafka_bootstrap, "redis_url": SecretStr(infra.redis_url)})
                 ctx = build_context(pool_settings, infra.kafka_bootstrap, infra.redis_url)  # learns its tables
@@ -266,11 +272,31 @@ def room_report(room_dir: Path, events: dict[str, list[dict]]) -> dict:
         "selling_sentences": len(selling), "selling_found": sum(found(s) for s in selling),
         "selling_points": [(p.get("label_zh") if lang == "zh" else p.get("label_en")) or p["label"] for p in points],
         "selling_examples": [p["text"] for p in points[:3]],
+        "multi_label": multi_label_report(points, lang),
         "clip_titles": [c.get("title", "") for c in clips.values()],
         "recommendations": [r.get("message_zh" if lang == "zh" else "message_en", "") for r in recs[:3]],
         "explain_next": explain_next_report(recs, lang),
         "forecast": forecast_report((events.get("forecast") or [None])[-1]),
     }
+
+
+def multi_label_report(points: list[dict], lang: str, limit: int = 5) -> list[dict]:
+    """The selling points with more than one class first, then those naming a product, each
+    with its classes in the room's language, the product it is about and its text."""
+    from models.taxonomy import TaxonomyError, load_taxonomy
+
+    def name_of(category: str, cls: str) -> str:
+        try:
+            c = load_taxonomy(category).get(cls)
+        except (TaxonomyError, KeyError):
+            return cls
+        return (c.name_zh if lang == "zh" else c.name_en) or cls
+
+    ranked = sorted(points, key=lambda p: (-min(len(p.get("labels") or []), 2), not p.get("product_id")))
+    return [{"classes": [name_of(p.get("category", "apparel"), label["class"]) for label in p.get("labels") or []],
+             "product": (p.get("product_name_zh") if lang == "zh" else p.get("product_name_en")) or p.get("product_id", ""),
+             "product_id": p.get("product_id", ""), "text": p.get("text", "")}
+            for p in ranked[:limit] if p.get("labels")]
 
 
 def explain_next_report(recs: list[dict], lang: str) -> dict | None:
@@ -312,7 +338,10 @@ def _print_room_report(room: str, r: dict) -> None:
                                 f"with the right class")
     t.add_row("classes", ", ".join(dict.fromkeys(r["selling_points"])) or "-")
     for text in r["selling_examples"]:
-        t.add_row("  e.g.", text[:80])
+        t.add_row("  e.g.", escape(text[:80]))
+    for point in r.get("multi_label") or []:
+        product = point["product"] or "- (no product named)"
+        t.add_row("  multi-label", escape(f"{' + '.join(point['classes'])} · {product}: {point['text'][:60]}"))
     for title in r["clip_titles"][:5]:
         t.add_row("clip title", title)
     for message in r["recommendations"]:

@@ -9,13 +9,23 @@ so a restarted worker continues the open window.
 Insights leave as one ``ChatInsights`` record per room and flush interval
 (``understanding.insight_batch_ms``, :class:`InsightBatcher`): a hot room's 50 messages/s are 10
 records, not 50.
+
+With ``understanding.chat_encoder`` set (e.g. "use-multilingual"), the pending insights of each
+flush are re-decided by the encoder heads (:meth:`ChatProcessor.refine`: ``chat_encoder_batch``
+messages per encoder call, each cut to 256 characters; no new call after
+``chat_encoder_budget_ms``: the rest keep the fast decision) in a thread before they are sent, so the
+per-message decision on the loop stays the fast lexicon one and the recommender, which reads the
+chat topic itself, never waits for the encoder. The room's chat windows keep the fast decisions.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
+
+from models.understanding.chat import ChatAnalysis, ChatAnalyzer
 
 from models.understanding.streaming import ChatAggregator
 from processors.base import Processor
@@ -25,6 +35,7 @@ from streams.app import AppContext
 from streams.schemas import ChatInsight, ChatInsights, ChatMessage, ChatWindow, StreamMarker
 
 TABLE = "chat_rooms"
+log = logging.getLogger(__name__)
 
 
 class InsightBatcher:
@@ -37,8 +48,10 @@ class InsightBatcher:
     out oldest first and a commit never passes a flush still sending.
     """
 
-    def __init__(self, send: Callable[[ChatInsights], Awaitable[None]], max_items: int):
+    def __init__(self, send: Callable[[ChatInsights], Awaitable[None]], max_items: int,
+                 refine: Callable[[list[ChatInsight]], Awaitable[None]] | None = None):
         self._send = send
+        self._refine = refine  # re-decides a flush's insights in place before they are sent
         self.max_items = max(1, max_items)
         self._pending: dict[str, list[ChatInsight]] = {}
         self._lock = asyncio.Lock()
@@ -53,8 +66,12 @@ class InsightBatcher:
         """Send the pending insights of ``room_id`` (None: of every room); the records sent."""
         async with self._lock:
             sent = 0
-            for room in [room_id] if room_id is not None else list(self._pending):
-                items = self._pending.pop(room, None)
+            batches = [(room, self._pending.pop(room, None))
+                       for room in ([room_id] if room_id is not None else list(self._pending))]
+            batches = [(room, items) for room, items in batches if items]
+            if batches and self._refine is not None:  # every room of this flush in one hand-off
+                await self._refine([item for _room, items in batches for item in items])
+            for room, items in batches:
                 if items:
                     await self._send(ChatInsights(
                         room_id=room, event_id=f"{items[0].event_id}s", stream_ms=items[-1].stream_ms,
@@ -74,10 +91,39 @@ class ChatProcessor(RoomProcessor):
     table = TABLE
     inputs = {"chat": (ChatMessage, StreamMarker)}
 
-    def __init__(self, settings, analysis: SharedChatAnalysis) -> None:
+    def __init__(self, settings, analysis: SharedChatAnalysis, refiner: ChatAnalyzer | None = None) -> None:
         super().__init__(settings)
         self.analyze = analysis
         self.u = settings.understanding
+        #: the encoder heads that refine insight batches (None: off, or not loaded yet)
+        self.refiner = refiner
+        self.encoder = "" if self.u.chat_encoder.lower() in ("", "none", "off") else self.u.chat_encoder
+
+    def load_models(self) -> None:
+        """The encoder heads, when ``understanding.chat_encoder`` names an encoder (the runtime
+        calls this in a thread before the first input: ~1 s and ~130 MB)."""
+        if self.encoder and self.refiner is None:
+            u = self.u
+            self.refiner = ChatAnalyzer(u.chat_weights, encoder=self.encoder) if u.chat_weights else \
+                ChatAnalyzer(encoder=self.encoder)
+
+    def refine(self, items: list[ChatInsight], deadline: float | None = None) -> int:
+        """Re-decide ``items`` in place with the encoder heads, ``chat_encoder_batch`` per call;
+        the number refined (0 when no encoder is configured). No new call starts after
+        ``deadline`` (``time.monotonic()``): the rest keep the fast decision, so a busy machine
+        sheds encoder work instead of holding insights back. Blocking: run it in a thread."""
+        if not self.encoder:
+            return 0
+        self.load_models()
+        step = self.u.chat_encoder_batch
+        for start in range(0, len(items), step):
+            if deadline is not None and start and time.monotonic() > deadline:
+                return start
+            chunk = items[start:start + step]
+            for item, analysis in zip(chunk, self.refiner.analyze_many([i.text for i in chunk])):
+                apply_analysis(item, analysis)
+                item.refined_by = self.encoder
+        return len(items)
 
     def load_state(self, saved) -> ChatAggregator:
         return ChatAggregator.from_state(saved) if saved else ChatAggregator(self.u.chat_window_ms, self.u.top_questions)
@@ -93,8 +139,8 @@ class ChatProcessor(RoomProcessor):
         insight = ChatInsight(
             room_id=ev.room_id, event_id=f"{ev.event_id}:insight", stream_ms=ev.stream_ms,
             ingested_at=ev.ingested_at, message_id=ev.event_id, user_id=ev.user_id, text=ev.text[:TEXT_KEEP],
-            sentiment=analysis.sentiment.label, emotion=analysis.emotion.label, intent=analysis.intent.label,
-            confidence=min(max(analysis.confidence, 0.0), 1.0))
+            sentiment="neutral", emotion="none", intent="other", confidence=0.0)
+        apply_analysis(insight, analysis)
         return [Output("chat_insights", insight)] + self.windows(ev.room_id, agg.add(ev.stream_ms, ev.text, analysis),
                                                                  ev.ingested_at)
 
@@ -106,6 +152,16 @@ class ChatProcessor(RoomProcessor):
             sentiment_mix=w.sentiment_mix, emotion_mix=w.emotion_mix, intent_counts=w.intent_counts,
             top_questions=[q for q, _n in w.top_questions], top_question_counts=[n for _q, n in w.top_questions]))
             for w in windows]
+
+
+def apply_analysis(insight: ChatInsight, analysis: ChatAnalysis) -> None:
+    """Write a message's analysis onto its insight (decisions, confidence and scores)."""
+    insight.sentiment, insight.emotion = analysis.sentiment.label, analysis.emotion.label
+    insight.intent = analysis.intent.label
+    insight.confidence = min(max(analysis.confidence, 0.0), 1.0)
+    if analysis.sentiment_score is not None:
+        insight.sentiment_score = round(min(max(float(analysis.sentiment_score), 0.0), 1.0), 4)
+    insight.emotion_scores = dict(analysis.emotion_probabilities or {})
 
 
 def register(ctx: AppContext) -> None:
@@ -120,8 +176,16 @@ def register(ctx: AppContext) -> None:
             item.processor, item.emitted_at = processor.name, now
         await proc.emit("chat_insights", batch)
 
+    async def refine_insights(items: list[ChatInsight]) -> None:
+        try:  # off the loop: the encoder costs ~0.5 ms a message in batches
+            deadline = time.monotonic() + u.chat_encoder_budget_ms / 1000.0
+            await asyncio.to_thread(processor.refine, items, deadline)
+        except Exception:  # noqa: BLE001 - the fast decisions still go out; nothing is lost
+            log.exception("chat: encoder refinement failed; %d insights keep the lexicon decision", len(items))
+
     batch_s = u.insight_batch_ms / 1000.0
-    insights = InsightBatcher(send_insights, u.insight_batch_max if batch_s > 0 else 1)
+    insights = InsightBatcher(send_insights, u.insight_batch_max if batch_s > 0 else 1,
+                              refine=refine_insights if processor.encoder else None)
     ctx.app.livelens_before_commit.append(insights.flush)
     if batch_s > 0:
         @ctx.app.timer(batch_s, name=f"{s.app_id}.chat-insights-flush")

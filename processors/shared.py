@@ -64,7 +64,8 @@ def shared_chat_analysis(extras: dict, settings) -> SharedChatAnalysis:
     by whichever processor asks first)."""
     if "chat_analysis" not in extras:
         u = settings.understanding
-        analyzer = ChatAnalyzer(u.chat_weights, encoder=u.chat_encoder) if u.chat_weights else \
-            ChatAnalyzer(encoder=u.chat_encoder)
+        # the fast lexicon + n-gram heads, per message on the loop; the encoder heads
+        # (understanding.chat_encoder) refine the chat processor's insight batches in a thread
+        analyzer = ChatAnalyzer(u.chat_weights, encoder=None) if u.chat_weights else ChatAnalyzer(encoder=None)
         extras["chat_analysis"] = SharedChatAnalysis(analyzer)
     return extras["chat_analysis"]

@@ -7,6 +7,7 @@
         language: zh        # zh, en or auto (identified from the first seconds of speech)
         category: apparel   # the taxonomy its selling points are classified with
         platform: douyin    # the platform rule pack its compliance checks use
+        catalog: catalogs/sample.yaml  # its products (a relative path: from this file's folder)
       brand-night-en:
         language: en
 
@@ -38,6 +39,7 @@ class RoomConfig(BaseModel):
     language: str = ""
     category: str = ""
     platform: str = ""  # douyin, kuaishou, taobao … : the compliance rule pack of the room
+    catalog: str = ""  # the room's product catalog file (selling points name its products)
 
     @field_validator("language")
     @classmethod
@@ -67,3 +69,12 @@ def room_language(rooms_file: Path | str | None, room_id: str) -> str:
     """The language ``rooms_file`` declares for ``room_id`` ("" when none)."""
     room = load_rooms(rooms_file).get(room_id)
     return room.language if room else ""
+
+
+def room_catalog(rooms_file: Path | str | None, room_id: str) -> Path | None:
+    """The catalog file ``rooms_file`` names for ``room_id`` (None when none)."""
+    room = load_rooms(rooms_file).get(room_id)
+    if not room or not room.catalog:
+        return None
+    path = Path(room.catalog)
+    return path if path.is_absolute() else Path(rooms_file).parent / path

@@ -267,6 +267,18 @@ class VisionFeatures(OutputEvent):
     cost_ms: float = 0.0
 
 
+class SpanLabel(BaseModel):
+    """One selling point in a text: its class, score and evidence span ``text[start:end]``."""
+
+    # written and read as {"class": …} everywhere (JSON, Redis); ``cls`` in Python
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
+
+    cls: str = Field(alias="class")
+    score: float = Field(ge=0, le=1)
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+
+
 class SellingPoint(OutputEvent):
     """A run of consecutive transcript sentences of one class, with its stream-time span."""
 
@@ -284,6 +296,13 @@ class SellingPoint(OutputEvent):
     closed: bool = True
     chit_chat: bool = False  # the taxonomy's fallback class: not a selling point (clipper skips it)
     words: list[Word] = Field(default_factory=list)
+    #: every selling point of the segment, best first (``label`` is the segment's class):
+    #: [{class, score, start, end}], ``text[start:end]`` the evidence
+    labels: list[SpanLabel] = Field(default_factory=list)
+    #: the room's catalog product the segment is about ("" without a catalog or a named product)
+    product_id: str = ""
+    product_name_zh: str = ""
+    product_name_en: str = ""
 
 
 class ChatInsight(OutputEvent):
@@ -297,6 +316,13 @@ class ChatInsight(OutputEvent):
     emotion: str
     intent: str
     confidence: float = Field(ge=0, le=1)
+    #: p(positive) behind ``sentiment`` (None: an insight written before this field existed)
+    sentiment_score: float | None = Field(default=None, ge=0, le=1)
+    #: a probability for each of the 7 emotion classes; ``emotion`` is the decision ("none" below
+    #: the threshold)
+    emotion_scores: dict[str, float] = Field(default_factory=dict)
+    #: the sentence encoder whose heads refined this insight ("": the fast lexicon decision)
+    refined_by: str = ""
 
 
 class ChatInsights(OutputEvent):

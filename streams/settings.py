@@ -142,14 +142,25 @@ class UnderstandingSettings(BaseModel):
     #: a selling-point segment closes after this much silence, or at this length
     segment_max_gap_ms: int = 3_000
     segment_max_ms: int = 60_000
+    #: live selling points list every class above its threshold (selling_point_thresholds.yaml),
+    #: each with its evidence span; costs one encoder pass per clause of a sentence
+    multi_label: bool = True
+    #: the rooms' product catalog (YAML/JSON: id, names zh/en, aliases; models/understanding/
+    #: catalogs/sample_room.yaml) for rooms whose rooms-file entry names none; None: no linking
+    catalog: Path | None = None
     #: None -> the chat weights shipped in models/understanding/weights/chat.npz
     chat_weights: Path | None = None
-    #: sentence encoder under the live chat heads: "none" (default) = the lexicon + n-gram heads,
-    #: ~0.07 ms a message; "use-multilingual" = the encoder heads (weights/chat_encoder.npz; better
-    #: emotion and intents, docs/UNDERSTANDING.md) at ~1.8 ms a message alone, 0.5 ms in batches of
-    #: 32 — at bench load's 50 rooms (~400-500 messages/s) that is more than the light worker has
-    #: until the chat processor analyses each insight batch at once (ChatAnalyzer.analyze_many)
+    #: sentence encoder whose heads refine the live chat insights: "none" = the lexicon + n-gram
+    #: decision alone (~0.07 ms a message, on the loop); "use-multilingual" = that decision first,
+    #: then the encoder heads (weights/chat_encoder.npz; better emotion and intents,
+    #: docs/UNDERSTANDING.md) re-decide each insight batch in a thread before it is sent
+    #: (chat_encoder_batch messages per encoder call); figures in BENCHMARKS.md
     chat_encoder: str = "none"
+    chat_encoder_batch: int = Field(default=64, ge=1, le=256)
+    #: the most one flush spends refining (a call started before it finishes): insights beyond
+    #: keep the fast decision (refined_by ""), so a busy machine sheds encoder work rather than
+    #: holding insights back
+    chat_encoder_budget_ms: int = Field(default=100, ge=1, le=10_000)
     top_questions: int = 5
     #: chat insights of a room go out as one record per this interval (0: one per message);
     #: a busy room's messages share a record, at the cost of up to this much insight latency

@@ -27,7 +27,11 @@ from models.understanding.text import normalise, safe_text
 
 _CJK_RE = re.compile(r"[\u3400-\u9fff]")
 _ZH_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
-_LINK_RE = re.compile(r"(\d{1,3}|[一二两三四五六七八九十]{1,3})\s*号\s*(?:链接|宝贝|商品|车)|\blink\s*#?\s*(\d{1,3})\b")
+_EN_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+               "nine": 9, "ten": 10}
+# "3号链接", "link 3", "link #3", and as hosts say it (and ASR writes it): "link number three"
+_LINK_RE = re.compile(r"(\d{1,3}|[一二两三四五六七八九十]{1,3})\s*号\s*(?:链接|宝贝|商品|车)"
+                      r"|\blink\s*(?:number\s*|no\.?\s*|#\s*)?(\d{1,3}|" + "|".join(_EN_NUMBERS) + r")\b")
 _WORD_RE = re.compile(r"[a-z0-9]+")
 
 SCORE_LINK_NUMBER = 1.0
@@ -195,7 +199,7 @@ class ProductLinker:
 
     def _by_link_number(self, norm: str) -> ProductLink | None:
         for m in _LINK_RE.finditer(norm):
-            number = _zh_number(m.group(1)) if m.group(1) else int(m.group(2))
+            number = _zh_number(m.group(1)) if m.group(1) else _EN_NUMBERS.get(m.group(2)) or int(m.group(2))
             product = self._by_link.get(number)
             if product is not None:
                 return self._make(product, SCORE_LINK_NUMBER, m.start(), m.end(), "link_number", m.group(0))

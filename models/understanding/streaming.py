@@ -53,6 +53,13 @@ class SellingPointSegment:
     is_chit_chat: bool
     #: False for the still-growing segment returned by ``current()``
     closed: bool = True
+    #: every selling point its sentences support (multi-label): {class, score, start, end}, best
+    #: first, ``text[start:end]`` the evidence; empty without a multi-label classifier
+    labels: list[dict] = field(default_factory=list)
+    #: the catalog product the segment is about (named in it, or the last one the room named)
+    product_id: str = ""
+    product_name_zh: str = ""
+    product_name_en: str = ""
 
 
 def _join(left: str, right: str) -> str:
@@ -68,21 +75,36 @@ class SellingPointSegmenter:
     """Merges classified transcript sentences into selling-point segments.
 
     ``classifier`` is a SegmentClassifier (anything with ``classify`` and a ``taxonomy``).
+    ``multi_label`` (a :class:`models.understanding.selling_points.MultiLabelClassifier` over the
+    same classifier): each sentence also gets every class above its threshold, with its span; the
+    segment's class is still the whole sentence's, so segments split as before.
+    ``linker`` (a :class:`models.understanding.product_linker.ProductLinker` over the room's
+    catalog): the product a segment names, else the last product the room named.
     """
 
-    def __init__(self, classifier: TextClassifier, max_gap_ms: int = 3000, max_segment_ms: int = 60_000) -> None:
+    def __init__(self, classifier: TextClassifier, max_gap_ms: int = 3000, max_segment_ms: int = 60_000,
+                 multi_label: Any | None = None, linker: Any | None = None) -> None:
         self.classifier = classifier
         self.taxonomy = getattr(classifier, "taxonomy")
         self.max_gap_ms = max_gap_ms
         self.max_segment_ms = max_segment_ms
+        self.multi_label = multi_label
+        self.linker = linker
         self._open: SellingPointSegment | None = None
         self._confidences: list[float] = []
         self._ready: list[SellingPointSegment] = []
+        self._product: Any | None = None  # the last product the room named (a ProductLink)
 
     def insert_sentence(self, text: str, start_ms: int, end_ms: int, words: list[Any] | None = None) -> list[SellingPointSegment]:
         """Add one final sentence; returns the segments this closed (usually none or one)."""
         end_ms = max(end_ms, start_ms)
-        result = self.classifier.classify(text)
+        labels: list[Any] = []
+        if self.multi_label is not None:
+            multi = self.multi_label.classify(text)  # the sentence and its clauses, one encoder batch
+            result, labels, labelled_text = multi.sentence, multi.labels, multi.text
+        else:
+            result, labelled_text = self.classifier.classify(text), text
+        named = self.linker.link(text) if self.linker is not None else None
         sentence = Sentence(text, start_ms, end_ms, list(words or []))
         if self._open is not None and self._must_close(result, sentence):
             self._close()
@@ -90,6 +112,11 @@ class SellingPointSegmenter:
             self._start(result, sentence)
         else:
             self._extend(result, sentence)
+        self._add_labels(labels, labelled_text, sentence.text)
+        if named is not None:
+            self._product = named
+            self._open.product_id = ""  # a product named inside the segment wins over one carried in
+        self._set_product()
         return self.process_iter()
 
     def process_iter(self) -> list[SellingPointSegment]:
@@ -104,6 +131,7 @@ class SellingPointSegmenter:
         snapshot = SellingPointSegment(**{**self._open.__dict__, "closed": False})
         snapshot.evidence = list(self._open.evidence)
         snapshot.words = list(self._open.words)
+        snapshot.labels = [dict(label) for label in self._open.labels]
         return snapshot
 
     def finish(self) -> list[SellingPointSegment]:
@@ -143,6 +171,30 @@ class SellingPointSegmenter:
                 seg.evidence.append(item)
         self._confidences.append(result.confidence)
         seg.confidence = round(sum(self._confidences) / len(self._confidences), 4)
+
+    def _add_labels(self, labels: list[Any], labelled_text: str, sentence_text: str) -> None:
+        """Merge a sentence's labels into the open segment's: per class the best score, its span
+        moved to the segment's text (the sentence is its tail)."""
+        seg = self._open
+        assert seg is not None
+        base = len(seg.text) - len(sentence_text)
+        by_class = {label["class"]: label for label in seg.labels}
+        for label in labels:
+            quote = labelled_text[label.start:label.end]
+            # the classifier's text is the sentence cleaned (control characters out, cut): find
+            # the quote where it is in the segment; the whole sentence when it moved
+            at = seg.text.find(quote, base) if quote else -1
+            start, end = (at, at + len(quote)) if at >= 0 else (base, len(seg.text))
+            if label.cls not in by_class or label.score > by_class[label.cls]["score"]:
+                by_class[label.cls] = {"class": label.cls, "score": label.score, "start": start, "end": end}
+        seg.labels = sorted(by_class.values(), key=lambda x: (-x["score"], x["start"]))
+
+    def _set_product(self) -> None:
+        seg = self._open
+        assert seg is not None
+        if self._product is not None and not seg.product_id:
+            seg.product_id = self._product.product_id
+            seg.product_name_zh, seg.product_name_en = self._product.name_zh, self._product.name_en
 
     def _close(self) -> None:
         assert self._open is not None

@@ -56,3 +56,28 @@ def test_a_room_without_either_says_so(tmp_path, capsys):
     demo._print_room_report("sample-en", report)
     out = capsys.readouterr().err
     assert "no explain_next" in out and "no forecast" in out
+
+
+def _point(text: str, labels: list[str], product: tuple[str, str, str] = ("", "", "")) -> dict:
+    return {"kind": "selling_point", "category": "apparel", "label": labels[0] if labels else "chit_chat",
+            "chit_chat": not labels, "closed": True, "start_ms": 0, "end_ms": 2_000, "text": text,
+            "labels": [{"class": c, "score": 0.8, "start": 0, "end": len(text)} for c in labels],
+            "product_id": product[0], "product_name_zh": product[1], "product_name_en": product[2]}
+
+
+def test_the_report_shows_multi_label_selling_points_with_their_product_zh_and_en(tmp_path, capsys):
+    dress = ("dress-01", "桑蚕丝中长款连衣裙", "Mulberry Silk Midi Dress")
+    points = [_point("真丝面料", ["fabric_material"], dress),
+              _point("纯棉的，垂感好，今天到手价99", ["fabric_material", "drape", "price_promotion"], dress)]
+    report = demo.room_report(_room_dir(tmp_path, "zh"), {"selling_point": points})
+    first = report["multi_label"][0]  # the sentence with the most classes first
+    assert first["product"] == "桑蚕丝中长款连衣裙" and len(first["classes"]) == 3
+    assert "面料材质" in first["classes"]
+    demo.console.width = 200
+    demo._print_room_report("sample-zh", report)
+    assert "面料材质 + " in capsys.readouterr().err
+
+    report = demo.room_report(_room_dir(tmp_path, "en"), {"selling_point": points})
+    assert report["multi_label"][0]["product"] == "Mulberry Silk Midi Dress"
+    demo._print_room_report("sample-en", report)
+    assert "Mulberry Silk Midi Dress" in capsys.readouterr().err

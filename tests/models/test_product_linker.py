@@ -35,6 +35,8 @@ def linker(tmp_path_factory) -> ProductLinker:
     ("三号链接今天有券", "jeans-03", "link_number", "三号链接"),
     ("3号链接", "jeans-03", "link_number", "3号链接"),
     ("link 1 is back in stock", "dress-01", "link_number", "link 1"),
+    ("Link number one is up, place your order now!", "dress-01", "link_number", "Link number one"),  # as spoken
+    ("link #3 has a coupon", "jeans-03", "link_number", "link #3"),
     ("These JEANS fit so well", "jeans-03", "alias", "JEANS"),
     ("the silk midi is only 129 today", "dress-01", "words", "silk midi"),
 ])

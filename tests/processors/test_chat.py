@@ -122,3 +122,103 @@ def test_chat_processor_state_survives_its_table_round_trip():
     restored = run_processor(_chat_processor(), events, restore_every=1)
     dump = lambda outs: [o.event.model_dump(exclude={"emitted_at"}) for o in outs]  # noqa: E731
     assert dump(restored) == dump(plain)
+
+
+# --- the encoder heads refine insight batches (understanding.chat_encoder) -----------------------
+
+def _processor_with_encoder(encoder: str = "use-multilingual", batch: int = 64):
+    from models.understanding.chat import ChatAnalyzer
+    from processors.chat import ChatProcessor
+    from processors.shared import SharedChatAnalysis
+    from streams.settings import Settings
+
+    settings = Settings(_env_file=None)
+    settings.understanding.chat_encoder, settings.understanding.chat_encoder_batch = encoder, batch
+    return ChatProcessor(settings, SharedChatAnalysis(ChatAnalyzer(encoder=None)))
+
+
+def _messages(room: str, lines: list[str]):
+    from streams.schemas import ChatMessage
+
+    return [ChatMessage(room_id=room, event_id=f"{room}-m{i}", stream_ms=1_000 * i, user_id=f"u{i}", text=t)
+            for i, t in enumerate(lines)]
+
+
+def test_fast_insights_carry_sentiment_score_and_the_seven_emotion_probabilities_zh_and_en():
+    from models.understanding.chat_data import EMOTIONS
+    from processors.testing import run_processor
+
+    outputs = run_processor(_processor_with_encoder(), _messages("r", ["主播好漂亮", "this dress is so beautiful"]))
+    insights = [o.event for o in outputs if o.topic == "chat_insights"]
+    for item in insights:  # the per-message decision is the fast one: nothing refined yet
+        assert item.refined_by == "" and item.sentiment == "positive" and item.sentiment_score > 0.75
+        assert sorted(item.emotion_scores) == sorted(EMOTIONS)
+        assert abs(sum(item.emotion_scores.values()) - 1.0) < 0.01
+
+
+def test_the_encoder_refines_a_batch_of_insights_zh_and_en():
+    """"这衣服质量太差了，退货！" has no emotion for the lexicon heads; the encoder heads read sadness or
+    anger in it, and in its English counterpart."""
+    from processors.testing import run_processor
+
+    processor = _processor_with_encoder(batch=2)  # 3 messages: two encoder calls
+    lines = ["这衣服质量太差了，退货！", "this dress is awful, I want a refund", "主播好漂亮"]
+    insights = [o.event for o in run_processor(processor, _messages("r", lines)) if o.topic == "chat_insights"]
+    assert [i.emotion for i in insights[:2]] == ["none", "none"]
+    assert processor.refine(insights) == 3
+    assert all(i.refined_by == "use-multilingual" for i in insights)
+    assert insights[0].emotion in ("sadness", "anger", "disgust") and insights[0].intent == "complaint"
+    assert insights[1].emotion in ("sadness", "anger", "disgust") and insights[1].sentiment == "negative"
+    assert insights[2].sentiment == "positive" and insights[2].emotion == "like"
+    assert all(0.0 <= i.sentiment_score <= 1.0 and len(i.emotion_scores) == 7 for i in insights)
+
+
+def test_refinement_takes_bad_input_without_a_crash():
+    from processors.testing import run_processor
+
+    processor = _processor_with_encoder()
+    lines = ["", "x" * 10_000, "😍😍😍🔥", "这件dress好nice呀 yyds", "a\x00b\x07c\x1b[31m 好看"]
+    insights = [o.event for o in run_processor(processor, _messages("r", lines)) if o.topic == "chat_insights"]
+    assert processor.refine(insights) == len(lines)
+    for item in insights:
+        assert item.refined_by and item.sentiment in ("positive", "neutral", "negative")
+        assert len(item.emotion_scores) == 7 and 0.0 <= item.confidence <= 1.0
+    assert len(insights[1].text) <= 256  # the insight (and what the encoder sees) is cut
+
+
+def test_no_encoder_means_no_refinement():
+    processor = _processor_with_encoder(encoder="none")
+    processor.load_models()
+    assert processor.refiner is None and processor.refine([insight("a", 1)]) == 0
+
+
+async def test_a_flush_refines_every_rooms_insights_in_one_call_before_sending():
+    sent = Sent()
+    calls: list[list[str]] = []
+
+    async def refine(items):
+        calls.append([i.message_id for i in items])
+        for i in items:
+            i.refined_by = "test-encoder"
+
+    batcher = InsightBatcher(sent, max_items=100, refine=refine)
+    await batcher.add(insight("a", 1))
+    await batcher.add(insight("b", 1))
+    await batcher.add(insight("a", 2))
+    assert await batcher.flush() == 2
+    assert calls == [["a-m1", "a-m2", "b-m1"]]
+    assert all(i.refined_by == "test-encoder" for b in sent.batches for i in b.items)
+    assert await batcher.flush() == 0 and len(calls) == 1  # nothing pending: no call
+
+
+def test_refinement_past_its_deadline_leaves_the_rest_with_the_fast_decision():
+    import time
+
+    from processors.testing import run_processor
+
+    processor = _processor_with_encoder(batch=2)
+    lines = ["这衣服质量太差了，退货！", "主播好漂亮", "this dress is awful, I want a refund", "多少钱", "好看"]
+    insights = [o.event for o in run_processor(processor, _messages("r", lines)) if o.topic == "chat_insights"]
+    assert processor.refine(insights, deadline=time.monotonic() - 1) == 2  # the first call always runs
+    assert [bool(i.refined_by) for i in insights] == [True, True, False, False, False]
+    assert insights[2].emotion == "none" and insights[2].sentiment == "negative"  # the fast decision stands

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.rooms import RoomConfigError, load_rooms, room_language
+from streams.rooms import RoomConfigError, load_rooms, room_catalog, room_language
 
 
 def test_rooms_file_declares_languages(tmp_path):
@@ -33,3 +33,13 @@ def test_bad_rooms_file_is_a_one_line_error_naming_the_file_and_field(tmp_path, 
 def test_missing_rooms_file_is_a_clear_error(tmp_path):
     with pytest.raises(RoomConfigError, match="cannot read the room config file"):
         load_rooms(tmp_path / "nope.yaml")
+
+
+def test_a_rooms_catalog_is_read_from_the_rooms_files_folder(tmp_path):
+    path = tmp_path / "rooms.yaml"
+    path.write_text("rooms:\n  sample-zh: {language: zh, catalog: catalogs/sample.yaml}\n"
+                    "  abs-en: {catalog: /srv/catalogs/en.yaml}\n  plain: {language: en}\n", encoding="utf-8")
+    assert room_catalog(path, "sample-zh") == tmp_path / "catalogs" / "sample.yaml"
+    assert str(room_catalog(path, "abs-en")) == "/srv/catalogs/en.yaml"
+    assert room_catalog(path, "plain") is None and room_catalog(path, "unknown") is None
+    assert room_catalog(None, "sample-zh") is None
