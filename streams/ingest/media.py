@@ -153,6 +153,9 @@ class _Segmenter:
             layout = "mono" if src.channels == 1 else "stereo"
             self.a_enc = self.master.add_stream("aac", rate=rate, layout=layout)
         self.master.start_encoding()  # opens the encoders, fills the templates' codec parameters
+        # the AAC encoder takes planar float only: PCM sources (WAV, s16) are converted first
+        self.a_convert = (av.AudioResampler(format=self.a_enc.format.name, layout=self.a_enc.layout.name,
+                                            rate=self.a_enc.rate) if self.a_enc is not None else None)
         self.segments: list[_Segment] = []  # open segments, oldest first
         self.next_seq = 0
         self.next_cut_ms = 0.0  # grid line the next video cut waits for
@@ -180,7 +183,13 @@ class _Segmenter:
         return self._video_packets(self.v_enc.encode(out))
 
     def audio_frame(self, frame: av.AudioFrame) -> list[SegmentInfo]:
-        return self._audio_packets(self.a_enc.encode(frame))
+        enc = self.a_enc
+        if frame.format.name == enc.format.name and frame.sample_rate == enc.rate:
+            return self._audio_packets(enc.encode(frame))
+        done: list[SegmentInfo] = []
+        for converted in self.a_convert.resample(frame):
+            done += self._audio_packets(enc.encode(converted))
+        return done
 
     def finish(self) -> list[SegmentInfo]:
         done: list[SegmentInfo] = []
@@ -528,14 +537,10 @@ class MediaIngest:
             return
         for f in frames:
             state.audio_in_ms += f.samples * 1000 / f.sample_rate
-            f.pts = None  # the resampler must not second-guess our timeline
-            try:
-                state.pcm += b"".join(bytes(o.planes[0])[: o.samples * 2]
-                                      for o in state.resampler.resample(f))
-            except (ValueError, av.FFmpegError) as exc:
-                self._error(t, f"audio resample: {exc}")
-                state.resampler = av.AudioResampler(format="s16", layout="mono", rate=PCM_RATE)
-            # encoder timeline is contiguous samples (a gap > max_gap_fill_ms shifts it; rare)
+            # The segment encoder reads the frame first: converting a PCM frame (WAV, s16) for AAC
+            # after the ASR resampler below has read it fails in PyAV ("Invalid argument"), which
+            # left 16 kHz WAV input without any segment. Its timeline is contiguous samples (a
+            # gap > max_gap_fill_ms shifts it; rare).
             f.pts, f.time_base = state.enc_pts, Fraction(1, f.sample_rate)
             state.enc_pts += f.samples
             try:
@@ -543,6 +548,13 @@ class MediaIngest:
             except (ValueError, av.FFmpegError) as exc:
                 self._error(t, f"audio encode: {exc}")
                 infos = []
+            f.pts = None  # the resampler must not second-guess our timeline
+            try:
+                state.pcm += b"".join(bytes(o.planes[0])[: o.samples * 2]
+                                      for o in state.resampler.resample(f))
+            except (ValueError, av.FFmpegError) as exc:
+                self._error(t, f"audio resample: {exc}")
+                state.resampler = av.AudioResampler(format="s16", layout="mono", rate=PCM_RATE)
             for info in infos:
                 yield self._segment_event(info)
         if gap > self.max_gap_fill_ms:

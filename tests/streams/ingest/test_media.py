@@ -132,6 +132,33 @@ def test_audio_only_and_video_only(tmp_path: Path) -> None:
     check_segments(refs, tmp_path / "v", media_duration_ms(video_only))
 
 
+def write_pcm_wav(path: Path, seconds: float, rate: int = 16_000) -> Path:
+    """A 16-bit PCM WAV (a 440 Hz tone), the format speech recorders and TTS write."""
+    with av.open(str(path), "w", format="wav") as out:
+        stream = out.add_stream("pcm_s16le", rate=rate, layout="mono")
+        t = np.arange(int(seconds * rate)) / rate
+        pcm = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16)
+        for i in range(0, len(pcm), 1024):
+            frame = av.AudioFrame.from_ndarray(pcm[None, i:i + 1024], format="s16", layout="mono")
+            frame.sample_rate = rate
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def test_a_16khz_pcm_wav_is_segmented_without_errors(tmp_path: Path) -> None:
+    # PCM frames used to fail the AAC encoder ("audio encode: Invalid argument") on every frame
+    wav = write_pcm_wav(tmp_path / "speech.wav", seconds=3.0)
+    ingest, events = run(wav, tmp_path / "s")
+    audio, frames, refs = by_kind(events)
+    assert ingest.errors == []
+    check_audio(audio, 250, media_duration_ms(wav))
+    assert frames == [] and refs and all(r.has_audio and not r.has_video for r in refs)
+    check_segments(refs, tmp_path / "s", media_duration_ms(wav), video=False)
+
+
 def test_corrupt_media_reports_errors_and_keeps_going(talking: Path, tmp_path: Path) -> None:
     data = bytearray(talking.read_bytes())
     moov = data.find(b"moov")
