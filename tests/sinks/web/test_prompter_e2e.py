@@ -149,7 +149,7 @@ async def test_the_promotion_countdown_runs_to_the_end_the_commerce_feed_gave(
     with serve(api) as base:
         driver = await asyncio.to_thread(start_chromium, tmp_path / "chromium-profile")
         try:
-            await asyncio.to_thread(driver.get, f"{base}/dashboard/prompter/{room}?token={TOKEN}")
+            await asyncio.to_thread(sign_in, driver, base, TOKEN, f"/dashboard/prompter/{room}")
             await asyncio.to_thread(wait_until, driver, lambda d: d.find_element(By.ID, "conn").text == "● live", "the SSE feed")
             await asyncio.to_thread(wait_until, driver, lambda d: d.find_element(By.ID, "promo-text").text == title,
                                     "the running promotion's title")

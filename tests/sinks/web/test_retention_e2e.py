@@ -17,7 +17,7 @@ from streams.schemas import CommerceEvent, Recommendation, SellingPoint, Transcr
 from streams.topics import TopicNames
 from tests.integration.conftest import broker, producer, redis_server, settings, worker_factory  # noqa: F401
 from tests.sinks.web.live_server import serve
-from tests.sinks.web.test_dashboard_e2e import SCREENSHOTS, TOKEN, require_browser, start_chromium, wait_until
+from tests.sinks.web.test_dashboard_e2e import SCREENSHOTS, TOKEN, require_browser, sign_in, start_chromium, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +64,7 @@ async def test_the_room_page_shows_viewers_joining_and_leaving_around_each_selli
     with serve(api) as base:
         driver = await asyncio.to_thread(start_chromium, tmp_path / "chromium-profile")
         try:
-            await asyncio.to_thread(driver.get, f"{base}/dashboard/room/{room}?token={TOKEN}")
+            await asyncio.to_thread(sign_in, driver, base, TOKEN, f"/dashboard/room/{room}")
             await asyncio.to_thread(wait_until, driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#retention .retention-row"),
                                     "the retention row of the closed selling point")
             assert driver.execute_script("return document.documentElement.lang") == lang
