@@ -1,6 +1,6 @@
 """The clip editors' desk, without the page: decisions on a room's clips and batch export.
 
-Decisions are files beside the clip (the clip folder of :mod:`streams.clip_files`), so the API and
+Decisions are files beside the clip (the clip folder of :mod:`media.clip_files`), so the API and
 the CLI see the same thing without Redis::
 
     <clips_dir>/<room>/<clip_id>/decision.json     {"decision": "approved"|"rejected", "reason": "",
@@ -34,8 +34,8 @@ from typing import Callable, Literal
 from media.platforms import PlatformProfile
 from media.render import RenderError, render_clip
 from models.clips.subtitles import Cue, TimedWord, is_cjk
-from streams.clip_files import check_clip_id
-from streams.segment_store import check_room_id
+from media.clip_files import check_clip_id
+from media.segment_store import check_room_id
 
 Decision = Literal["approved", "rejected"]
 DECISION_FILE = "decision.json"

@@ -7,10 +7,10 @@ Per closed :class:`SellingPoint` of a room:
 2. run the pure :class:`models.clips.ClipPolicy` over them: merge neighbours of one selling
    point, snap to sentence/word boundaries, pad, min/max duration, rank, drop overlaps;
 3. for each new plan: cut it while the room is live. The selling point closes before the segment
-   covering the clip's end is written, so :class:`streams.cutter.LiveCut` encodes the segments
+   covering the clip's end is written, so :class:`media.cutter.LiveCut` encodes the segments
    already stored at once and each new one as it lands (polling the store, bounded by
    ``max_wait_s``); only the last segment is left when it does. Anything irregular (a gap, an
-   expired start, a timeout) falls back to :func:`streams.cutter.cut_clips`, which shortens or
+   expired start, a timeout) falls back to :func:`media.cutter.cut_clips`, which shortens or
    skips with the reason. Then write SRT/WebVTT from the word timestamps and ``meta.json`` and
    emit a :class:`Clip` (``ready`` / ``shortened`` / ``skipped``); the clips sink
    (sinks/clips.py) indexes it in Redis and fires the optional webhook;
@@ -40,10 +40,10 @@ from typing import Any
 from models.clips import ClipPlan, ClipPolicy, ClipPolicyConfig, CutSpan, SegmentSpan, TimedWord, to_srt, to_webvtt
 from processors.base import Processor
 from streams.app import AppContext
-from streams.clip_files import CLIP_FILES, ClipFiles
-from streams.cutter import CutOutput, CutResult, LiveCut, cut_clips
+from media.clip_files import CLIP_FILES, ClipFiles
+from media.cutter import CutOutput, CutResult, LiveCut, cut_clips
 from streams.schemas import Clip, ComplianceAlert, ComplianceViolation, FusedWindow, SellingPoint, VisionFeatures
-from streams.segment_store import SegmentStore, open_segment_store
+from media.segment_store import SegmentStore, open_segment_store
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from sinks.clips import list_clips
-from streams.clip_files import CLIP_FILES, check_clip_id
+from media.clip_files import CLIP_FILES, check_clip_id
 from sinks.redis import RedisSink
-from streams.segment_store import check_room_id
+from media.segment_store import check_room_id
 
 MEDIA_TYPES = {".mp4": "video/mp4", ".srt": "application/x-subrip; charset=utf-8",
                ".vtt": "text/vtt; charset=utf-8", ".jpg": "image/jpeg", ".json": "application/json"}

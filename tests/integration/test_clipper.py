@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from streams.cutter import probe_clip
+from media.cutter import probe_clip
 from streams.ingest.publisher import Publisher
 from streams.ingest.runner import run_ingest
 from streams.schemas import SellingPoint, Transcript, Word

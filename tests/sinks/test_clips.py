@@ -16,11 +16,11 @@ from models.clips import ClipPlan, TimedWord
 from processors.clipper import Clipper, RoomClipState
 from sinks.clips import ClipStore
 from sinks.web.clips import register_clip_routes
-from streams.cutter import CutResult
+from media.cutter import CutResult
 from streams.embedded import EmbeddedRedis
 from streams.schemas import Clip, SellingPoint
 from streams.security import SignatureVerifier
-from streams.segment_store import LocalSegmentStore
+from media.segment_store import LocalSegmentStore
 from streams.settings import Settings
 
 ROOM = "room-1"

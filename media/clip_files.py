@@ -25,7 +25,7 @@ import shutil
 from pathlib import Path
 
 from streams.schemas import Clip
-from streams.segment_store import check_room_id
+from media.segment_store import check_room_id
 
 #: role in ``Clip.files`` -> file name inside the clip folder. Nothing else is ever served.
 CLIP_FILES: dict[str, str] = {
