@@ -35,6 +35,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -47,7 +48,7 @@ from media.loudness import normalize
 from media.platforms import PlatformProfile
 from media.reframe import CropPath, SubjectDetector, SubjectPoint, crop_box, plan_path
 from media.text import cjk_font, wrap_text
-from models.clips.listing import write_listing
+from models.clips.listing import drop_flagged, write_listing
 from models.clips.subtitles import Cue, as_word, group_words, is_cjk, join_tokens
 
 #: A span that reaches past the media's end by less than this is clamped, not refused.
@@ -449,11 +450,13 @@ def render_clip(
     detect_every_s: float = 0.33,
     names: tuple[str, str, str] = ("clip.mp4", "cover.jpg", "meta.json"),
     progress: Progress | None = None,
+    check_listing: bool = True,
 ) -> RenderResult:
     """Render ``[start_s, end_s)`` of ``source`` for ``profile`` into ``out_dir`` (see the module docstring).
 
     ``words``: transcript words (``TimedWord`` or anything with start_ms/end_ms/text, source
-    time) for the subtitles, the title and the description. ``subject_track``: subject boxes
+    time) for the subtitles, the title and the description. ``check_listing``: drop the title's,
+    description's and tags' clauses that the compliance rules flag (:func:`listing_check`). ``subject_track``: subject boxes
     already known (clip time, e.g. from the vision processor); None = detect here.
     Raises :class:`RenderError` (one line) on bad input; nothing is left that looks finished.
     """
@@ -517,7 +520,10 @@ def render_clip(
     listing = write_listing(transcript, lang=lang, product=product, selling_point=selling_point,
                             selling_text=selling_text, max_title_chars=profile.title.max_chars,
                             max_tags=profile.tags.max_count, max_description_chars=profile.description.max_chars)
-
+    if check_listing:
+        listing, dropped = drop_flagged(listing, listing_check(profile.name, lang), fallback_title=selling_point or "")
+        if dropped:
+            warnings.append("dropped from the listing by the compliance rules: " + " / ".join(dropped))
     if not listing.title:
         warnings.append("no title: neither a transcript nor a product name to write one from")
     tmp_video, tmp_cover, tmp_meta = _tmp(video_path), _tmp(cover_path), _tmp(meta_path)
@@ -561,6 +567,17 @@ def render_clip(
         for tmp in (tmp_video, tmp_cover, tmp_meta):
             tmp.unlink(missing_ok=True)
     return RenderResult(video_path, cover_path, meta_path, meta)
+
+
+@lru_cache(maxsize=32)
+def listing_check(platform: str, lang: str) -> Callable[[str], bool]:
+    """Text -> does it break an advertising-law or platform rule (models/compliance), for a post in
+    ``lang`` on ``platform`` (its platform pack when there is one, else the common rules)."""
+    from models.compliance import ComplianceChecker, list_platforms
+
+    checker = ComplianceChecker(platform=platform if platform in list_platforms() else None,
+                                language=lang if lang in ("zh", "en") else "zh")
+    return lambda text: bool(checker.check(text))
 
 
 def _r(x: float | None) -> float | None:

@@ -18,6 +18,7 @@ the transcript, in the room's language. Pure: strings in, a :class:`Listing` out
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .policy import key_phrases
@@ -189,3 +190,39 @@ def write_listing(
         body = body[:room]
     description = (body + ("\n" if body and hashtags else "") + hashtags)[:max_description_chars]
     return Listing(title=title, description=description, tags=tuple(tags[:max_tags]))
+
+
+#: a clause of a title or description: text up to and including its separator
+_CLAUSE_PIECE = re.compile(r"[^，,；;：:、。！？!?｜|\n]+[，,；;：:、。！？!?｜|\n]?\s*|[，,；;：:、。！？!?｜|\n]\s*")
+
+
+def _drop_clauses(text: str, flagged: Callable[[str], bool]) -> tuple[str, list[str]]:
+    """``text`` without the clauses ``flagged`` says break a rule, and the clauses dropped."""
+    kept, dropped = [], []
+    for piece in _CLAUSE_PIECE.findall(text):
+        (dropped if flagged(piece) else kept).append(piece)
+    out = "".join(kept).strip()
+    out = re.sub(r"^[，,；;：:、｜|\s]+|[，,；;：:、｜|\s]+$", "", out)
+    return out, [d.strip() for d in dropped]
+
+
+def drop_flagged(listing: Listing, flagged: Callable[[str], bool], *, fallback_title: str = "") -> tuple[Listing, list[str]]:
+    """``listing`` without the clauses and tags that ``flagged`` (a compliance check: text -> breaks
+    a rule?) rejects, e.g. "百分之百有效" or "全网最低价": advertising law forbids absolute claims in
+    a post as much as in speech. The dropped clauses come back for the render's warnings. A title
+    that loses every clause becomes ``fallback_title`` (the selling point's name), if that passes."""
+    title, dropped = _drop_clauses(listing.title, flagged)
+    if not title and fallback_title and not flagged(fallback_title):
+        title = fallback_title
+    tags = tuple(t for t in listing.tags if not flagged(t))
+    dropped += [t for t in listing.tags if t not in tags]
+    body, hashtags = listing.description, ""
+    if "\n" in body or body.startswith("#"):
+        body, _, hashtags = body.rpartition("\n") if "\n" in body else ("", "", body)
+    body, more = _drop_clauses(body, flagged)
+    dropped += more
+    if body and not re.search(r"[。！？!?.]$", body):
+        body += "。" if is_cjk(body) else "."
+    hashtags = " ".join(f"#{t}" for t in tags) if hashtags else ""
+    description = body + ("\n" if body and hashtags else "") + hashtags
+    return Listing(title=title, description=description, tags=tags), list(dict.fromkeys(d for d in dropped if d))

@@ -58,3 +58,44 @@ def test_strip_fillers():
     assert strip_fillers("嗯那个宝宝们，就是说这个面料真的很好", "zh") == "这个面料真的很好"
     assert strip_fillers("So, um, like, this silk is really soft, you know.", "en") == "This silk is really soft."
     assert strip_fillers("Twenty two momme silk, you know, thick.", "en") == "Twenty two momme silk, thick."
+
+
+# ---- compliance: flagged clauses leave the listing -------------------------------------------------
+
+def _checker(lang):
+    from models.compliance import ComplianceChecker
+
+    checker = ComplianceChecker(language=lang)
+    return lambda text: bool(checker.check(text))
+
+
+def test_drop_flagged_zh_removes_absolute_claims():
+    from models.clips.listing import drop_flagged, write_listing
+
+    listing = write_listing("这款面霜百分之百有效，全网最低价，质地特别清爽。", lang="zh",
+                            product="保湿面霜", selling_point="功效", max_title_chars=30)
+    clean, dropped = drop_flagged(listing, _checker("zh"), fallback_title="功效")
+    for text in (clean.title, clean.description, *clean.tags):
+        assert "百分之百" not in text and "最" not in text, text
+    assert "质地特别清爽" in clean.description
+    assert clean.title  # something is left to post
+    assert any("百分之百" in d for d in dropped) and any("最低" in d for d in dropped)
+
+
+def test_drop_flagged_en_and_fallback_title():
+    from models.clips.listing import Listing, drop_flagged
+
+    flagged = _checker("en")
+    bad = next(t for t in ("the best price ever", "100% guaranteed", "number one in the world", "cures acne")
+               if flagged(t))
+    listing = Listing(title=bad, description=f"Soft silk, breathable. {bad}.\n#silk", tags=("silk",))
+    clean, dropped = drop_flagged(listing, flagged, fallback_title="Fabric")
+    assert clean.title == "Fabric" and bad not in clean.description and "Soft silk" in clean.description
+    assert clean.tags == ("silk",) and clean.description.endswith("#silk") and dropped
+
+
+def test_drop_flagged_keeps_a_clean_listing():
+    from models.clips.listing import drop_flagged, write_listing
+
+    listing = write_listing("纯棉的，垂感好，今天到手价99。", lang="zh", product="纯棉T恤", selling_point="面料材质")
+    assert drop_flagged(listing, _checker("zh")) == (listing, [])
