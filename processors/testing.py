@@ -6,7 +6,9 @@
 Each event goes to the topic its kind is read from (``topic_of``), or give ``(topic, event)``
 pairs, or ``(topic, event, offset)`` to replay a redelivery. Offsets otherwise count per topic from 0, rooms keep their state across the call, and a
 table-backed processor's state can be put through its table round trip (``restore_every``)
-to check that what it writes is enough to carry on after a crash.
+to check that what it writes is enough to carry on after a crash. A generator ``handle`` is
+drained, and the :class:`~processors.runtime.Later` work it yields runs after the input (inline:
+its outputs follow the input's), as the runtime runs it in its own pool.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from processors.runtime import Input, Output, RoomProcessor
+from processors.runtime import Input, Later, Output, RoomProcessor
 from streams.schemas import Event
 
 #: where each input kind normally arrives (processors that read another topic get pairs)
@@ -54,8 +56,12 @@ class ProcessorRun:
             self.offsets[topic] = max(self.offsets[topic], offset + 1)
             inp = Input(topic, event, offset, 0, event.ingested_at if received_at is None else received_at)
             state = self._state(event.room_id)
-            outputs += self.processor.handle(inp, state)
+            later: list[Later] = []
+            for out in self.processor.handle(inp, state):
+                (later if isinstance(out, Later) else outputs).append(out)
             self.processor.after(inp, state)
+            for work in later:
+                outputs += list(work.work())
             self._inputs += 1
             if self.processor.table:
                 if self.restore_every and self._inputs % self.restore_every == 0:
