@@ -23,7 +23,7 @@ from streams.schemas import Event
 #: where each input kind normally arrives (processors that read another topic get pairs)
 TOPIC_OF_KIND = {
     "audio": "audio", "frame": "frames", "segment": "segments", "chat": "chat", "commerce": "commerce",
-    "transcript": "transcripts", "selling_point": "selling_points", "fused": "fused", "alert": "alerts",
+    "transcript": "transcripts", "selling_point": "selling_points", "fused": "fused", "fused_window": "fused", "alert": "alerts",
     "room_metrics": "room_metrics", "chat_window": "chat_windows", "recommendation": "recommendations",
     "clip": "clips", "dead_letter": "dead_letters", "vision": "vision", "prosody": "prosody",
     "chat_insights": "chat_insights", "compliance": "compliance", "forecast": "forecasts",
