@@ -46,3 +46,18 @@ def test_a_room_without_either_says_so(tmp_path, capsys):
     demo._print_room_report("sample-en", report)
     out = capsys.readouterr().err
     assert "no explain_next" in out and "no forecast" in out
+
+
+def test_render_progress_counts_the_newest_revision_of_each_clip():
+    from livelens.demo import render_progress
+
+    clips = [
+        {"clip_id": "a", "revision": 0, "pending": ["vertical", "render:douyin"], "files": {"mp4": "x"}},
+        {"clip_id": "a", "revision": 2, "pending": [], "files": {"render:douyin": "u", "render:douyin:cover": "c"}},
+        {"clip_id": "a", "revision": 1, "pending": ["render:douyin"], "files": {}},  # redelivered late: older
+        {"clip_id": "b", "revision": 1, "pending": ["render:douyin"], "files": {}},
+        {"clip_id": "c", "revision": 2, "pending": [], "files": {}, "reason": "merged; no douyin render: too short"},
+        {"clip_id": "d", "revision": 1, "pending": [], "files": {"mp4": "x"}},  # no platforms asked for
+    ]
+    assert render_progress(clips) == (2, 3)  # a rendered, c given up; b still rendering
+    assert render_progress([]) == (0, 0)
