@@ -203,6 +203,11 @@ async def _stream_rooms(settings, infra, topics, rooms, speed, realtime, run_ing
     return await _summary(settings, infra, rooms, publisher, watch, ingest_s, renders)
 
 
+def _is_render(role: str) -> bool:
+    """A render's MP4 role (``render:douyin``, a variant's ``render:douyin:v2``), not its cover or meta."""
+    return role.startswith("render:") and not role.endswith((":cover", ":meta"))
+
+
 def render_progress(clips: list[dict]) -> tuple[int, int]:
     """(platform renders finished or given up, renders asked for) over the newest revision of each clip."""
     latest: dict[str, dict] = {}
@@ -212,7 +217,7 @@ def render_progress(clips: list[dict]) -> tuple[int, int]:
     done = total = 0
     for c in latest.values():
         pending = sum(p.startswith("render:") for p in c.get("pending", []))
-        finished = sum(k.startswith("render:") and k.count(":") == 1 for k in c.get("files", {}))
+        finished = sum(_is_render(k) for k in c.get("files", {}))
         failed = c.get("reason", "").count(" render: ")
         done += finished + failed
         total += pending + finished + failed
@@ -256,10 +261,11 @@ def _print_renders(settings, renders: dict[str, list[dict]]) -> None:
     for room, clips in renders.items():
         for c in clips:
             for role, url in sorted(c.get("files", {}).items()):
-                if role.startswith("render:") and role.count(":") == 1:
+                if _is_render(role):
+                    from media.clip_files import role_file
+
                     platform = role.split(":", 1)[1]
-                    path = Path(room) / c["clip_id"] / "renders" / platform / "clip.mp4"
-                    t.add_row(room, c["clip_id"], platform, str(path), url)
+                    t.add_row(room, c["clip_id"], platform, str(Path(room) / c["clip_id"] / role_file(role)), url)
             if any(p.startswith("render:") for p in c.get("pending", [])):
                 t.add_row(room, c["clip_id"], "(still rendering)", "", "")
     console.print(t)

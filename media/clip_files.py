@@ -38,13 +38,20 @@ CLIP_FILES: dict[str, str] = {
 _CLIP_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 RENDERS_DIR = "renders"
 #: a platform render's files: role suffix -> file name in ``renders/<platform>/``. Roles read
-#: ``render:<platform>`` (the MP4), ``render:<platform>:cover``, ``render:<platform>:meta``.
+#: ``render:<platform>`` (the MP4), ``render:<platform>:cover``, ``render:<platform>:meta``; a
+#: clip variant k > 0 (``clips.variants``) is ``render:<platform>:v<k>[:cover|:meta]`` in
+#: ``renders/<platform>/v<k>/``.
 RENDER_FILES: dict[str, str] = {"": "clip.mp4", "cover": "cover.jpg", "meta": "meta.json"}
 _PLATFORM_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_ROLE_RE = re.compile(r"^render:([a-z][a-z0-9_]{0,31})(?::v([1-9]))?(?::(cover|meta))?$")
 
 
-def render_role(platform: str, part: str = "") -> str:
-    return f"render:{platform}" + (f":{part}" if part else "")
+def render_role(platform: str, part: str = "", variant: int = 0) -> str:
+    return f"render:{platform}" + (f":v{variant}" if variant else "") + (f":{part}" if part else "")
+
+
+def render_subdir(platform: str, variant: int = 0) -> str:
+    return f"{RENDERS_DIR}/{platform}" + (f"/v{variant}" if variant else "")
 
 
 def role_file(role: str) -> str:
@@ -52,11 +59,11 @@ def role_file(role: str) -> str:
     anything else, so nothing outside the known files is ever served."""
     if role in CLIP_FILES:
         return CLIP_FILES[role]
-    kind, _, rest = role.partition(":")
-    platform, _, part = rest.partition(":")
-    if kind != "render" or not _PLATFORM_RE.match(platform) or part not in RENDER_FILES:
+    m = _ROLE_RE.match(role)
+    if m is None:
         raise ValueError(f"not a clip file role: {role!r}")
-    return f"{RENDERS_DIR}/{platform}/{RENDER_FILES[part]}"
+    platform, variant, part = m.group(1), int(m.group(2) or 0), m.group(3) or ""
+    return f"{render_subdir(platform, variant)}/{RENDER_FILES[part]}"
 
 
 def role_url(room_id: str, clip_id: str, role: str) -> str:
@@ -90,9 +97,9 @@ class ClipFiles:
             raise ValueError(f"not a clip file: {name!r}")
         return self.clip_dir(room_id, clip_id) / name
 
-    def render_dir(self, room_id: str, clip_id: str, platform: str) -> Path:
-        role_file(render_role(platform))  # validates the name
-        return self.clip_dir(room_id, clip_id) / RENDERS_DIR / platform
+    def render_dir(self, room_id: str, clip_id: str, platform: str, variant: int = 0) -> Path:
+        role_file(render_role(platform, variant=variant))  # validates the name
+        return self.clip_dir(room_id, clip_id) / render_subdir(platform, variant)
 
     def role_path(self, room_id: str, clip_id: str, role: str) -> Path | None:
         """A role's file when it is there and finished (a render: once its meta.json is written),
@@ -107,9 +114,11 @@ class ClipFiles:
         renders = self.clip_dir(room_id, clip_id) / RENDERS_DIR
         out: dict[str, str] = {}
         for folder in sorted(renders.iterdir()) if renders.is_dir() else []:
-            if _PLATFORM_RE.match(folder.name) and (folder / RENDER_FILES["meta"]).is_file():
+            if not _PLATFORM_RE.match(folder.name):
+                continue
+            for variant in range(10):
                 for part in RENDER_FILES:
-                    role = render_role(folder.name, part)
+                    role = render_role(folder.name, part, variant)
                     if self.role_path(room_id, clip_id, role) is not None:
                         out[role] = role_url(room_id, clip_id, role)
         return out

@@ -131,10 +131,11 @@ class Desk:
     # ---- renders and export --------------------------------------------------------------------
 
     def render(self, room_id: str, clip_id: str, profile: PlatformProfile, *, force: bool = False,
-               progress: Callable | None = None) -> Path:
-        """The clip's render for ``profile`` (made now if missing or older than its trim): its folder."""
+               progress: Callable | None = None, variant: int = 0) -> Path:
+        """The clip's render for ``profile`` (made now if missing or older than its trim): its folder.
+        ``variant`` k > 0: the clip matrix's k-th variant (own hook, title and cover), in ``v<k>/``."""
         entry = self.clip(room_id, clip_id)
-        out = entry.folder / "renders" / profile.name
+        out = entry.folder / "renders" / profile.name / (f"v{variant}" if variant else "")
         decided = float((entry.decision or {}).get("decided_at", 0)) if (entry.decision or {}).get("trim") else 0
         meta_path = out / "meta.json"
         if not force and meta_path.is_file() and meta_path.stat().st_mtime >= decided:
@@ -146,7 +147,7 @@ class Desk:
         lang = "zh" if is_cjk(text) else "en"
         render_clip(entry.folder / "clip.mp4", trim["start_ms"] / 1000, trim["end_ms"] / 1000, profile, out,
                     words=cue_words(cues), lang=lang, selling_point=_label_name(entry.meta, lang),
-                    progress=progress)
+                    progress=progress, variant=variant)
         return out
 
     def export(self, room_id: str, profile: PlatformProfile, out_dir: Path | str, *, approved_only: bool = False,

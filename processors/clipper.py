@@ -205,7 +205,7 @@ class Clipper:
                              min_duration_ms=0, preset=cfg.preset, crf=cfg.crf)
 
     def finish(self, sp: SellingPoint, plan: ClipPlan, result: CutResult, revision: int = 0,
-               state: RoomClipState | None = None, renders: list[str] = ()) -> Clip:
+               state: RoomClipState | None = None, renders: list[tuple[PlatformProfile, int]] = ()) -> Clip:
         """Subtitles + meta for a cut clip (or cleanup for a skipped one); the Clip event.
         ``revision`` > 0: the same clip_id was emitted before (a re-cut after being superseded).
         ``state``: the room's, whose compliance violations inside the clip are attached (and hold it)."""
@@ -232,7 +232,7 @@ class Clipper:
         store.write_text(room, plan.clip_id, CLIP_FILES["vtt"], to_webvtt(words, offset_ms=result.start_ms))
         if self.vertical_later:
             clip.pending = ["vertical"]
-        clip.pending += [render_role(p) for p in renders]
+        clip.pending += [render_role(p.name, variant=k) for p, k in renders]
         clip.files = _done(store.files_of(room, plan.clip_id), clip.pending)
         store.write_meta(clip)
         return clip
@@ -251,19 +251,20 @@ class Clipper:
         return update
 
 
-    def render(self, clip: Clip, profile: PlatformProfile, revision: int) -> Clip:
-        """Render an announced clip for one platform (blocking, seconds per clip second); the
-        update that carries the render's files, or says why there is none."""
+    def render(self, clip: Clip, profile: PlatformProfile, revision: int, variant: int = 0) -> Clip:
+        """Render an announced clip for one platform (blocking, seconds per clip second; ``variant``
+        k > 0: its k-th variant); the update that carries the render's files, or says why there is none."""
         from media.desk import Desk
         from media.render import RenderError
 
         error = ""
+        what = profile.name + (f" variant {variant}" if variant else "")
         try:
-            Desk(self.clip_store.root).render(clip.room_id, clip.clip_id, profile, force=True)
+            Desk(self.clip_store.root).render(clip.room_id, clip.clip_id, profile, force=True, variant=variant)
         except (RenderError, ValueError, OSError) as exc:  # ValueError: DeskError, a bad profile
-            error = f"no {profile.name} render: {exc}"
+            error = f"no {what} render: {exc}"
             log.warning("clipper: %s/%s: %s", clip.room_id, clip.clip_id, error)
-        role = render_role(profile.name)
+        role = render_role(profile.name, variant=variant)
         update = clip.model_copy(deep=True, update={
             "event_id": _event_id(clip.room_id, clip.clip_id, revision), "revision": revision,
             "pending": [p for p in clip.pending if p != role]})
@@ -275,8 +276,11 @@ class Clipper:
 
 
 def _done(files: dict[str, str], pending: list[str]) -> dict[str, str]:
-    """The files of roles not pending (``render:douyin`` pending hides ``render:douyin:cover`` too)."""
-    return {k: v for k, v in files.items() if k not in pending and not k.startswith(tuple(f"{p}:" for p in pending))}
+    """The files of roles not pending (``render:douyin`` pending hides ``render:douyin:cover`` too,
+    not ``render:douyin:v2``, a variant of its own)."""
+    def hidden(role: str) -> bool:
+        return role in pending or any(role in (f"{p}:cover", f"{p}:meta") for p in pending)
+    return {k: v for k, v in files.items() if not hidden(k)}
 
 
 def _event_id(room_id: str, clip_id: str, revision: int) -> str:
@@ -337,8 +341,8 @@ class ClipperProcessor(RoomProcessor):
         for plan in clipper.plan(room, state):
             result = clipper.cut(room, plan, self.face_x.get(room))
             profiles = self.profiles_for(room_language(self.settings, room, plan.text)) if result.ok else []
-            clip = clipper.finish(ev, plan, result, state.revisions.get(plan.clip_id, -1) + 1, state,
-                                  [p.name for p in profiles])
+            renders = [(p, k) for p in profiles for k in range(self.settings.clips.variants)]
+            clip = clipper.finish(ev, plan, result, state.revisions.get(plan.clip_id, -1) + 1, state, renders)
             if result.status != "ready":
                 log.info("clipper: %s clip %s/%s: %s", result.status, room, plan.clip_id, result.reason)
             # a skipped plan is remembered too: its media will not come back
@@ -353,15 +357,15 @@ class ClipperProcessor(RoomProcessor):
                     log.warning("clipper: no vertical for %s/%s: %s", room, plan.clip_id, vertical.reason)
                 clip = clipper.finish_vertical(clip, vertical)
                 yield Output("clips", clip)
-            if profiles:  # revisions reserved now: a re-cut of this clip must outrank its renders
-                yield Later(self._render_work(clip, profiles), f"renders of {room}/{clip.clip_id}")
-            state.revisions[plan.clip_id] = clip.revision + len(profiles)
+            if renders:  # revisions reserved now: a re-cut of this clip must outrank its renders
+                yield Later(self._render_work(clip, renders), f"renders of {room}/{clip.clip_id}")
+            state.revisions[plan.clip_id] = clip.revision + len(renders)
 
-    def _render_work(self, clip: Clip, profiles: list[PlatformProfile]):
+    def _render_work(self, clip: Clip, renders: list[tuple[PlatformProfile, int]]):
         def work() -> Iterator[Output]:
             current = clip
-            for i, profile in enumerate(profiles, 1):
-                current = self.clipper.render(current, profile, clip.revision + i)
+            for i, (profile, variant) in enumerate(renders, 1):
+                current = self.clipper.render(current, profile, clip.revision + i, variant)
                 yield Output("clips", current)
         return work
 

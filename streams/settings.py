@@ -204,6 +204,9 @@ class ClipSettings(BaseModel):
     platforms: StrList = Field(default_factory=list)
     #: Platform renders running at once per worker, off the clipper's agent (~1-2 s per clip second each).
     render_concurrency: int = Field(default=1, ge=1, le=8)
+    #: The clip matrix: renders per platform of one moment, each with its own opening hook, title
+    #: and cover (brands post one stream from several accounts; platforms penalise duplicates).
+    variants: int = Field(default=1, ge=1, le=9)
 
 
 class AnomalySettings(BaseModel):

@@ -113,8 +113,9 @@ def _fit(text: str, limit: int, lang: str, whole_clauses: bool = False) -> str:
     return _strip_end(kept or text[:limit])
 
 
-def _hook(sentences: list[str], phrases: list[str]) -> str:
-    """The sentence that says most about the product: most key phrases, statements before questions."""
+def _hook(sentences: list[str], phrases: list[str], variant: int = 0) -> str:
+    """The sentence that says most about the product: most key phrases, statements before questions
+    (``variant`` k: the k-th best, round the list, so variants of one clip open differently)."""
     if not sentences:
         return ""
 
@@ -124,7 +125,8 @@ def _hook(sentences: list[str], phrases: list[str]) -> str:
         question = s.endswith(("?", "？", "吗", "呢"))
         return (hits - (2 if question else 0) - (5 if _ENGAGEMENT.search(s) else 0), -i)
 
-    return max(enumerate(sentences), key=score)[1]
+    ranked = [s for _i, s in sorted(enumerate(dict.fromkeys(sentences)), key=score, reverse=True)]
+    return ranked[variant % len(ranked)]
 
 
 def write_listing(
@@ -137,9 +139,11 @@ def write_listing(
     max_title_chars: int = 30,
     max_tags: int = 5,
     max_description_chars: int = 300,
+    variant: int = 0,
 ) -> Listing:
     """See the module docstring. ``selling_point``: the selling point's display name (e.g. "面料材质");
-    ``selling_text``: the selling point's own text, preferred over the transcript for the hook."""
+    ``selling_text``: the selling point's own text, preferred over the transcript for the hook;
+    ``variant`` k > 0: the title from the k-th best hook (one moment posted from several accounts)."""
     if lang not in ("zh", "en"):
         lang = "zh" if is_cjk(transcript) else "en"
     product = (product or "").strip()
@@ -149,7 +153,7 @@ def write_listing(
     cleaned = " ".join(about) if lang == "en" else "".join(about)
     # the product's own words count twice: a hook that names the product beats one that does not
     phrases = key_phrases(product, 4) * 2 + key_phrases(cleaned or (selling_text or ""), 8)
-    hook = _strip_end(_hook(chosen or sentences, phrases))
+    hook = _strip_end(_hook(chosen or sentences, phrases, variant))
 
     sep = "｜" if lang == "zh" else " | "
     clause_re = _CLAUSE_ZH if lang == "zh" else _CLAUSE_EN
@@ -160,10 +164,12 @@ def write_listing(
 
     def best_fitting(limit: int) -> str:
         fitting = [c for c in dict.fromkeys(candidates) if len(c) <= limit]
-        return _strip_end(_hook(fitting, phrases)) if fitting else ""
+        return _strip_end(_hook(fitting, phrases, variant)) if fitting else ""
 
     title = ""
-    if product and len(product) + len(sep) < max_title_chars:
+    if variant and hook and len(hook) <= max_title_chars:  # a variant opens with its own hook, whole
+        title = hook + sep + product if product and len(hook) + len(sep) + len(product) <= max_title_chars else hook
+    if not title and product and len(product) + len(sep) < max_title_chars:
         short = best_fitting(max_title_chars - len(product) - len(sep))
         if short and short == hook or (short and len(hook) > max_title_chars - len(product) - len(sep)):
             title = short + sep + product

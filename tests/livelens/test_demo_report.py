@@ -58,6 +58,8 @@ def test_render_progress_counts_the_newest_revision_of_each_clip():
         {"clip_id": "b", "revision": 1, "pending": ["render:douyin"], "files": {}},
         {"clip_id": "c", "revision": 2, "pending": [], "files": {}, "reason": "merged; no douyin render: too short"},
         {"clip_id": "d", "revision": 1, "pending": [], "files": {"mp4": "x"}},  # no platforms asked for
+        {"clip_id": "e", "revision": 3, "pending": ["render:tiktok:v2"],  # the clip matrix: variants count too
+         "files": {"render:tiktok": "u", "render:tiktok:v1": "u", "render:tiktok:v1:cover": "c"}},
     ]
-    assert render_progress(clips) == (2, 3)  # a rendered, c given up; b still rendering
+    assert render_progress(clips) == (4, 6)  # a and e's two rendered, c given up; b and e's v2 still rendering
     assert render_progress([]) == (0, 0)

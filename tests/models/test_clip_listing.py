@@ -99,3 +99,17 @@ def test_drop_flagged_keeps_a_clean_listing():
 
     listing = write_listing("纯棉的，垂感好，今天到手价99。", lang="zh", product="纯棉T恤", selling_point="面料材质")
     assert drop_flagged(listing, _checker("zh")) == (listing, [])
+
+
+def test_variants_take_the_next_hooks_zh_and_en():
+    from models.clips.listing import write_listing
+
+    zh = "这款连衣裙是真丝面料，垂感特别好。穿着很凉快，夏天也不闷。今天直播间到手价一百二十九元。"
+    titles = [write_listing(zh, lang="zh", product="真丝连衣裙", selling_point="面料材质", max_title_chars=20,
+                            variant=k).title for k in range(3)]
+    assert len(set(titles)) == 3 and all(len(t) <= 20 for t in titles), titles
+    assert titles[0] == write_listing(zh, lang="zh", product="真丝连衣裙", selling_point="面料材质",
+                                      max_title_chars=20).title  # variant 0 is the plain listing
+    en = "This dress is pure silk. It drapes beautifully and feels cool. Today it is only 129 dollars."
+    titles = [write_listing(en, lang="en", product="silk dress", max_title_chars=40, variant=k).title for k in range(3)]
+    assert len(set(titles)) == 3 and all(len(t) <= 40 for t in titles), titles

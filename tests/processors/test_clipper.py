@@ -127,3 +127,34 @@ def test_state_from_vision_fused_and_compliance(segments, tmp_path):
     assert first.hold and [c.term for c in first.compliance] == ["最好"]
     # a redelivered selling point is not cut again
     assert run.feed([_point(*ZH)]) == []
+
+
+def _first_frame(path) -> "np.ndarray":
+    with av.open(str(path)) as c:
+        return next(c.decode(video=0)).to_ndarray(format="bgr24")
+
+
+@pytest.mark.parametrize("room, text, label, name, platform", [
+    ("zh-room", "这款连衣裙是真丝面料。垂感特别好，穿着很凉快。今天直播间到手价一百二十九元。", "fabric_material", "面料材质",
+     "douyin"),
+    ("en-room", "This dress is pure silk. It drapes beautifully and feels cool. Today it is only 129 dollars.",
+     "fabric_material", "Fabric", "tiktok")], ids=["zh", "en"])
+def test_the_clip_matrix_variants_open_title_and_cover_differently(segments, tmp_path, room, text, label, name,
+                                                                    platform):
+    import numpy as np
+
+    settings = _settings(tmp_path, variants=2)
+    outputs = ProcessorRun(_processor(settings, segments)).feed([_point(room, text, label, name)])
+    first, *_, last = [o.event for o in outputs]
+    assert first.pending == ["vertical", f"render:{platform}", f"render:{platform}:v1"]
+    assert [o.event.revision for o in outputs] == [0, 1, 2, 3] and last.pending == []
+    assert {f"render:{platform}", f"render:{platform}:v1", f"render:{platform}:v1:cover"} <= set(last.files)
+    base = settings.clips_dir / room / first.clip_id / "renders" / platform
+    metas = [json.loads((folder / "meta.json").read_text(encoding="utf-8")) for folder in (base, base / "v1")]
+    assert [m["variant"] for m in metas] == [0, 1]
+    assert metas[0]["title"] != metas[1]["title"], [m["title"] for m in metas]  # another hook
+    assert abs(metas[0]["cover_t"] - metas[1]["cover_t"]) >= 1.0  # another moment on the cover
+    # the variant opens with its hook as a banner at the top; the plain render does not
+    top = slice(0, 320 // 3)
+    plain, variant = _first_frame(base / "clip.mp4")[top], _first_frame(base / "v1" / "clip.mp4")[top]
+    assert np.abs(plain.astype(int) - variant.astype(int)).mean() > 10
