@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Callable, Literal
 
 from media.platforms import PlatformProfile
-from media.render import RenderError, render_clip
+from media.render import RenderError, probe, render_clip
 from models.clips.subtitles import Cue, TimedWord, is_cjk
 from media.clip_files import check_clip_id
 from media.segment_store import check_room_id
@@ -145,7 +145,10 @@ class Desk:
         cues = self.cues(room_id, clip_id)
         text = entry.meta.get("transcript", "")
         lang = "zh" if is_cjk(text) else "en"
-        render_clip(entry.folder / "clip.mp4", trim["start_ms"] / 1000, trim["end_ms"] / 1000, profile, out,
+        end_s = trim["end_ms"] / 1000
+        if not (entry.decision or {}).get("trim"):  # the whole clip: as long as its MP4 really is
+            end_s = min(end_s, probe([entry.folder / "clip.mp4"]).duration_s)
+        render_clip(entry.folder / "clip.mp4", trim["start_ms"] / 1000, end_s, profile, out,
                     words=cue_words(cues), lang=lang, selling_point=_label_name(entry.meta, lang),
                     progress=progress, variant=variant)
         return out

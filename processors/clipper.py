@@ -251,6 +251,12 @@ class Clipper:
         return update
 
 
+    def superseded(self, clip: Clip, revision: int) -> Clip:
+        """The update of a clip a better one replaced before its renders were made: none pending."""
+        update = _superseded_update(clip, revision)
+        self.clip_store.write_meta(update)
+        return update
+
     def render(self, clip: Clip, profile: PlatformProfile, revision: int, variant: int = 0) -> Clip:
         """Render an announced clip for one platform (blocking, seconds per clip second; ``variant``
         k > 0: its k-th variant); the update that carries the render's files, or says why there is none."""
@@ -273,6 +279,15 @@ class Clipper:
         update.files = _done(self.clip_store.files_of(clip.room_id, clip.clip_id), update.pending)
         self.clip_store.write_meta(update)
         return update
+
+
+def _superseded_update(clip: Clip, revision: int) -> Clip:
+    update = clip.model_copy(deep=True, update={
+        "event_id": _event_id(clip.room_id, clip.clip_id, revision), "revision": revision,
+        "pending": [p for p in clip.pending if not p.startswith("render:")]})
+    update.reason = "; ".join(r for r in (clip.reason, "superseded before its platform renders") if r)
+    update.files = _done(update.files, update.pending)
+    return update
 
 
 def _done(files: dict[str, str], pending: list[str]) -> dict[str, str]:
@@ -357,14 +372,22 @@ class ClipperProcessor(RoomProcessor):
                     log.warning("clipper: no vertical for %s/%s: %s", room, plan.clip_id, vertical.reason)
                 clip = clipper.finish_vertical(clip, vertical)
                 yield Output("clips", clip)
-            if renders:  # revisions reserved now: a re-cut of this clip must outrank its renders
-                yield Later(self._render_work(clip, renders), f"renders of {room}/{clip.clip_id}")
             state.revisions[plan.clip_id] = clip.revision + len(renders)
+            if renders:  # revisions reserved now: a re-cut of this clip must outrank its renders
+                yield Later(self._render_work(clip, renders, state), f"renders of {room}/{clip.clip_id}")
 
-    def _render_work(self, clip: Clip, renders: list[tuple[PlatformProfile, int]]):
+    def _render_work(self, clip: Clip, renders: list[tuple[PlatformProfile, int]], state: RoomClipState):
+        last = clip.revision + len(renders)
+
         def work() -> Iterator[Output]:
             current = clip
             for i, (profile, variant) in enumerate(renders, 1):
+                # the room's state moves on while renders queue: no CPU for a clip that is gone
+                if state.revisions.get(clip.clip_id) != last:
+                    return  # cut again under the same id: that cut's renders follow
+                if not any(c[0] == clip.clip_id for c in state.cut):
+                    yield Output("clips", self.clipper.superseded(current, clip.revision + i))
+                    return
                 current = self.clipper.render(current, profile, clip.revision + i, variant)
                 yield Output("clips", current)
         return work

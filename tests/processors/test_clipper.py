@@ -158,3 +158,30 @@ def test_the_clip_matrix_variants_open_title_and_cover_differently(segments, tmp
     top = slice(0, 320 // 3)
     plain, variant = _first_frame(base / "clip.mp4")[top], _first_frame(base / "v1" / "clip.mp4")[top]
     assert np.abs(plain.astype(int) - variant.astype(int)).mean() > 10
+
+
+def test_renders_still_queued_for_a_superseded_clip_are_not_made(segments, tmp_path):
+    from processors.runtime import Input, Later
+
+    settings = _settings(tmp_path, platforms=["douyin"])
+    proc = _processor(settings, segments)
+    state = proc.load_state(None)
+    room, text = ZH[0], "这款连衣裙是真丝面料，垂感特别好。"
+
+    def handle(sp):
+        outs = list(proc.handle(Input("selling_points", sp), state))
+        return [o.event for o in outs if not isinstance(o, Later)], [o for o in outs if isinstance(o, Later)]
+
+    first = _point(room, text, "fabric_material", "面料材质", 1_000, 3_600).model_copy(update={"segment_id": "a"})
+    clips, (queued,) = handle(first)  # its render waits in the pool (the runtime runs it later)
+    # a longer, better selling point over the same words replaces the first clip before its render ran
+    more = _point(room, "穿着很凉快，夏天也不闷，皮肤感觉特别舒服滑滑的。", "skin_feel", "肤感", 1_200, 7_200).model_copy(
+        update={"segment_id": "b"})
+    better, later = handle(more)
+    assert better[0].supersedes == [clips[0].clip_id]
+    update, = [o.event for o in queued.work()]
+    assert update.clip_id == clips[0].clip_id and update.pending == [] and "superseded" in update.reason
+    assert update.revision > clips[-1].revision
+    assert not (settings.clips_dir / room / clips[0].clip_id / "renders").exists()  # no CPU spent on it
+    rendered = [o.event for work in later for o in work.work()]
+    assert rendered[-1].clip_id == better[0].clip_id and "render:douyin" in rendered[-1].files
