@@ -255,20 +255,20 @@ async def wait_for_renders(redis_url: str, rooms: list[str], deadline: float) ->
 
 
 def _print_renders(settings, renders: dict[str, list[dict]]) -> None:
-    t = Table(title=f"platform renders (under {settings.clips_dir})")
-    for col in ("room", "clip", "platform", "file", "API"):
-        t.add_column(col)
+    """One line per render (paths and URLs are long: a table would cut them)."""
+    console.rule(f"platform renders under {settings.clips_dir}")
     for room, clips in renders.items():
         for c in clips:
+            from media.clip_files import role_file
+
             for role, url in sorted(c.get("files", {}).items()):
                 if _is_render(role):
-                    from media.clip_files import role_file
-
-                    platform = role.split(":", 1)[1]
-                    t.add_row(room, c["clip_id"], platform, str(Path(room) / c["clip_id"] / role_file(role)), url)
-            if any(p.startswith("render:") for p in c.get("pending", [])):
-                t.add_row(room, c["clip_id"], "(still rendering)", "", "")
-    console.print(t)
+                    console.print(f"{room} {role.split(':', 1)[1]}: {Path(room) / c['clip_id'] / role_file(role)}"
+                                  f"  (API {url})", markup=False, soft_wrap=True)
+            for role in c.get("pending", []):
+                if role.startswith("render:"):
+                    console.print(f"{room} {role.split(':', 1)[1]}: clip {c['clip_id']} still rendering",
+                                  markup=False, soft_wrap=True)
 
 
 def _room_language(room_dir: Path) -> str:
