@@ -552,7 +552,8 @@ def render_clip(
                             max_tags=profile.tags.max_count, max_description_chars=profile.description.max_chars,
                             variant=variant)
     if check_listing:
-        listing, dropped = drop_flagged(listing, listing_check(profile.name, lang), fallback_title=selling_point or "")
+        listing, dropped = drop_flagged(listing, listing_check(profile.name, lang), fallback_title=selling_point or "",
+                                        max_title_chars=profile.title.max_chars)
         if dropped:
             warnings.append("dropped from the listing by the compliance rules: " + " / ".join(dropped))
     if not listing.title:

@@ -199,7 +199,8 @@ def write_listing(
 
 
 #: a clause of a title or description: text up to and including its separator
-_CLAUSE_PIECE = re.compile(r"[^，,；;：:、。！？!?｜|\n]+[，,；;：:、。！？!?｜|\n]?\s*|[，,；;：:、。！？!?｜|\n]\s*")
+_CLAUSE_PIECE = re.compile(r"(?:[^，,；;：:、。！？!?｜|\n.]|\.(?!\s|$))+(?:[，,；;：:、。！？!?｜|\n]|\.)?\s*"
+                           r"|(?:[，,；;：:、。！？!?｜|\n]|\.)\s*")  # "." ends an English sentence, not "29.9"
 
 
 def _drop_clauses(text: str, flagged: Callable[[str], bool]) -> tuple[str, list[str]]:
@@ -212,7 +213,8 @@ def _drop_clauses(text: str, flagged: Callable[[str], bool]) -> tuple[str, list[
     return out, [d.strip() for d in dropped]
 
 
-def drop_flagged(listing: Listing, flagged: Callable[[str], bool], *, fallback_title: str = "") -> tuple[Listing, list[str]]:
+def drop_flagged(listing: Listing, flagged: Callable[[str], bool], *, fallback_title: str = "",
+                 max_title_chars: int = 30) -> tuple[Listing, list[str]]:
     """``listing`` without the clauses and tags that ``flagged`` (a compliance check: text -> breaks
     a rule?) rejects, e.g. "百分之百有效" or "全网最低价": advertising law forbids absolute claims in
     a post as much as in speech. The dropped clauses come back for the render's warnings. A title
@@ -227,6 +229,9 @@ def drop_flagged(listing: Listing, flagged: Callable[[str], bool], *, fallback_t
         body, _, hashtags = body.rpartition("\n") if "\n" in body else ("", "", body)
     body, more = _drop_clauses(body, flagged)
     dropped += more
+    if not title and body:  # nothing else to name it by: the first clean clause of what was said
+        first = _CLAUSE_PIECE.findall(body)[0]
+        title = _fit(first, max_title_chars, "zh" if is_cjk(first) else "en")
     if body and not re.search(r"[。！？!?.]$", body):
         body += "。" if is_cjk(body) else "."
     hashtags = " ".join(f"#{t}" for t in tags) if hashtags else ""
