@@ -5,7 +5,10 @@
 3. a worker process (``livelens worker``) with every configured processor;
 4. ingest of each sample room (media + chat/commerce replay), paced at ``speed`` × real time;
 5. a consumer on every output topic that measures latency (emitted_at − ingested_at);
-6. a summary: events per topic, latency p50/p99 per processor, what landed in Redis.
+6. the platform renders of the sample rooms' clips (``clips.platforms``, douyin for zh rooms and
+   tiktok for en rooms unless configured): waited for, bounded, with a progress line;
+7. a summary: events per topic, latency p50/p99 per processor, what landed in Redis, and where
+   each clip's renders are.
 """
 
 from __future__ import annotations
@@ -78,6 +81,9 @@ class OutputWatch:
         return t
 
 
+#: what the demo renders each clip for (those of the room's language): a zh and an en platform
+DEMO_PLATFORMS = ("douyin", "tiktok")
+
 #: CPU-heavy stages get their own worker process (as in production: docker-compose's worker-heavy)
 HEAVY = ("asr", "vision")
 
@@ -95,6 +101,9 @@ async def run_demo(settings: Settings, langs: list[str], speed: float, realtime:
     from streams.ingest.runner import run_ingest
     from streams.kafka import faust_internal_topics
 
+    if "platforms" not in settings.clips.model_fields_set:  # LIVELENS_CLIPS__PLATFORMS set (even empty) wins
+        settings = settings.model_copy(update={"clips": settings.clips.model_copy(
+            update={"platforms": list(DEMO_PLATFORMS)})})
     rooms = {}
     for lang in langs:
         with console.status(f"preparing the sample room ({lang}) …"):
@@ -195,7 +204,77 @@ async def _stream_rooms(settings, infra, topics, rooms, speed, realtime, run_ing
         live.update(view())
     await watcher
     await producer.stop()
-    return await _summary(settings, infra, rooms, publisher, watch, ingest_s)
+    renders = await wait_for_renders(infra.redis_url, list(rooms), time.time() + timeout_s) \
+        if settings.clips.platforms and "clipper" in settings.processors else None
+    return await _summary(settings, infra, rooms, publisher, watch, ingest_s, renders)
+
+
+def _is_render(role: str) -> bool:
+    """A render's MP4 role (``render:douyin``, a variant's ``render:douyin:v2``), not its cover or meta."""
+    return role.startswith("render:") and not role.endswith((":cover", ":meta"))
+
+
+def render_progress(clips: list[dict]) -> tuple[int, int]:
+    """(platform renders finished or given up, renders asked for) over the newest revision of each clip."""
+    latest: dict[str, dict] = {}
+    for c in clips:
+        if c.get("revision", 0) >= latest.get(c["clip_id"], {}).get("revision", -1):
+            latest[c["clip_id"]] = c
+    done = total = 0
+    for c in latest.values():
+        pending = sum(p.startswith("render:") for p in c.get("pending", []))
+        finished = sum(_is_render(k) for k in c.get("files", {}))
+        failed = c.get("reason", "").count(" render: ")
+        done += finished + failed
+        total += pending + finished + failed
+    return done, total
+
+
+async def wait_for_renders(redis_url: str, rooms: list[str], deadline: float) -> dict[str, list[dict]]:
+    """Until every clip of ``rooms`` has its platform renders (or ``deadline``), showing progress;
+    the newest revision of each clip per room."""
+    sink = RedisSink(redis_url)
+    t0 = time.time()
+    try:
+        with console.status("platform renders …") as status:
+            while True:
+                clips = {room: await sink.events(room, "clip", count=5000) for room in rooms}
+                done, total = map(sum, zip(*(render_progress(c) for c in clips.values())))
+                status.update(f"platform renders: {done} of {total} done ({time.time() - t0:.0f} s)")
+                if done >= total or time.time() >= deadline:
+                    break
+                await asyncio.sleep(1.0)
+        if done < total:
+            console.print(f"[yellow]{total - done} platform render(s) still running at the deadline[/]")
+        else:
+            console.print(f"platform renders: {total} done in {time.time() - t0:.1f} s after ingest")
+        latest: dict[str, list[dict]] = {}
+        for room, events in clips.items():
+            newest: dict[str, dict] = {}
+            for c in events:
+                if c.get("revision", 0) >= newest.get(c["clip_id"], {}).get("revision", -1):
+                    newest[c["clip_id"]] = c
+            latest[room] = [c for c in newest.values() if c.get("status") != "skipped"]
+        return latest
+    finally:
+        await sink.close()
+
+
+def _print_renders(settings, renders: dict[str, list[dict]]) -> None:
+    """One line per render (paths and URLs are long: a table would cut them)."""
+    console.rule(f"platform renders under {settings.clips_dir}")
+    for room, clips in renders.items():
+        for c in clips:
+            from media.clip_files import role_file
+
+            for role, url in sorted(c.get("files", {}).items()):
+                if _is_render(role):
+                    console.print(f"{room} {role.split(':', 1)[1]}: {Path(room) / c['clip_id'] / role_file(role)}"
+                                  f"  (API {url})", markup=False, soft_wrap=True)
+            for role in c.get("pending", []):
+                if role.startswith("render:"):
+                    console.print(f"{room} {role.split(':', 1)[1]}: clip {c['clip_id']} still rendering",
+                                  markup=False, soft_wrap=True)
 
 
 def _room_language(room_dir: Path) -> str:
@@ -209,7 +288,7 @@ def _duration_ms(room_dir: Path) -> int:
     return 0
 
 
-async def _summary(settings, infra, rooms, publisher, watch, ingest_s) -> int:
+async def _summary(settings, infra, rooms, publisher, watch, ingest_s, renders=None) -> int:
     sink = RedisSink(infra.redis_url)
     console.rule("summary")
     console.print(f"ingest took {ingest_s:.1f} s for {len(rooms)} room(s)")
@@ -230,6 +309,8 @@ async def _summary(settings, infra, rooms, publisher, watch, ingest_s) -> int:
         report = room_report(path, events)
         _print_room_report(room, report)
     await sink.close()
+    if renders is not None:
+        _print_renders(settings, renders)
     if watch.notable:
         console.print("alerts, recommendations and clips:")
         for what, n in sorted(watch.notable.items()):

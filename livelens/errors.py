@@ -65,9 +65,9 @@ def describe(exc: BaseException) -> str | None:
     from models.recommend.rules import RulesError
     from models.taxonomy import TaxonomyError
     from models.weights import WeightsMismatch
-    from streams.cutter import CutError
+    from media.cutter import CutError
     from streams.framework import FrameworkVersionMismatch
-    from streams.ingest.media import MediaOpenError
+    from media.decode import MediaOpenError
 
     if isinstance(exc, (BadAudio, ModelNotAvailable, RulesError, TaxonomyError, WeightsMismatch, CutError,
                         MediaOpenError, FrameworkVersionMismatch)):

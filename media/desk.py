@@ -1,6 +1,6 @@
 """The clip editors' desk, without the page: decisions on a room's clips and batch export.
 
-Decisions are files beside the clip (the clip folder of :mod:`streams.clip_files`), so the API and
+Decisions are files beside the clip (the clip folder of :mod:`media.clip_files`), so the API and
 the CLI see the same thing without Redis::
 
     <clips_dir>/<room>/<clip_id>/decision.json     {"decision": "approved"|"rejected", "reason": "",
@@ -32,10 +32,10 @@ from pathlib import Path
 from typing import Callable, Literal
 
 from media.platforms import PlatformProfile
-from media.render import RenderError, render_clip
+from media.render import RenderError, probe, render_clip
 from models.clips.subtitles import Cue, TimedWord, is_cjk
-from streams.clip_files import check_clip_id
-from streams.segment_store import check_room_id
+from media.clip_files import check_clip_id
+from media.segment_store import check_room_id
 
 Decision = Literal["approved", "rejected"]
 DECISION_FILE = "decision.json"
@@ -134,10 +134,11 @@ class Desk:
     # ---- renders and export --------------------------------------------------------------------
 
     def render(self, room_id: str, clip_id: str, profile: PlatformProfile, *, force: bool = False,
-               progress: Callable | None = None) -> Path:
-        """The clip's render for ``profile`` (made now if missing or older than its trim): its folder."""
+               progress: Callable | None = None, variant: int = 0) -> Path:
+        """The clip's render for ``profile`` (made now if missing or older than its trim): its folder.
+        ``variant`` k > 0: the clip matrix's k-th variant (own hook, title and cover), in ``v<k>/``."""
         entry = self.clip(room_id, clip_id)
-        out = entry.folder / "renders" / profile.name
+        out = entry.folder / "renders" / profile.name / (f"v{variant}" if variant else "")
         decided = float((entry.decision or {}).get("decided_at", 0)) if (entry.decision or {}).get("trim") else 0
         meta_path = out / "meta.json"
         if not force and meta_path.is_file() and meta_path.stat().st_mtime >= decided:
@@ -147,9 +148,12 @@ class Desk:
         cues = self.cues(room_id, clip_id)
         text = entry.meta.get("transcript", "")
         lang = "zh" if is_cjk(text) else "en"
-        render_clip(entry.folder / "clip.mp4", trim["start_ms"] / 1000, trim["end_ms"] / 1000, profile, out,
+        end_s = trim["end_ms"] / 1000
+        if not (entry.decision or {}).get("trim"):  # the whole clip: as long as its MP4 really is
+            end_s = min(end_s, probe([entry.folder / "clip.mp4"]).duration_s)
+        render_clip(entry.folder / "clip.mp4", trim["start_ms"] / 1000, end_s, profile, out,
                     words=cue_words(cues), lang=lang, selling_point=_label_name(entry.meta, lang),
-                    progress=progress)
+                    progress=progress, variant=variant)
         return out
 
     def export(self, room_id: str, profile: PlatformProfile, out_dir: Path | str, *, approved_only: bool = False,

@@ -35,6 +35,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -47,7 +48,7 @@ from media.loudness import normalize
 from media.platforms import PlatformProfile
 from media.reframe import CropPath, SubjectDetector, SubjectPoint, crop_box, plan_path
 from media.text import cjk_font, wrap_text
-from models.clips.listing import write_listing
+from models.clips.listing import drop_flagged, write_listing
 from models.clips.subtitles import Cue, as_word, group_words, is_cjk, join_tokens
 
 #: A span that reaches past the media's end by less than this is clamped, not refused.
@@ -158,6 +159,11 @@ class _Analysis:
     cover_frame: np.ndarray | None = None  # BGR, source resolution
     cover_score: float = -1.0
     video_frames: int = 0
+    #: the best cover candidates, (score, t, frame), at least COVER_GAP_S apart (clip variants)
+    covers: list = field(default_factory=list)
+
+
+COVER_GAP_S = 1.0
 
 
 def _sharpness(grey: np.ndarray) -> float:
@@ -166,7 +172,7 @@ def _sharpness(grey: np.ndarray) -> float:
 
 def _analyse(paths: Sequence[Path], start_s: float, end_s: float, profile: PlatformProfile, has_audio: bool,
              detect_every_s: float, subject_track: Sequence[SubjectPoint] | None,
-             progress: Progress | None) -> _Analysis:
+             progress: Progress | None, covers: int = 1) -> _Analysis:
     result = _Analysis()
     detector = SubjectDetector() if subject_track is None else None
     rate, channels = profile.audio.sample_rate, profile.audio.channels
@@ -206,6 +212,13 @@ def _analyse(paths: Sequence[Path], start_s: float, end_s: float, profile: Platf
         if 0.1 * duration <= t - start_s <= 0.9 * duration and score > result.cover_score:
             result.cover_score, result.cover_t = score, t - start_s
             result.cover_frame = frame.to_ndarray(format="bgr24")
+        if covers > 1 and 0.1 * duration <= t - start_s <= 0.9 * duration:
+            kept = sorted(result.covers + [(score, t - start_s, None, frame)], key=lambda c: -c[0])
+            result.covers = []
+            for cand in kept:  # greedy: the best ones, apart in time (different moments, not the same frame)
+                if len(result.covers) < covers and all(abs(cand[1] - c[1]) >= COVER_GAP_S for c in result.covers):
+                    result.covers.append(cand if cand[2] is not None else (cand[0], cand[1], cand[3].to_ndarray(
+                        format="bgr24"), None))
         if progress is not None:
             progress("analyse", t - start_s, duration)
     if result.cover_frame is None and result.video_frames:
@@ -298,6 +311,20 @@ def text_block(lines: list[str], size_px: int, frame_w: int, left: int, right: i
     bgr = rgba[:, :, 2::-1] * alpha
     y0 = top if top is not None else (bottom or 0) - block_h
     return _Overlay(left, max(0, y0), bgr, 255 - alpha)
+
+
+OPENING_S = 2.5  # how long a variant's opening hook stays on screen
+
+
+def _opening_overlay(text: str, profile: PlatformProfile, until_s: float) -> list[tuple[float, float, _Overlay]]:
+    """A variant's hook as a banner at the top of the safe area, for its first ``until_s`` seconds."""
+    v, safe, style = profile.video, profile.safe_area, profile.subtitles
+    left, right = int(v.width * safe.left), int(v.width * (1 - safe.right))
+    size = int(round(style.font_size * v.height * 1.1))
+    lines = wrap_text(text, cjk_font(size), (right - left) * 0.96)[:3]
+    banner = text_block(lines, size, v.width, left, right, top=int(v.height * safe.top), outline=0.08,
+                        background="#000000A0")
+    return [(0.0, until_s, banner)]
 
 
 def _subtitle_overlays(cues: Sequence[Cue], profile: PlatformProfile) -> list[tuple[float, float, _Overlay]]:
@@ -449,11 +476,16 @@ def render_clip(
     detect_every_s: float = 0.33,
     names: tuple[str, str, str] = ("clip.mp4", "cover.jpg", "meta.json"),
     progress: Progress | None = None,
+    check_listing: bool = True,
+    variant: int = 0,
 ) -> RenderResult:
     """Render ``[start_s, end_s)`` of ``source`` for ``profile`` into ``out_dir`` (see the module docstring).
 
     ``words``: transcript words (``TimedWord`` or anything with start_ms/end_ms/text, source
-    time) for the subtitles, the title and the description. ``subject_track``: subject boxes
+    time) for the subtitles, the title and the description. ``variant`` k > 0: one of several posts
+    of the same moment: the title from the k-th best hook, opening the video as a banner for its
+    first seconds, and the k-th best cover frame (another moment of the clip). ``check_listing``: drop the title's,
+    description's and tags' clauses that the compliance rules flag (:func:`listing_check`). ``subject_track``: subject boxes
     already known (clip time, e.g. from the vision processor); None = detect here.
     Raises :class:`RenderError` (one line) on bad input; nothing is left that looks finished.
     """
@@ -477,7 +509,8 @@ def render_clip(
     meta_path.unlink(missing_ok=True)  # a stale meta.json must not vouch for files being replaced
     warnings: list[str] = []
 
-    analysis = _analyse(paths, start_s, end_s, profile, info.has_audio, detect_every_s, subject_track, progress)
+    analysis = _analyse(paths, start_s, end_s, profile, info.has_audio, detect_every_s, subject_track, progress,
+                        covers=variant + 1)
     if analysis.video_frames == 0:
         raise RenderError(f"no video frame between {start_s:g} and {end_s:g} s (corrupt file?)")
     crop = plan_path(analysis.samples, duration)
@@ -516,21 +549,32 @@ def render_clip(
                              if w.end_ms > start_s * 1000 and w.start_ms < end_s * 1000)
     listing = write_listing(transcript, lang=lang, product=product, selling_point=selling_point,
                             selling_text=selling_text, max_title_chars=profile.title.max_chars,
-                            max_tags=profile.tags.max_count, max_description_chars=profile.description.max_chars)
-
+                            max_tags=profile.tags.max_count, max_description_chars=profile.description.max_chars,
+                            variant=variant)
+    if check_listing:
+        listing, dropped = drop_flagged(listing, listing_check(profile.name, lang), fallback_title=selling_point or "",
+                                        max_title_chars=profile.title.max_chars)
+        if dropped:
+            warnings.append("dropped from the listing by the compliance rules: " + " / ".join(dropped))
     if not listing.title:
         warnings.append("no title: neither a transcript nor a product name to write one from")
+    if variant and listing.title:  # the variant's own opening: its hook over the first seconds
+        overlays = [*_opening_overlay(listing.title, profile, min(OPENING_S, duration)), *overlays]
+    cover_t, cover_frame = analysis.cover_t, analysis.cover_frame
+    if variant and analysis.covers:
+        _score, cover_t, cover_frame, _ = analysis.covers[min(variant, len(analysis.covers) - 1)]
     tmp_video, tmp_cover, tmp_meta = _tmp(video_path), _tmp(cover_path), _tmp(meta_path)
     try:
         frames, first_bgr = _render(paths, start_s, end_s, profile, tmp_video, crop, overlays, samples, progress)
-        cover_src = analysis.cover_frame if analysis.cover_frame is not None else first_bgr
-        centre = crop.at(analysis.cover_t) if crop is not None else None
+        cover_src = cover_frame if cover_frame is not None else first_bgr
+        centre = crop.at(cover_t) if crop is not None else None
         _write_cover(cover_src, profile, centre, listing.title, tmp_cover)
         render_s = time.perf_counter() - started
         meta = {
             "platform": profile.name, "platform_name": profile.display_name, "status": "ready",
             "title": listing.title, "description": listing.description, "tags": list(listing.tags),
-            "lang": lang, "product": product, "selling_point": selling_point,
+            "lang": lang, "product": product, "selling_point": selling_point, "variant": variant,
+            "cover_t": round(cover_t, 2),
             "start": round(start_s, 3), "end": round(end_s, 3), "duration": round(duration, 3),
             "subtitles": [{"start": c.start_ms / 1000, "end": c.end_ms / 1000, "text": c.text} for c in cues],
             "loudness_lufs": _r(loud.output_lufs) if loud else None,
@@ -561,6 +605,17 @@ def render_clip(
         for tmp in (tmp_video, tmp_cover, tmp_meta):
             tmp.unlink(missing_ok=True)
     return RenderResult(video_path, cover_path, meta_path, meta)
+
+
+@lru_cache(maxsize=32)
+def listing_check(platform: str, lang: str) -> Callable[[str], bool]:
+    """Text -> does it break an advertising-law or platform rule (models/compliance), for a post in
+    ``lang`` on ``platform`` (its platform pack when there is one, else the common rules)."""
+    from models.compliance import ComplianceChecker, list_platforms
+
+    checker = ComplianceChecker(platform=platform if platform in list_platforms() else None,
+                                language=lang if lang in ("zh", "en") else "zh")
+    return lambda text: bool(checker.check(text))
 
 
 def _r(x: float | None) -> float | None:

@@ -138,6 +138,8 @@ class AnomalyProcessor(RoomProcessor):
             out += m.observe_chat_sentiment(ev.end_ms, ev.sentiment_mix.get("negative", 0.0), ev.messages)
         elif isinstance(ev, DeadLetter):
             out += m.observe("dead_letters", wall_ms, 1)
+        elif isinstance(ev, Clip) and ev.revision > 0:
+            pass  # a clip's later revisions (vertical variant, platform renders) follow by design: ready is revision 0
         else:  # an output of another stage: its latency
             out += m.observe(f"stage_latency_ms:{ev.processor or ev.kind}", wall_ms, ev.latency_ms)
         return out

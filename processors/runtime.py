@@ -19,6 +19,11 @@ and does, once for all processors:
   only once its state no longer holds it, so a restart re-reads exactly what was not finished;
 - loading its models once, in a thread, before its first input (``load_models``).
 
+``handle`` may also be a generator: each output is sent as soon as it is yielded (a slow cut
+announces a clip before its vertical variant is made), and what it yields as :class:`Later` runs
+after the input, in a small pool of its own (``later_workers``), off the processor's agent, so
+slow follow-up work (platform renders) never delays the next input of any room.
+
 ``runs_on = "loop"`` processors share the worker's one dispatch agent (cheap work: µs per input);
 ``runs_on = "thread"`` ones (CPU-heavy: a model over a frame) get an agent of their own and run
 ``handle`` in a thread pool, so the loop stays free. :func:`processors.testing.run_processor`
@@ -28,16 +33,20 @@ drives any processor without a broker, the way this runtime does.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from processors.base import Processor, release_held
 from streams.app import AppContext
+from streams.observability import HANDLER_ERRORS
 from streams.schemas import Event, OutputEvent, StreamMarker
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,21 @@ class Output:
     event: OutputEvent
 
 
+@dataclass(frozen=True)
+class Later:
+    """Follow-up work an input leads to, yielded by ``handle``: ``work()`` (blocking; it may be a
+    generator) runs after the input's outputs are sent, in the processor's pool of
+    ``later_workers`` threads, and what it returns or yields is sent as it comes. The input is
+    acknowledged without waiting for it: work lost in a crash is not redone (keep it to what can
+    be made again on demand, like a render)."""
+
+    work: Callable[[], Iterable[Output]]
+    what: str = ""  # for the log when it fails
+
+
+_DONE = object()
+
+
 class RoomProcessor:
     """Base of a named processor. Subclasses set the class attributes and implement ``handle``."""
 
@@ -89,6 +113,8 @@ class RoomProcessor:
     holds_inputs: ClassVar[bool] = False
     #: ``new_state`` blocks (reads a file): the runtime makes a room's state in a thread
     new_state_blocks: ClassVar[bool] = False
+    #: threads running the :class:`Later` work ``handle`` yields (an instance may set it from settings)
+    later_workers: int = 1
 
     def __init__(self, settings) -> None:
         self.settings = settings
@@ -126,9 +152,10 @@ class RoomProcessor:
         """Drop the room's in-memory state after this input (default: its ``end`` marker)."""
         return inp.is_marker("end")
 
-    def handle(self, inp: Input, state: Any) -> list[Output]:
-        """Apply one input to its room's state; the events to emit. Pure: no I/O, no clock reads
-        other than ``inp.received_at``."""
+    def handle(self, inp: Input, state: Any) -> list[Output] | Iterator[Output | Later]:
+        """Apply one input to its room's state; the events to emit (a list, or yielded as they are
+        made, with any :class:`Later` work). Pure: no I/O, no clock reads other than
+        ``inp.received_at`` — except what a ``runs_on = "thread"`` processor exists to do (cutting media)."""
         raise NotImplementedError
 
     def after(self, inp: Input, state: Any) -> None:
@@ -153,6 +180,9 @@ class Attached:
         self.rooms: dict[str, Any] = {}
         self.held: dict[str, deque] = {}  # room -> (end ms, faust event) its state still holds
         self._loaded = False
+        self.pool: ThreadPoolExecutor | None = None  # runs_on="thread": where handle's steps run
+        self._later_pool: ThreadPoolExecutor | None = None
+        self._later_tasks: set[asyncio.Task] = set()
         self.states = None
         if processor.table:
             table = ctx.app.Table(processor.table, default=None, partitions=ctx.settings.partitions)
@@ -171,13 +201,48 @@ class Attached:
             state = self.rooms.setdefault(room_id, state)
         return state
 
-    async def emit(self, outputs: list[Output]) -> None:
+    async def emit(self, outputs: Iterable[Output | Later]) -> None:
         for out in outputs:
+            if isinstance(out, Later):
+                self.start_later(out)
+                continue
             route = self.routes.get(out.topic)
             if route is not None:
                 await route(out.event)
             else:
                 await self.helper.emit(out.topic, out.event)
+
+    async def emit_result(self, result: list[Output] | Iterator[Output | Later]) -> None:
+        """Send what ``handle`` returned; a generator's outputs as it yields them (its steps run in
+        ``self.pool`` for thread processors)."""
+        if not isinstance(result, Iterator):
+            await self.emit(result)
+            return
+        await self._drain(result, self.pool)
+
+    async def _drain(self, items: Iterator, pool: ThreadPoolExecutor | None) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            item = await loop.run_in_executor(pool, next, items, _DONE) if pool else next(items, _DONE)
+            if item is _DONE:
+                return
+            await self.emit([item])
+
+    def start_later(self, later: Later) -> None:
+        if self._later_pool is None:
+            self._later_pool = ThreadPoolExecutor(max_workers=max(1, int(self.processor.later_workers)),
+                                                  thread_name_prefix=f"{self.processor.name}-later")
+        task = asyncio.ensure_future(self._run_later(later))
+        self._later_tasks.add(task)
+        task.add_done_callback(self._later_tasks.discard)
+
+    async def _run_later(self, later: Later) -> None:
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(self._later_pool, later.work)
+            await (self._drain(result, self._later_pool) if isinstance(result, Iterator) else self.emit(result))
+        except Exception:  # noqa: BLE001 - follow-up work must not take the agent down; it is counted
+            HANDLER_ERRORS.labels(self.processor.name).inc()
+            log.exception("%s: later work %s failed", self.processor.name, later.what)
 
     async def ensure_loaded(self) -> None:
         if not self._loaded:
@@ -217,15 +282,15 @@ class Attached:
         m = event.message
         return Input(topic, ev, m.offset, m.partition, time.time())
 
-    async def apply(self, inp: Input, outputs: list[Output], state: Any) -> None:
+    async def apply(self, inp: Input, outputs: list[Output] | Iterator[Output | Later], state: Any) -> None:
         """Send what one input produced, then keep (or forget) its room's state."""
         room = inp.room_id
         if self.states is not None:
-            await self.states.applied(room, self.emit(outputs) if outputs else None)
+            await self.states.applied(room, self.emit_result(outputs) if outputs else None)
             self.processor.after(inp, state)
             return
         if outputs:
-            await self.emit(outputs)
+            await self.emit_result(outputs)
         self.processor.after(inp, state)
         if self.processor.forget_room(inp, state):
             self.rooms.pop(room, None)
@@ -263,7 +328,8 @@ def attach(ctx: AppContext, processor: RoomProcessor, routes: Mapping[str, Route
         ctx.on_event(processor.name, list(processor.inputs), attached.on_event)
         return attached
     # an agent of its own: CPU-heavy work goes to a thread, and held inputs need manual acks
-    pool = ThreadPoolExecutor(max_workers=max(1, processor.thread_workers()), thread_name_prefix=processor.name)
+    pool = attached.pool = ThreadPoolExecutor(max_workers=max(1, processor.thread_workers()),
+                                              thread_name_prefix=processor.name)
     source = ctx.topic(*processor.inputs)
     manual = processor.holds_inputs
 

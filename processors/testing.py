@@ -6,7 +6,9 @@
 Each event goes to the topic its kind is read from (``topic_of``), or give ``(topic, event)``
 pairs, or ``(topic, event, offset)`` to replay a redelivery. Offsets otherwise count per topic from 0, rooms keep their state across the call, and a
 table-backed processor's state can be put through its table round trip (``restore_every``)
-to check that what it writes is enough to carry on after a crash.
+to check that what it writes is enough to carry on after a crash. A generator ``handle`` is
+drained, and the :class:`~processors.runtime.Later` work it yields runs after the input (inline:
+its outputs follow the input's), as the runtime runs it in its own pool.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from processors.runtime import Input, Output, RejectInput, RoomProcessor
+from processors.runtime import Input, Later, Output, RejectInput, RoomProcessor
 from streams.schemas import Event
 
 #: where each input kind normally arrives (processors that read another topic get pairs)
 TOPIC_OF_KIND = {
     "audio": "audio", "frame": "frames", "segment": "segments", "chat": "chat", "commerce": "commerce",
-    "transcript": "transcripts", "selling_point": "selling_points", "fused": "fused", "alert": "alerts",
+    "transcript": "transcripts", "selling_point": "selling_points", "fused": "fused", "fused_window": "fused", "alert": "alerts",
     "room_metrics": "room_metrics", "chat_window": "chat_windows", "recommendation": "recommendations",
     "clip": "clips", "dead_letter": "dead_letters", "vision": "vision", "prosody": "prosody",
     "chat_insights": "chat_insights", "compliance": "compliance", "forecast": "forecasts",
@@ -57,12 +59,16 @@ class ProcessorRun:
             self.offsets[topic] = max(self.offsets[topic], offset + 1)
             inp = Input(topic, event, offset, 0, event.ingested_at if received_at is None else received_at)
             state = self._state(event.room_id)
+            later: list[Later] = []
             try:
-                outputs += self.processor.handle(inp, state)
+                for out in self.processor.handle(inp, state):
+                    (later if isinstance(out, Later) else outputs).append(out)
             except RejectInput as exc:
                 self.rejected.append((inp, exc.reason))
                 continue
             self.processor.after(inp, state)
+            for work in later:
+                outputs += list(work.work())
             self._inputs += 1
             if self.processor.table:
                 if self.restore_every and self._inputs % self.restore_every == 0:

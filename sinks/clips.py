@@ -1,7 +1,7 @@
 """Clip index and delivery: every clip event → a per-room Redis index and an optional signed webhook.
 
 Runs as a sink in the worker (``register``: an agent on the ``clips`` topic); the clip files
-themselves are written by the clipper processor (:mod:`streams.clip_files`).
+themselves are written by the clipper processor (:mod:`media.clip_files`).
 
 Redis keys (same ``{room}`` hash tag as :mod:`sinks.redis`, so one room's keys share a slot):
 
@@ -28,7 +28,7 @@ import redis.asyncio as aioredis
 
 from sinks.redis import PREFIX, room_key
 from sinks.webhook import WebhookSender
-from streams.clip_files import ClipFiles
+from media.clip_files import ClipFiles
 from streams.observability import SINK_WRITES
 from streams.schemas import Clip
 

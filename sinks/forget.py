@@ -2,7 +2,7 @@
 
 Where livelens keeps data (docs/DATA_INVENTORY.md): the Redis keys of :mod:`sinks.redis` and the
 clip index of :mod:`sinks.clips` (all ``livelens:{room}:*``, plus the ``livelens:rooms`` and
-``livelens:clips:rooms`` sets), the clip folders under the clips dir (:mod:`streams.clip_files`)
+``livelens:clips:rooms`` sets), the clip folders under the clips dir (:mod:`media.clip_files`)
 and a local segment store's room folder (rolling media). Kafka holds only pseudonymised, masked
 input (streams/ingest/privacy.py) and expires with the broker's retention.
 
@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 
 from sinks.redis import PREFIX, room_key
 from streams.ingest.privacy import ViewerPrivacy
-from streams.segment_store import check_room_id
+from media.segment_store import check_room_id
 
 SCAN_COUNT = 500
 XRANGE_COUNT = 500

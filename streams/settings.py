@@ -221,6 +221,14 @@ class ClipSettings(BaseModel):
     max_wait_s: float | None = None
     #: Selling points kept per room for merging neighbours, and how far back (stream ms).
     history_ms: int = 120_000
+    #: Platform profiles (media/profiles/*.yaml) each clip is rendered for after its first MP4,
+    #: those posting in the room's language only (``douyin,tiktok``: zh rooms douyin, en rooms tiktok).
+    platforms: StrList = Field(default_factory=list)
+    #: Platform renders running at once per worker, off the clipper's agent (~1-2 s per clip second each).
+    render_concurrency: int = Field(default=1, ge=1, le=8)
+    #: The clip matrix: renders per platform of one moment, each with its own opening hook, title
+    #: and cover (brands post one stream from several accounts; platforms penalise duplicates).
+    variants: int = Field(default=1, ge=1, le=9)
 
 
 class AnomalySettings(BaseModel):

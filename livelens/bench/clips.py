@@ -47,10 +47,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from streams.cutter import CutOutput, LiveCut, cut_clips
-from streams.ingest.media import MediaIngest
+from media.cutter import CutOutput, LiveCut, cut_clips
+from media.decode import MediaIngest
 from streams.schemas import SellingPoint, Word
-from streams.segment_store import LocalSegmentStore
+from media.segment_store import LocalSegmentStore
 from streams.settings import Settings
 
 console = Console(stderr=True)

@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
 
         from sinks.forget import forget_room, forget_user
         from streams.ingest.privacy import ViewerPrivacy
-        from streams.segment_store import check_room_id
+        from media.segment_store import check_room_id
         from streams.settings import Settings
 
         if not room and not user:

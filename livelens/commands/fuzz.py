@@ -300,8 +300,8 @@ async def fuzz_replay(lines: list[tuple[str, bytes]], report: FuzzReport, tmp: P
 
 
 async def fuzz_media(files: list[tuple[str, bytes]], report: FuzzReport, tmp: Path) -> None:
-    from streams.ingest.media import MediaIngest, MediaOpenError
-    from streams.segment_store import open_segment_store
+    from media.decode import MediaIngest, MediaOpenError
+    from media.segment_store import open_segment_store
 
     report.sent["media"] = Counter(label for label, _ in files)
     store = open_segment_store(str(tmp / "segments"), 60)

@@ -18,6 +18,7 @@ the transcript, in the room's language. Pure: strings in, a :class:`Listing` out
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .policy import key_phrases
@@ -112,8 +113,9 @@ def _fit(text: str, limit: int, lang: str, whole_clauses: bool = False) -> str:
     return _strip_end(kept or text[:limit])
 
 
-def _hook(sentences: list[str], phrases: list[str]) -> str:
-    """The sentence that says most about the product: most key phrases, statements before questions."""
+def _hook(sentences: list[str], phrases: list[str], variant: int = 0) -> str:
+    """The sentence that says most about the product: most key phrases, statements before questions
+    (``variant`` k: the k-th best, round the list, so variants of one clip open differently)."""
     if not sentences:
         return ""
 
@@ -123,7 +125,8 @@ def _hook(sentences: list[str], phrases: list[str]) -> str:
         question = s.endswith(("?", "？", "吗", "呢"))
         return (hits - (2 if question else 0) - (5 if _ENGAGEMENT.search(s) else 0), -i)
 
-    return max(enumerate(sentences), key=score)[1]
+    ranked = [s for _i, s in sorted(enumerate(dict.fromkeys(sentences)), key=score, reverse=True)]
+    return ranked[variant % len(ranked)]
 
 
 def write_listing(
@@ -136,9 +139,11 @@ def write_listing(
     max_title_chars: int = 30,
     max_tags: int = 5,
     max_description_chars: int = 300,
+    variant: int = 0,
 ) -> Listing:
     """See the module docstring. ``selling_point``: the selling point's display name (e.g. "面料材质");
-    ``selling_text``: the selling point's own text, preferred over the transcript for the hook."""
+    ``selling_text``: the selling point's own text, preferred over the transcript for the hook;
+    ``variant`` k > 0: the title from the k-th best hook (one moment posted from several accounts)."""
     if lang not in ("zh", "en"):
         lang = "zh" if is_cjk(transcript) else "en"
     product = (product or "").strip()
@@ -148,7 +153,7 @@ def write_listing(
     cleaned = " ".join(about) if lang == "en" else "".join(about)
     # the product's own words count twice: a hook that names the product beats one that does not
     phrases = key_phrases(product, 4) * 2 + key_phrases(cleaned or (selling_text or ""), 8)
-    hook = _strip_end(_hook(chosen or sentences, phrases))
+    hook = _strip_end(_hook(chosen or sentences, phrases, variant))
 
     sep = "｜" if lang == "zh" else " | "
     clause_re = _CLAUSE_ZH if lang == "zh" else _CLAUSE_EN
@@ -159,10 +164,12 @@ def write_listing(
 
     def best_fitting(limit: int) -> str:
         fitting = [c for c in dict.fromkeys(candidates) if len(c) <= limit]
-        return _strip_end(_hook(fitting, phrases)) if fitting else ""
+        return _strip_end(_hook(fitting, phrases, variant)) if fitting else ""
 
     title = ""
-    if product and len(product) + len(sep) < max_title_chars:
+    if variant and hook and len(hook) <= max_title_chars:  # a variant opens with its own hook, whole
+        title = hook + sep + product if product and len(hook) + len(sep) + len(product) <= max_title_chars else hook
+    if not title and product and len(product) + len(sep) < max_title_chars:
         short = best_fitting(max_title_chars - len(product) - len(sep))
         if short and short == hook or (short and len(hook) > max_title_chars - len(product) - len(sep)):
             title = short + sep + product
@@ -189,3 +196,44 @@ def write_listing(
         body = body[:room]
     description = (body + ("\n" if body and hashtags else "") + hashtags)[:max_description_chars]
     return Listing(title=title, description=description, tags=tuple(tags[:max_tags]))
+
+
+#: a clause of a title or description: text up to and including its separator
+_CLAUSE_PIECE = re.compile(r"(?:[^，,；;：:、。！？!?｜|\n.]|\.(?!\s|$))+(?:[，,；;：:、。！？!?｜|\n]|\.)?\s*"
+                           r"|(?:[，,；;：:、。！？!?｜|\n]|\.)\s*")  # "." ends an English sentence, not "29.9"
+
+
+def _drop_clauses(text: str, flagged: Callable[[str], bool]) -> tuple[str, list[str]]:
+    """``text`` without the clauses ``flagged`` says break a rule, and the clauses dropped."""
+    kept, dropped = [], []
+    for piece in _CLAUSE_PIECE.findall(text):
+        (dropped if flagged(piece) else kept).append(piece)
+    out = "".join(kept).strip()
+    out = re.sub(r"^[，,；;：:、｜|\s]+|[，,；;：:、｜|\s]+$", "", out)
+    return out, [d.strip() for d in dropped]
+
+
+def drop_flagged(listing: Listing, flagged: Callable[[str], bool], *, fallback_title: str = "",
+                 max_title_chars: int = 30) -> tuple[Listing, list[str]]:
+    """``listing`` without the clauses and tags that ``flagged`` (a compliance check: text -> breaks
+    a rule?) rejects, e.g. "百分之百有效" or "全网最低价": advertising law forbids absolute claims in
+    a post as much as in speech. The dropped clauses come back for the render's warnings. A title
+    that loses every clause becomes ``fallback_title`` (the selling point's name), if that passes."""
+    title, dropped = _drop_clauses(listing.title, flagged)
+    if not title and fallback_title and not flagged(fallback_title):
+        title = fallback_title
+    tags = tuple(t for t in listing.tags if not flagged(t))
+    dropped += [t for t in listing.tags if t not in tags]
+    body, hashtags = listing.description, ""
+    if "\n" in body or body.startswith("#"):
+        body, _, hashtags = body.rpartition("\n") if "\n" in body else ("", "", body)
+    body, more = _drop_clauses(body, flagged)
+    dropped += more
+    if not title and body:  # nothing else to name it by: the first clean clause of what was said
+        first = _CLAUSE_PIECE.findall(body)[0]
+        title = _fit(first, max_title_chars, "zh" if is_cjk(first) else "en")
+    if body and not re.search(r"[。！？!?.]$", body):
+        body += "。" if is_cjk(body) else "."
+    hashtags = " ".join(f"#{t}" for t in tags) if hashtags else ""
+    description = body + ("\n" if body and hashtags else "") + hashtags
+    return Listing(title=title, description=description, tags=tags), list(dict.fromkeys(d for d in dropped if d))

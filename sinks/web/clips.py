@@ -34,9 +34,9 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from sinks.clips import list_clips
-from streams.clip_files import CLIP_FILES, check_clip_id
+from media.clip_files import CLIP_FILES, ClipFiles, check_clip_id
 from sinks.redis import RedisSink
-from streams.segment_store import check_room_id
+from media.segment_store import check_room_id
 
 MEDIA_TYPES = {".mp4": "video/mp4", ".srt": "application/x-subrip; charset=utf-8",
                ".vtt": "text/vtt; charset=utf-8", ".jpg": "image/jpeg", ".json": "application/json"}
@@ -63,6 +63,19 @@ def register_clip_routes(app: FastAPI, settings, require_token: Callable, get_re
         path = (root / room_id / clip_id / name).resolve()
         if root not in path.parents or not path.is_file():
             raise HTTPException(404, "no such clip file")
+        return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"))
+
+    @app.get("/api/rooms/{room_id}/clips/{clip_id}/files/{role}", dependencies=secured)
+    async def clip_role_file(room_id: str, clip_id: str, role: str):
+        """A file by its role in ``Clip.files`` (``mp4``, ``render:douyin``, ``render:douyin:cover``,
+        ...); a platform render only once it is finished."""
+        _check_ids(room_id, clip_id)
+        try:
+            path = ClipFiles(root).role_path(room_id, clip_id, role)
+        except ValueError:
+            raise HTTPException(404, "no such clip file") from None
+        if path is None or root not in path.resolve().parents:
+            raise HTTPException(404, "no such clip file (or not finished yet)")
         return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"))
 
 

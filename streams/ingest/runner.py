@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from streams.ingest.edge import TOPIC_FOR_KIND
-from streams.ingest.media import MediaIngest
+from media.decode import MediaIngest
 from streams.ingest.pacing import Pacer, merge_by_stream_time, paced
 from streams.ingest.replay import ReplayReject, ReplaySource
 from streams.schemas import AudioChunk, Event, StreamMarker, dead_letter, parse_room_language
-from streams.segment_store import SegmentStore, open_segment_store
+from media.segment_store import SegmentStore, open_segment_store
 from streams.settings import Settings
 from streams.topics import INPUT_TOPICS
 

@@ -4,12 +4,12 @@ a worker running the clipper -> Clip events, clip files that decode, the Redis i
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from streams.cutter import probe_clip
+from livelens.sample_room import shared_data_dir
+from media.cutter import probe_clip
 from streams.ingest.publisher import Publisher
 from streams.ingest.runner import run_ingest
 from streams.schemas import SellingPoint, Transcript, Word
@@ -18,7 +18,7 @@ from tests.integration.helpers import wait_for
 
 pytestmark = pytest.mark.integration
 
-VIDEO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "video" / "talking_1.mp4"
+VIDEO = shared_data_dir() / "video" / "talking_1.mp4"
 ROOM = "clip-room"
 
 

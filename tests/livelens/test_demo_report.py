@@ -81,3 +81,20 @@ def test_the_report_shows_multi_label_selling_points_with_their_product_zh_and_e
     assert report["multi_label"][0]["product"] == "Mulberry Silk Midi Dress"
     demo._print_room_report("sample-en", report)
     assert "Mulberry Silk Midi Dress" in capsys.readouterr().err
+
+
+def test_render_progress_counts_the_newest_revision_of_each_clip():
+    from livelens.demo import render_progress
+
+    clips = [
+        {"clip_id": "a", "revision": 0, "pending": ["vertical", "render:douyin"], "files": {"mp4": "x"}},
+        {"clip_id": "a", "revision": 2, "pending": [], "files": {"render:douyin": "u", "render:douyin:cover": "c"}},
+        {"clip_id": "a", "revision": 1, "pending": ["render:douyin"], "files": {}},  # redelivered late: older
+        {"clip_id": "b", "revision": 1, "pending": ["render:douyin"], "files": {}},
+        {"clip_id": "c", "revision": 2, "pending": [], "files": {}, "reason": "merged; no douyin render: too short"},
+        {"clip_id": "d", "revision": 1, "pending": [], "files": {"mp4": "x"}},  # no platforms asked for
+        {"clip_id": "e", "revision": 3, "pending": ["render:tiktok:v2"],  # the clip matrix: variants count too
+         "files": {"render:tiktok": "u", "render:tiktok:v1": "u", "render:tiktok:v1:cover": "c"}},
+    ]
+    assert render_progress(clips) == (4, 6)  # a and e's two rendered, c given up; b and e's v2 still rendering
+    assert render_progress([]) == (0, 0)

@@ -231,8 +231,8 @@ def test_letterbox_when_no_subject_and_marked_in_meta(no_face, tmp_path):
 
 
 def test_segment_store_source(tmp_path):
-    from streams.ingest.media import MediaIngest
-    from streams.segment_store import LocalSegmentStore
+    from media.decode import MediaIngest
+    from media.segment_store import LocalSegmentStore
 
     store = LocalSegmentStore(tmp_path / "segments")
     for _ in MediaIngest(str(_talking()), "room-1", store, segment_s=2.0, realtime=False, prune=False).events():

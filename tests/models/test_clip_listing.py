@@ -58,3 +58,58 @@ def test_strip_fillers():
     assert strip_fillers("嗯那个宝宝们，就是说这个面料真的很好", "zh") == "这个面料真的很好"
     assert strip_fillers("So, um, like, this silk is really soft, you know.", "en") == "This silk is really soft."
     assert strip_fillers("Twenty two momme silk, you know, thick.", "en") == "Twenty two momme silk, thick."
+
+
+# ---- compliance: flagged clauses leave the listing -------------------------------------------------
+
+def _checker(lang):
+    from models.compliance import ComplianceChecker
+
+    checker = ComplianceChecker(language=lang)
+    return lambda text: bool(checker.check(text))
+
+
+def test_drop_flagged_zh_removes_absolute_claims():
+    from models.clips.listing import drop_flagged, write_listing
+
+    listing = write_listing("这款面霜百分之百有效，全网最低价，质地特别清爽。", lang="zh",
+                            product="保湿面霜", selling_point="功效", max_title_chars=30)
+    clean, dropped = drop_flagged(listing, _checker("zh"), fallback_title="功效")
+    for text in (clean.title, clean.description, *clean.tags):
+        assert "百分之百" not in text and "最" not in text, text
+    assert "质地特别清爽" in clean.description
+    assert clean.title  # something is left to post
+    assert any("百分之百" in d for d in dropped) and any("最低" in d for d in dropped)
+
+
+def test_drop_flagged_en_and_fallback_title():
+    from models.clips.listing import Listing, drop_flagged
+
+    flagged = _checker("en")
+    bad = next(t for t in ("the best price ever", "100% guaranteed", "number one in the world", "cures acne")
+               if flagged(t))
+    listing = Listing(title=bad, description=f"Soft silk, breathable. {bad}.\n#silk", tags=("silk",))
+    clean, dropped = drop_flagged(listing, flagged, fallback_title="Fabric")
+    assert clean.title == "Fabric" and bad not in clean.description and "Soft silk" in clean.description
+    assert clean.tags == ("silk",) and clean.description.endswith("#silk") and dropped
+
+
+def test_drop_flagged_keeps_a_clean_listing():
+    from models.clips.listing import drop_flagged, write_listing
+
+    listing = write_listing("纯棉的，垂感好，今天到手价99。", lang="zh", product="纯棉T恤", selling_point="面料材质")
+    assert drop_flagged(listing, _checker("zh")) == (listing, [])
+
+
+def test_variants_take_the_next_hooks_zh_and_en():
+    from models.clips.listing import write_listing
+
+    zh = "这款连衣裙是真丝面料，垂感特别好。穿着很凉快，夏天也不闷。今天直播间到手价一百二十九元。"
+    titles = [write_listing(zh, lang="zh", product="真丝连衣裙", selling_point="面料材质", max_title_chars=20,
+                            variant=k).title for k in range(3)]
+    assert len(set(titles)) == 3 and all(len(t) <= 20 for t in titles), titles
+    assert titles[0] == write_listing(zh, lang="zh", product="真丝连衣裙", selling_point="面料材质",
+                                      max_title_chars=20).title  # variant 0 is the plain listing
+    en = "This dress is pure silk. It drapes beautifully and feels cool. Today it is only 129 dollars."
+    titles = [write_listing(en, lang="en", product="silk dress", max_title_chars=40, variant=k).title for k in range(3)]
+    assert len(set(titles)) == 3 and all(len(t) <= 40 for t in titles), titles

@@ -46,3 +46,20 @@ def test_a_room_is_forgotten_once_audio_and_frames_ended():
     assert ROOM in run.states
     run.feed([("frames", StreamMarker(room_id=ROOM, stream_ms=1_000, marker="end"))])
     assert ROOM not in run.states
+
+
+def test_a_clips_later_revisions_are_not_its_ready_latency():
+    from streams.schemas import Clip
+
+    def clips(revision: int, n: int = 30) -> list:
+        # renders arrive a minute after the selling point closed: by design, not a slow stage
+        return [("clips", Clip(room_id=ROOM, stream_ms=1_000 * i, ingested_at=T0 + i, emitted_at=T0 + i + 60,
+                               processor="clipper", clip_id=f"c{i}", status="ready", start_ms=0, end_ms=1_000,
+                               revision=revision)) for i in range(n)]
+
+    def latency_alerts(outputs) -> list:
+        return [o.event for o in outputs if o.event.alert_type == "stage_latency"]
+
+    assert latency_alerts(ProcessorRun(AnomalyProcessor(Settings(_env_file=None))).feed(clips(2))) == []
+    # the detector itself is live: the same delays on first announcements do alert
+    assert latency_alerts(ProcessorRun(AnomalyProcessor(Settings(_env_file=None))).feed(clips(0)))

@@ -16,11 +16,11 @@ from models.clips import ClipPlan, TimedWord
 from processors.clipper import Clipper, RoomClipState
 from sinks.clips import ClipStore
 from sinks.web.clips import register_clip_routes
-from streams.cutter import CutResult
+from media.cutter import CutResult
 from streams.embedded import EmbeddedRedis
 from streams.schemas import Clip, SellingPoint
 from streams.security import SignatureVerifier
-from streams.segment_store import LocalSegmentStore
+from media.segment_store import LocalSegmentStore
 from streams.settings import Settings
 
 ROOM = "room-1"
@@ -214,6 +214,41 @@ async def test_api_serves_files_with_the_token_only(tmp_path, redis_url):
         for bad in [f"/clips/{ROOM}/c1/..%2F..%2Fsecret.txt", f"/clips/{ROOM}/..%2F..%2F/secret.txt",
                     f"/clips/..%2F/c1/clip.srt", f"/clips/{ROOM}/c1/clip.mp4", f"/clips/{ROOM}/c1/other.txt"]:
             assert client.get(bad, headers=auth).status_code == 404, bad
+
+
+async def test_api_serves_platform_renders_by_role_once_finished(tmp_path, redis_url):
+    settings = Settings(_env_file=None, clips={"out_dir": tmp_path / "clips"})
+    store = ClipStore(settings.clips.out_dir, redis_url)
+    await store.close()
+    store.write_text(ROOM, "c1", "clip.srt", "1\n00:00:00,000 --> 00:00:01,000\nhi\n")
+    render = settings.clips.out_dir / ROOM / "c1" / "renders" / "douyin"
+    render.mkdir(parents=True)
+    (render / "clip.mp4").write_bytes(b"not really an mp4")
+    (render / "cover.jpg").write_bytes(b"jpg")
+
+    app = FastAPI()
+
+    async def require_token(request: Request) -> None:
+        if request.headers.get("authorization") != "Bearer tok":
+            raise HTTPException(401)
+
+    register_clip_routes(app, settings, require_token, lambda: None)
+    base = f"/api/rooms/{ROOM}/clips/c1/files"
+    with TestClient(app) as client:
+        auth = {"Authorization": "Bearer tok"}
+        assert client.get(f"{base}/render:douyin").status_code == 401
+        # no meta.json yet: the render is still being written, never served as done
+        assert client.get(f"{base}/render:douyin", headers=auth).status_code == 404
+        assert "render:douyin" not in store.files_of(ROOM, "c1")
+        (render / "meta.json").write_text('{"platform": "douyin"}')
+        r = client.get(f"{base}/render:douyin", headers=auth)
+        assert r.status_code == 200 and r.content == b"not really an mp4" and r.headers["content-type"] == "video/mp4"
+        assert client.get(f"{base}/render:douyin:cover", headers=auth).headers["content-type"] == "image/jpeg"
+        assert client.get(f"{base}/render:douyin:meta", headers=auth).json() == {"platform": "douyin"}
+        assert client.get(f"{base}/srt", headers=auth).text.endswith("hi\n")
+        for bad in ["render:tiktok", "render:douyin:other", "render:..%2F..", "render:Douyin", "secret", "render"]:
+            assert client.get(f"{base}/{bad}", headers=auth).status_code == 404, bad
+    assert store.files_of(ROOM, "c1")["render:douyin:cover"] == f"{base}/render:douyin:cover"
 
 
 def _host_alert(start_ms: int, end_ms: int, term: str = "全网最低"):

@@ -96,3 +96,25 @@ def test_corrupt_video(tmp_path, tiny_platform):
                                       str(tmp_path / "w.json")])
     assert result.exit_code == 1
     assert "error:" in result.output and "cannot decode" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("lang, words, banned", [
+    ("zh", ["这款面霜百分之百有效，", "全网最低价，", "质地特别清爽。"], ["百分之百", "最低"]),
+    ("en", ["This cream is guaranteed to cure acne. ", "The texture is light and fresh."], ["cure"]),
+], ids=["zh", "en"])
+def test_render_drops_what_the_compliance_rules_flag_from_the_listing(tmp_path, tiny_platform, lang, words, banned):
+    from models.compliance import ComplianceChecker
+
+    assert any(ComplianceChecker(language=lang).check(w) for w in words), "the example must break a rule"
+    transcript = tmp_path / "words.json"
+    transcript.write_text(json.dumps([{"start": 1.0 + 0.7 * i, "end": 1.6 + 0.7 * i, "text": w}
+                                      for i, w in enumerate(words)], ensure_ascii=False), encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["clips", "render", str(_talking()), "--start", "1", "--end", "3.5",
+                                      "--platform", tiny_platform, "--out", str(out), "--transcript", str(transcript),
+                                      "--lang", lang])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
+    listing = " ".join([meta["title"], meta["description"], *meta["tags"]]).lower()
+    assert meta["title"] and not any(b in listing for b in banned), listing
+    assert any("compliance" in w for w in meta["warnings"])

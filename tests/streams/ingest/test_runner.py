@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from streams.ingest.media import MediaOpenError
+from media.decode import MediaOpenError
 from streams.ingest.runner import run_ingest
 from streams.schemas import DeadLetter, Event, StreamMarker
 from streams.settings import Settings
 from streams.topics import INPUT_TOPICS
-from tests.streams.ingest.media_samples import make_clip
+from tests.media.media_samples import make_clip
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.segment_store import LocalSegmentStore, check_room_id, open_segment_store
+from media.segment_store import LocalSegmentStore, check_room_id, open_segment_store
 
 
 def _fill(store: LocalSegmentStore, room: str, n: int, seg_ms: int = 2000) -> None:
@@ -73,4 +73,4 @@ def test_room_ids_that_would_escape_the_root_are_refused(tmp_path: Path, bad: st
 
 def test_open_segment_store(tmp_path: Path) -> None:
     assert isinstance(open_segment_store(tmp_path, 60), LocalSegmentStore)
-    # s3:// URIs: tests/streams/test_segment_store_s3.py (against a local S3-compatible server)
+    # s3:// URIs: tests/media/test_segment_store_s3.py (against a local S3-compatible server)

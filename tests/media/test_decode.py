@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from streams.ingest.media import MediaIngest, MediaOpenError
+from media.decode import MediaIngest, MediaOpenError
 from streams.schemas import AudioChunk, SegmentRef, VideoFrame
-from streams.segment_store import LocalSegmentStore
-from tests.streams.ingest.media_samples import SHARED_DATA, make_clip
+from media.segment_store import LocalSegmentStore
+from tests.media.media_samples import SHARED_DATA, make_clip
 
 TALKING_1 = SHARED_DATA / "video" / "talking_1.mp4"
 

@@ -37,7 +37,7 @@ import av
 import cv2
 import numpy as np
 
-from streams.segment_store import SegmentInfo
+from media.segment_store import SegmentInfo
 
 CutMode = Literal["reencode", "copy"]
 CutStatus = Literal["ready", "shortened", "skipped"]

@@ -46,7 +46,7 @@ from av.video.frame import PictureType
 
 from streams.ingest.pacing import Pacer, release_ms
 from streams.schemas import AudioChunk, SegmentRef, VideoFrame
-from streams.segment_store import SegmentInfo, SegmentStore, SegmentWriter
+from media.segment_store import SegmentInfo, SegmentStore, SegmentWriter
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ import av
 import numpy as np
 import pytest
 
-from streams.cutter import CutOutput, LiveCut, cut_clip, cut_clips, probe_clip
-from streams.ingest.media import MediaIngest
-from streams.segment_store import LocalSegmentStore
+from media.cutter import CutOutput, LiveCut, cut_clip, cut_clips, probe_clip
+from media.decode import MediaIngest
+from media.segment_store import LocalSegmentStore
 
 FPS = 25
 FRAME_MS = 1000 // FPS

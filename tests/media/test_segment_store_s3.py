@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from streams.cutter import cut_clip
-from streams.ingest.media import MediaIngest
-from streams.segment_store import S3SegmentStore, open_segment_store
-from tests.streams.test_cutter import FRAME_MS, _decoded, _write_source
+from media.cutter import cut_clip
+from media.decode import MediaIngest
+from media.segment_store import S3SegmentStore, open_segment_store
+from tests.media.test_cutter import FRAME_MS, _decoded, _write_source
 
 boto3 = pytest.importorskip("boto3", reason="the s3 extra (boto3) is not installed: pip install -e '.[dev]'")
 moto_server = pytest.importorskip("moto.server", reason="moto[server] (dev extra) is not installed")
