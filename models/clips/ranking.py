@@ -37,7 +37,7 @@ class ClipFeatures:
 
     @classmethod
     def from_meta(cls, meta: Mapping, engagement: Mapping | None = None) -> "ClipFeatures":
-        """From a clip's meta.json (``streams.clip_files``) and the room metrics over its span."""
+        """From a clip's meta.json (``media.clip_files``) and the room metrics over its span."""
         engagement = engagement or {}
         duration_ms = meta.get("duration_ms")
         if duration_ms is None:
