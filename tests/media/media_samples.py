@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+from tests.conftest import SHARED_DATA  # noqa: F401 - ../shared/data, or LIVELENS_SHARED_DATA
 
 
 def make_clip(path: Path, seconds: float = 3.0, *, video: bool = True, audio: bool = True,
