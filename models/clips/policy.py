@@ -25,7 +25,12 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
+
+from models.data_files import load_yaml_model
 
 from .subtitles import TimedWord, as_word, is_cjk, join_tokens
 
@@ -489,16 +494,44 @@ _EN_TOKEN = re.compile(r"[A-Za-z][A-Za-z'\-]+")
 _HAS_WORD_CHAR = re.compile(r"[A-Za-z\u4e00-\u9fff]")
 
 
+TITLE_STOPWORDS_FILE = Path(__file__).with_name("title_stopwords.yaml")
+
+
+class TitleStopwordsError(ValueError):
+    """The title stop-word file cannot be read or is not a mapping of zh/en word lists."""
+
+
+class TitleStopwords(BaseModel):
+    """Words never used as title keywords or tags (``title_stopwords.yaml``; user-editable)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    zh: list[str] = []
+    en: list[str] = []
+
+
+@lru_cache(maxsize=4)
+def title_stopwords(path: Path = TITLE_STOPWORDS_FILE) -> tuple[frozenset[str], frozenset[str]]:
+    """(zh, en) stop words for titles: the file's, plus the built-in English ones."""
+    words = load_yaml_model(path, TitleStopwords, TitleStopwordsError, what="the title stop-word file")
+    return (frozenset(w.strip() for w in words.zh if w.strip()),
+            frozenset(w.strip().lower() for w in words.en if w.strip()) | _EN_STOPWORDS)
+
+
 def key_phrases(text: str, k: int = 3) -> list[str]:
-    """Top ``k`` keywords: jieba TF-IDF for Chinese; frequency without stop words for English."""
+    """Top ``k`` keywords: jieba TF-IDF for Chinese; frequency without stop words for English.
+    Call-outs and selling chatter ("宝宝", "扣个", "link") are never keywords
+    (``title_stopwords.yaml``)."""
     if k <= 0 or not text.strip():
         return []
+    zh_stop, en_stop = title_stopwords()
     if is_cjk(text):
         tags = _jieba_analyse().extract_tags(text, topK=k * 4)
-        out = [t for t in tags if len(t) >= 2 and _HAS_WORD_CHAR.search(t)]
+        out = [t for t in tags if len(t) >= 2 and _HAS_WORD_CHAR.search(t) and t not in zh_stop
+               and t.lower() not in en_stop]
         return out[:k]
     tokens = [t.lower().strip("'-") for t in _EN_TOKEN.findall(text)]
-    tokens = [t for t in tokens if len(t) >= 3 and t not in _EN_STOPWORDS]
+    tokens = [t for t in tokens if len(t) >= 3 and t not in en_stop]
     counts = Counter(tokens)
     first_seen = {t: i for i, t in reversed(list(enumerate(tokens)))}
     ranked = sorted(counts, key=lambda t: (-counts[t], -len(t) if counts[t] == 1 else 0, first_seen[t]))

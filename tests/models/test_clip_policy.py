@@ -352,3 +352,25 @@ def test_srt_exact_format_with_offset():
     assert to_srt(words, offset_ms=3_600_000) == "1\n00:02:03,250 --> 00:02:04,500\n真丝面料。\n"
     assert to_webvtt([Cue(0, 1500, "a --> b & <i>")], 0) == "WEBVTT\n\n00:00:00.000 --> 00:00:01.500\na --&gt; b &amp; &lt;i>\n"
     assert to_srt([], 0) == "" and to_webvtt([], 0) == "WEBVTT\n\n"
+
+
+def test_call_outs_and_selling_chatter_are_never_title_keywords_zh_and_en():
+    # what a host says most ("宝宝", "扣个", "link") ranks high in TF-IDF but names nothing in the clip
+    zh = key_phrases("拍了的宝宝扣个一拍，宝宝们赶紧下单，这条裙子是桑蚕丝面料，重磅真丝，宝宝", 3)
+    assert zh and not {"宝宝", "扣个", "一拍", "下单", "赶紧"} & set(zh)
+    assert "桑蚕丝" in zh or "真丝" in zh
+    en = key_phrases("Guys guys guys, the link is live, this silk dress is really soft, link link", 3)
+    assert en and not {"guys", "link", "really"} & set(en) and "silk" in en
+
+
+def test_the_title_stop_word_file_is_checked_at_load(tmp_path):
+    from models.clips.policy import TitleStopwordsError, title_stopwords
+
+    bad = tmp_path / "stop.yaml"
+    bad.write_text("zh: [宝宝]\nfr: [bonjour]\n", encoding="utf-8")
+    with pytest.raises(TitleStopwordsError, match=r"stop\.yaml: fr: "):
+        title_stopwords(bad)
+    good = tmp_path / "good.yaml"
+    good.write_text("zh: [宝宝]\nen: [Babe]\n", encoding="utf-8")
+    zh, en = title_stopwords(good)
+    assert zh == {"宝宝"} and "babe" in en and "the" in en
