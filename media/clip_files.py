@@ -145,6 +145,8 @@ class ClipFiles:
             "transcript": clip.transcript, "start_ms": clip.start_ms, "end_ms": clip.end_ms,
             "duration_ms": clip.end_ms - clip.start_ms, "score": clip.score, "files": clip.files,
             "hold": clip.hold, "compliance": [v.model_dump(mode="json") for v in clip.compliance],
+            "product_id": clip.product_id, "product_name_zh": clip.product_name_zh,
+            "product_name_en": clip.product_name_en,
         }
         return self.write_text(clip.room_id, clip.clip_id, CLIP_FILES["meta"],
                                json.dumps(meta, ensure_ascii=False, indent=2))

@@ -153,6 +153,8 @@ class Desk:
             end_s = min(end_s, probe([entry.folder / "clip.mp4"]).duration_s)
         render_clip(entry.folder / "clip.mp4", trim["start_ms"] / 1000, end_s, profile, out,
                     words=cue_words(cues), lang=lang, selling_point=_label_name(entry.meta, lang),
+                    product=(entry.meta.get(f"product_name_{lang}") or entry.meta.get("product_name_en")
+                             or entry.meta.get("product_name_zh") or None),
                     progress=progress, variant=variant)
         return out
 

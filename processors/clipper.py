@@ -45,6 +45,7 @@ import logging
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -112,7 +113,7 @@ class RoomClipState:
             return False
         self.points.append(sp.model_dump(mode="json", include={
             "segment_id", "category", "label", "label_zh", "label_en", "start_ms", "end_ms", "text",
-            "confidence", "words"}))
+            "confidence", "words", "product_id", "product_name_zh", "product_name_en"}))
         horizon = sp.end_ms - history_ms
         self.points = [p for p in self.points if p["end_ms"] >= horizon]
         return True
@@ -221,6 +222,8 @@ class Clipper:
         if state is not None:
             clip.compliance = state.violations_in(clip.start_ms, clip.end_ms)
             clip.hold = bool(clip.compliance)
+        product = _clip_product(sp, state.points if state is not None else [], clip.start_ms, clip.end_ms)
+        clip.product_id, clip.product_name_zh, clip.product_name_en = product
         if not result.ok:
             store.remove(room, plan.clip_id)  # nothing half-made stays behind
             return clip
@@ -296,6 +299,17 @@ def _done(files: dict[str, str], pending: list[str]) -> dict[str, str]:
     def hidden(role: str) -> bool:
         return role in pending or any(role in (f"{p}:cover", f"{p}:meta") for p in pending)
     return {k: v for k, v in files.items() if not hidden(k)}
+
+
+def _clip_product(sp: SellingPoint, points: list[dict], start_ms: int, end_ms: int) -> tuple[str, str, str]:
+    """The product a clip is about: the one the most of its selling points name (the latest on a
+    tie), else the closing selling point's; ("", "", "") when none is named."""
+    named = [p for p in points if p.get("product_id") and p["start_ms"] < end_ms and p["end_ms"] > start_ms]
+    if named:
+        counts = Counter(p["product_id"] for p in named)
+        best = max(reversed(named), key=lambda p: counts[p["product_id"]])
+        return best["product_id"], best.get("product_name_zh", ""), best.get("product_name_en", "")
+    return sp.product_id, sp.product_name_zh, sp.product_name_en
 
 
 def _event_id(room_id: str, clip_id: str, revision: int) -> str:

@@ -473,6 +473,10 @@ class Clip(OutputEvent):
     compliance: list[ComplianceViolation] = Field(default_factory=list)
     #: held back from automatic publishing (the clips webhook) until a person has reviewed it
     hold: bool = False
+    #: the catalog product the clip's selling points are about ("" when none was named)
+    product_id: str = ""
+    product_name_zh: str = ""
+    product_name_en: str = ""
 
 
 class ComplianceAlert(OutputEvent):

@@ -47,14 +47,19 @@ def _processor(settings, store) -> ClipperProcessor:
     return proc
 
 
-def _point(room: str, text: str, label: str, name: str, start_ms=1_000, end_ms=5_000) -> SellingPoint:
+DRESS = ("dress-01", "桑蚕丝连衣裙", "Silk Midi Dress")
+
+
+def _point(room: str, text: str, label: str, name: str, start_ms=1_000, end_ms=5_000,
+           product: tuple[str, str, str] = DRESS) -> SellingPoint:
     tokens = list(text) if room.startswith("zh") else text.split()
     step = (end_ms - start_ms) // len(tokens)
     words = [Word(start_ms=start_ms + i * step, end_ms=start_ms + (i + 1) * step - 10, text=t)
              for i, t in enumerate(tokens)]
     return SellingPoint(room_id=room, stream_ms=end_ms, segment_id=f"{room}-sp", category="apparel", label=label,
                         label_zh=name, label_en=name, start_ms=start_ms, end_ms=end_ms, text=text,
-                        confidence=0.9, words=words, closed=True)
+                        confidence=0.9, words=words, closed=True, product_id=product[0],
+                        product_name_zh=product[1], product_name_en=product[2])
 
 
 @pytest.mark.parametrize("room, text, label, name, platform", [(*ZH, "douyin"), (*EN, "tiktok")],
@@ -78,6 +83,10 @@ def test_a_clip_then_its_vertical_then_the_rooms_platform_render(segments, tmp_p
     folder = settings.clips_dir / room / first.clip_id / "renders" / platform
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     assert meta["platform"] == platform and meta["title"] and meta["lang"] == room[:2]
+    # the clip names the product its selling point is about, and the render's listing uses it
+    product = DRESS[1] if room.startswith("zh") else DRESS[2]
+    assert first.product_id == "dress-01" and meta["product"] == product
+    assert product in meta["title"] + meta["description"]
     with av.open(str(folder / "clip.mp4")) as c:
         v = c.streams.video[0]
         assert (v.codec_context.width, v.codec_context.height) == (180, 320)
