@@ -6,34 +6,17 @@ from __future__ import annotations
 
 import time
 
-import pytest
 import redis
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from sinks.web.app import create_api
 from sinks.web.auth import SESSION_COOKIE, safe_next, session_key
-from streams.embedded import EmbeddedRedis
 from streams.settings import Settings
 
 TOKEN = "auth-test-token-0123456789"
 ORIGIN = "http://testserver"
 BROWSER = {"Origin": ORIGIN, "X-Livelens-CSRF": "1"}
-
-
-@pytest.fixture(scope="module")
-def valkey():
-    server = EmbeddedRedis().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def redis_url(valkey) -> str:
-    sync = redis.Redis.from_url(valkey.url)
-    sync.flushall()
-    sync.close()
-    return valkey.url
 
 
 def make_api(redis_url, tmp_path, **overrides):

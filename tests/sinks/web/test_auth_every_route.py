@@ -14,7 +14,6 @@ import pytest
 from pydantic import SecretStr
 
 from sinks.web.app import create_api
-from streams.embedded import EmbeddedRedis
 from streams.settings import Settings
 
 TOKEN = "route-test-token-0123456789"
@@ -34,13 +33,6 @@ def _routes(app) -> list[tuple[str, str]]:
         elif hasattr(route, "path"):  # a Mount (prometheus /metrics, static files)
             found.append(("GET", route.path.rstrip("/") + "/anything"))
     return found
-
-
-@pytest.fixture(scope="module")
-def valkey():
-    server = EmbeddedRedis().start()  # a forged session cookie is looked up: a real Redis answers
-    yield server
-    server.stop()
 
 
 @pytest.fixture

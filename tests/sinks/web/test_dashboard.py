@@ -20,28 +20,12 @@ from pydantic import SecretStr
 from sinks.redis import RedisSink, room_key
 from sinks.web.app import create_api
 from sinks.web.dashboard import register_dashboard, room_health
-from streams.embedded import EmbeddedRedis
 from streams.schemas import Alert, ChatInsight, RoomMetrics
 from streams.settings import Settings
 from tests.sinks.web.live_server import serve
 
 TOKEN = "dashboard-test-token"
 PAGES_AND_FEEDS = ["/dashboard", "/dashboard/room/room-a", "/api/dashboard/rooms", "/api/stream?room=room-a"]
-
-
-@pytest.fixture(scope="module")
-def valkey():
-    server = EmbeddedRedis().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def redis_url(valkey) -> str:
-    sync = redis.Redis.from_url(valkey.url)
-    sync.flushall()
-    sync.close()
-    return valkey.url
 
 
 @pytest.fixture

@@ -32,7 +32,6 @@ from media.platforms import BUILTIN_DIR
 from models.clips.subtitles import Cue, to_srt
 from sinks.redis import RedisSink
 from sinks.web.app import create_api
-from streams.embedded import EmbeddedRedis
 from streams.schemas import Clip
 from streams.settings import Settings
 from tests.sinks.web.live_server import serve
@@ -108,13 +107,6 @@ def desk_data(tmp_path, monkeypatch) -> Path:
         (profiles / f"{name}.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     monkeypatch.setenv("LIVELENS_PROFILES_DIR", str(profiles))
     return root
-
-
-@pytest.fixture(scope="module")
-def valkey():
-    server = EmbeddedRedis().start()
-    yield server
-    server.stop()
 
 
 def texts(driver, css: str) -> list[str]:
