@@ -212,12 +212,9 @@ def test_sse_relays_a_published_event_and_unsubscribes_when_the_client_leaves(ap
         assert numsub(redis_url, channel) == 0, "the SSE relay kept its subscription after the client left"
 
 
-def test_sse_sends_heartbeats_while_idle_and_filters_by_kind(redis_url):
+def heartbeat_app(redis_url: str, require_token) -> FastAPI:
+    """Only the dashboard's routes over ``redis_url``, with a 0.3 s SSE heartbeat."""
     sinks: dict[str, RedisSink] = {}
-
-    async def require_token(request: Request) -> None:
-        if request.headers.get("x-livelens-token") != TOKEN:
-            raise HTTPException(401)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -226,8 +223,16 @@ def test_sse_sends_heartbeats_while_idle_and_filters_by_kind(redis_url):
         await sinks["redis"].close()
 
     app = FastAPI(lifespan=lifespan)
-
     register_dashboard(app, lambda: sinks["redis"], require_token, heartbeat_s=0.3)
+    return app
+
+
+def test_sse_sends_heartbeats_while_idle_and_filters_by_kind(redis_url):
+    async def require_token(request: Request) -> None:
+        if request.headers.get("x-livelens-token") != TOKEN:
+            raise HTTPException(401)
+
+    app = heartbeat_app(redis_url, require_token)
     with serve(app) as base, httpx.Client(timeout=10, headers={"X-Livelens-Token": TOKEN}) as client:
         assert client.get(f"{base}/api/stream", params={"kinds": "nope"}).status_code == 400
         params = {"kinds": "alert"}  # all rooms, alerts only
@@ -243,21 +248,13 @@ def test_sse_sends_heartbeats_while_idle_and_filters_by_kind(redis_url):
 
 def test_sse_stream_ends_once_its_session_is_gone(redis_url):
     """A stream opened with a session closes at the next heartbeat after sign-out or expiry."""
-    sinks: dict[str, RedisSink] = {}
     allowed = {"now": True}
 
     async def require_token(request: Request) -> None:
         if not allowed["now"]:
             raise HTTPException(401)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI):
-        sinks["redis"] = RedisSink(redis_url)
-        yield
-        await sinks["redis"].close()
-
-    app = FastAPI(lifespan=lifespan)
-    register_dashboard(app, lambda: sinks["redis"], require_token, heartbeat_s=0.3)
+    app = heartbeat_app(redis_url, require_token)
     with serve(app) as base, httpx.Client(timeout=10) as client:
         with client.stream("GET", f"{base}/api/stream", params={"room": "room-s"}) as res:
             stream_lines = res.iter_lines()
