@@ -153,9 +153,6 @@ class _Segmenter:
             layout = "mono" if src.channels == 1 else "stereo"
             self.a_enc = self.master.add_stream("aac", rate=rate, layout=layout)
         self.master.start_encoding()  # opens the encoders, fills the templates' codec parameters
-        # the AAC encoder takes planar float only: PCM sources (WAV, s16) are converted first
-        self.a_convert = (av.AudioResampler(format=self.a_enc.format.name, layout=self.a_enc.layout.name,
-                                            rate=self.a_enc.rate) if self.a_enc is not None else None)
         self.segments: list[_Segment] = []  # open segments, oldest first
         self.next_seq = 0
         self.next_cut_ms = 0.0  # grid line the next video cut waits for
@@ -183,13 +180,7 @@ class _Segmenter:
         return self._video_packets(self.v_enc.encode(out))
 
     def audio_frame(self, frame: av.AudioFrame) -> list[SegmentInfo]:
-        enc = self.a_enc
-        if frame.format.name == enc.format.name and frame.sample_rate == enc.rate:
-            return self._audio_packets(enc.encode(frame))
-        done: list[SegmentInfo] = []
-        for converted in self.a_convert.resample(frame):
-            done += self._audio_packets(enc.encode(converted))
-        return done
+        return self._audio_packets(self.a_enc.encode(frame))
 
     def finish(self) -> list[SegmentInfo]:
         done: list[SegmentInfo] = []
