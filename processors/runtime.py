@@ -265,7 +265,8 @@ class Attached:
             if not queue:
                 continue
             if self.states is not None:  # table-backed: the live object, if it is still loaded
-                state, known = self.states.live(room), self.states.live(room) is not None
+                state = self.states.live(room)
+                known = state is not None
             else:
                 state, known = self.rooms.get(room), room in self.rooms
             held_from = self.processor.held_from_ms(state) if known else None
