@@ -11,11 +11,13 @@ Insights leave as one ``ChatInsights`` record per room and flush interval
 records, not 50.
 
 With ``understanding.chat_encoder`` set (e.g. "use-multilingual"), the pending insights of each
-flush are re-decided by the encoder heads (:meth:`ChatProcessor.refine`: ``chat_encoder_batch``
-messages per encoder call, each cut to 256 characters; no new call after
-``chat_encoder_budget_ms``: the rest keep the fast decision) in a thread before they are sent, so the
-per-message decision on the loop stays the fast lexicon one and the recommender, which reads the
-chat topic itself, never waits for the encoder. The room's chat windows keep the fast decisions.
+flush are re-decided by the encoder heads (``chat_encoder_batch`` messages per encoder call, each
+cut to 256 characters; no new call after ``chat_encoder_budget_ms``: the rest keep the fast
+decision) before they are sent: in a child process of their own (``chat_encoder_process``,
+processors/chat_refiner.py: the loop's core stays free) or in a thread (:meth:`ChatProcessor.refine`).
+The per-message decision on the loop stays the fast lexicon one, and neither the dispatch agent
+nor the recommender, which reads the chat topic itself, ever waits for the encoder: a full batch
+is flushed by a task of its own. The room's chat windows keep the fast decisions.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from models.understanding.chat import ChatAnalysis, ChatAnalyzer
 
 from models.understanding.streaming import ChatAggregator
 from processors.base import Processor
+from processors.chat_refiner import ChatRefinerProcess
 from processors.runtime import Input, Output, RoomProcessor, attach
 from processors.shared import TEXT_KEEP, SharedChatAnalysis, shared_chat_analysis
 from streams.app import AppContext
@@ -55,20 +59,40 @@ class InsightBatcher:
         self.max_items = max(1, max_items)
         self._pending: dict[str, list[ChatInsight]] = {}
         self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task] = set()  # early flushes of full batches (with a refiner)
+        #: flushes in the order they were taken from ``_pending``; each sender sends the oldest
+        #: under the lock, so a room's batches leave in order whichever task gets the lock first
+        self._queue: deque[list[tuple[str, list[ChatInsight]]]] = deque()
 
     async def add(self, insight: ChatInsight) -> None:
         items = self._pending.setdefault(insight.room_id, [])
         items.append(insight)
         if len(items) >= self.max_items:
-            await self.flush(insight.room_id)
+            if self._refine is None:
+                await self.flush(insight.room_id)
+                return
+            # with a refiner, a flush waits for the encoder: a task of its own sends it, so the
+            # dispatch agent (every light processor's inputs) never waits; the lock keeps the order
+            self._queue.append([(insight.room_id, self._pending.pop(insight.room_id))])
+            task = asyncio.ensure_future(self._send_oldest())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def flush(self, room_id: str | None = None) -> int:
-        """Send the pending insights of ``room_id`` (None: of every room); the records sent."""
+        """Send the pending insights of ``room_id`` (None: of every room); the records sent.
+        Waits for the early flushes already started (a commit after it covers them too)."""
+        batches = [(room, self._pending.pop(room, None))
+                   for room in ([room_id] if room_id is not None else list(self._pending))]
+        self._queue.append([(room, items) for room, items in batches if items])
+        sent = await self._send_oldest()
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks))
+        return sent
+
+    async def _send_oldest(self) -> int:
         async with self._lock:
+            batches = self._queue.popleft()
             sent = 0
-            batches = [(room, self._pending.pop(room, None))
-                       for room in ([room_id] if room_id is not None else list(self._pending))]
-            batches = [(room, items) for room, items in batches if items]
             if batches and self._refine is not None:  # every room of this flush in one hand-off
                 await self._refine([item for _room, items in batches for item in items])
             for room, items in batches:
@@ -98,14 +122,34 @@ class ChatProcessor(RoomProcessor):
         #: the encoder heads that refine insight batches (None: off, or not loaded yet)
         self.refiner = refiner
         self.encoder = "" if self.u.chat_encoder.lower() in ("", "none", "off") else self.u.chat_encoder
+        #: the encoder heads in a child process (``chat_encoder_process``); None: in this one
+        self.child = ChatRefinerProcess(self.encoder, self.u.chat_weights, self.u.chat_encoder_batch) \
+            if self.encoder and self.u.chat_encoder_process and refiner is None else None
 
     def load_models(self) -> None:
         """The encoder heads, when ``understanding.chat_encoder`` names an encoder (the runtime
-        calls this in a thread before the first input: ~1 s and ~130 MB)."""
-        if self.encoder and self.refiner is None:
+        calls this in a thread before the first input: ~1 s and ~130 MB), in the child process
+        when there is one (``chat_encoder_process``)."""
+        if self.child is not None:
+            self.child.start()
+        elif self.encoder:
+            self._load_refiner()
+
+    def _load_refiner(self) -> None:
+        if self.refiner is None:
             u = self.u
             self.refiner = ChatAnalyzer(u.chat_weights, encoder=self.encoder) if u.chat_weights else \
                 ChatAnalyzer(encoder=self.encoder)
+
+    async def refine_off_loop(self, items: list[ChatInsight], deadline: float | None = None) -> int:
+        """:meth:`refine`, off the event loop: in the child process, or else in a thread."""
+        if self.child is None:
+            return await asyncio.to_thread(self.refine, items, deadline)
+        analyses = await self.child.analyze([i.text for i in items], deadline)
+        for item, analysis in zip(items, analyses):
+            apply_analysis(item, analysis)
+            item.refined_by = self.encoder
+        return len(analyses)
 
     def refine(self, items: list[ChatInsight], deadline: float | None = None) -> int:
         """Re-decide ``items`` in place with the encoder heads, ``chat_encoder_batch`` per call;
@@ -114,7 +158,7 @@ class ChatProcessor(RoomProcessor):
         sheds encoder work instead of holding insights back. Blocking: run it in a thread."""
         if not self.encoder:
             return 0
-        self.load_models()
+        self._load_refiner()
         step = self.u.chat_encoder_batch
         for start in range(0, len(items), step):
             if deadline is not None and start and time.monotonic() > deadline:
@@ -177,9 +221,8 @@ def register(ctx: AppContext) -> None:
         await proc.emit("chat_insights", batch)
 
     async def refine_insights(items: list[ChatInsight]) -> None:
-        try:  # off the loop: the encoder costs ~0.5 ms a message in batches
-            deadline = time.monotonic() + u.chat_encoder_budget_ms / 1000.0
-            await asyncio.to_thread(processor.refine, items, deadline)
+        try:  # off the loop: the encoder costs ~0.3-0.5 ms a distinct message in batches
+            await processor.refine_off_loop(items, time.monotonic() + u.chat_encoder_budget_ms / 1000.0)
         except Exception:  # noqa: BLE001 - the fast decisions still go out; nothing is lost
             log.exception("chat: encoder refinement failed; %d insights keep the lexicon decision", len(items))
 

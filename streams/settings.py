@@ -153,9 +153,12 @@ class UnderstandingSettings(BaseModel):
     #: sentence encoder whose heads refine the live chat insights: "none" = the lexicon + n-gram
     #: decision alone (~0.07 ms a message, on the loop); "use-multilingual" = that decision first,
     #: then the encoder heads (weights/chat_encoder.npz; better emotion and intents,
-    #: docs/UNDERSTANDING.md) re-decide each insight batch in a thread before it is sent
+    #: docs/UNDERSTANDING.md) re-decide each insight batch before it is sent
     #: (chat_encoder_batch messages per encoder call); figures in BENCHMARKS.md
     chat_encoder: str = "none"
+    #: the encoder heads run in a child process of the worker (the loop's core stays free;
+    #: +~200 MB); false: in a thread of the worker
+    chat_encoder_process: bool = True
     chat_encoder_batch: int = Field(default=64, ge=1, le=256)
     #: the most one flush spends refining (a call started before it finishes): insights beyond
     #: keep the fast decision (refined_by ""), so a busy machine sheds encoder work rather than

@@ -164,7 +164,7 @@ class Offered:
 
 
 async def offer(publisher: Publisher, plans: list[RoomPlan], material: SampleMaterial, seconds: float,
-                rng: random.Random, t0: float, offered: Offered) -> None:
+                rng: random.Random, t0: float, offered: Offered, unique_chat: bool = False) -> None:
     """Send every room's events when due for ``seconds`` (stream time = wall time since ``t0``)."""
     exp = rng.expovariate
     tick = 0.02
@@ -174,7 +174,7 @@ async def offer(publisher: Publisher, plans: list[RoomPlan], material: SampleMat
             # chat (Poisson), plus a burst of one question kind spread over ~4 s
             while p.next_chat <= now:
                 p.next_chat += exp(p.chat_rate)
-                await _chat(publisher, p, rng.choice(material.chat_lines), ms, rng, offered)
+                await _chat(publisher, p, rng.choice(material.chat_lines), ms, rng, offered, unique_chat)
             if now >= p.next_burst and material.burst_lines:
                 kinds = list(material.burst_lines)
                 p.burst_kind = kinds[p.bursts % len(kinds)]
@@ -186,7 +186,7 @@ async def offer(publisher: Publisher, plans: list[RoomPlan], material: SampleMat
             while p.burst_left > 0 and p.next_burst_msg <= now:
                 p.burst_left -= 1
                 p.next_burst_msg += p.burst_gap
-                await _chat(publisher, p, rng.choice(material.burst_lines[p.burst_kind]), ms, rng, offered)
+                await _chat(publisher, p, rng.choice(material.burst_lines[p.burst_kind]), ms, rng, offered, unique_chat)
             # commerce
             scale = 4.0 if p.hot else 1.0
             while p.next_like <= now:
@@ -224,8 +224,11 @@ async def offer(publisher: Publisher, plans: list[RoomPlan], material: SampleMat
     await publisher.flush()
 
 
-async def _chat(publisher: Publisher, p: RoomPlan, text: str, ms: int, rng: random.Random, offered: Offered) -> None:
+async def _chat(publisher: Publisher, p: RoomPlan, text: str, ms: int, rng: random.Random, offered: Offered,
+                unique: bool = False) -> None:
     uid = rng.randrange(3000 if p.hot else 300)
+    if unique:
+        text = f"{text} {offered.counts['chat']}"
     await publisher.publish("chat", ChatMessage(room_id=p.room_id, stream_ms=ms, user_id=f"u{uid}",
                                                 user_name=f"viewer{uid}", text=text))
     offered.counts["chat"] += 1
@@ -317,30 +320,56 @@ class OutputLog:
                 self.rec_latency_by_type[ev.rec_type].append(ev.latency_ms)
 
 
-def proc_cpu_s(pid: int) -> float:
-    """utime + stime of a process in seconds (/proc/<pid>/stat fields 14 and 15)."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat after the command name (field 3 onwards), or None when it is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return float("nan")
-    fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return None
+    return stat[stat.rindex(")") + 2:].split()
 
 
-def _proc_rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
+def with_children(pid: int) -> list[int]:
+    """``pid`` and its descendants (a worker's child processes: the chat encoder's refiner)."""
+    parents: dict[int, list[int]] = defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat_fields(int(entry.name))) is not None:
+            parents[int(fields[1])].append(int(entry.name))
+    family, todo = [], [pid]
+    while todo:
+        family.append(todo.pop())
+        todo.extend(parents.get(family[-1], ()))
+    return family
+
+
+def proc_cpu_s(pid: int, children: bool = False) -> float:
+    """utime + stime of a process in seconds (/proc/<pid>/stat fields 14 and 15); with its
+    descendants' when ``children``."""
+    total = float("nan")
+    for p in with_children(pid) if children else [pid]:
+        fields = _stat_fields(p)
+        if fields is not None:
+            total = (0.0 if total != total else total) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
+
+
+def _proc_rss_mb(pid: int, children: bool = False) -> float:
+    total = float("nan")
+    for p in with_children(pid) if children else [pid]:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total = (0.0 if total != total else total) + int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return total
 
 
 class ResourceSampler:
-    """CPU % (of one core) over the measured interval and peak RSS, per named process; also CPU %
-    per ``timeline_s`` interval (the embedded broker's grows through a run: its cost per fetch
-    grows with a partition's record batches, streams/kafka.py quirk 5)."""
+    """CPU % (of one core) over the measured interval and peak RSS, per named process (a worker's
+    with its child processes: the chat encoder's refiner counts as the worker's); also CPU % per
+    ``timeline_s`` interval (the embedded broker's grows through a run: its cost per fetch grows
+    with a partition's record batches, streams/kafka.py quirk 5)."""
 
     def __init__(self, pids: dict[str, int], timeline_s: float = 5.0):
         self.pids = pids
@@ -353,19 +382,23 @@ class ResourceSampler:
         self._mark: tuple[float, dict[str, float]] = (0.0, {})
         self._stopped = False
 
+    @staticmethod
+    def _cpu(name: str, pid: int) -> float:
+        return proc_cpu_s(pid, children=name.startswith("worker"))  # the generator's children are the rest
+
     def start(self) -> None:
         self._t0 = time.time()
-        self._cpu0 = {name: proc_cpu_s(pid) for name, pid in self.pids.items()}
+        self._cpu0 = {name: self._cpu(name, pid) for name, pid in self.pids.items()}
         self._mark = (self._t0, dict(self._cpu0))
 
     def sample(self) -> None:
         """Called about once a second: peak RSS, and a timeline point every ``timeline_s``."""
         for name, pid in self.pids.items():
-            self.peak_rss[name] = max(self.peak_rss[name], _proc_rss_mb(pid))
+            self.peak_rss[name] = max(self.peak_rss[name], _proc_rss_mb(pid, name.startswith("worker")))
         t_mark, cpu_mark = self._mark
         now = time.time()
         if not self._stopped and now - t_mark >= self.timeline_s:
-            cpu = {name: proc_cpu_s(pid) for name, pid in self.pids.items()}
+            cpu = {name: self._cpu(name, pid) for name, pid in self.pids.items()}
             for name in self.pids:
                 self.cpu_timeline[name].append(round((cpu[name] - cpu_mark[name]) / (now - t_mark) * 100, 1))
             self._mark = (now, cpu)
@@ -373,7 +406,7 @@ class ResourceSampler:
     def stop(self) -> None:
         self._stopped = True  # the timeline covers the offered interval, like cpu_pct
         dt = max(time.time() - self._t0, 1e-6)
-        self.cpu_pct = {name: (proc_cpu_s(pid) - self._cpu0[name]) / dt * 100 for name, pid in self.pids.items()}
+        self.cpu_pct = {name: (self._cpu(name, pid) - self._cpu0[name]) / dt * 100 for name, pid in self.pids.items()}
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -405,6 +438,9 @@ class LoadOptions:
     #: the Redis sink in its own worker process (a "sinks" pool) rather than in the light worker;
     #: measured slower on 2 cores (the extra consumer's fetches load the broker more than it relieves)
     sink_pool: bool = False
+    #: every chat message made distinct (a running number appended), so no embedding cache hits:
+    #: the sample room has 134 distinct chat lines, a real room many more
+    unique_chat: bool = False
 
 
 def bench_rules_file(path: Path, cooldown_s: float) -> Path:
@@ -526,7 +562,7 @@ async def _measure(settings: Settings, infra, topics: TopicNames, n_rooms: int, 
                 sampler.sample()
                 await asyncio.sleep(1.0)
         sample_task = asyncio.create_task(sample())
-        await offer(publisher, plans, material, opts.seconds, rng, t0, offered)
+        await offer(publisher, plans, material, opts.seconds, rng, t0, offered, opts.unique_chat)
         offer_s = time.time() - t0
         sampler.stop()
         end_ms = int(offer_s * 1000)
@@ -610,7 +646,9 @@ async def run_load(settings: Settings, room_counts: list[int], opts: LoadOptions
                      "one light worker holds every processor but asr"
                      + ("; the Redis sink runs in its own worker process" if opts.sink_pool else
                         "; the Redis sink runs in the light worker")
-                     + (f"; workers' torch threads = {opts.torch_threads}" if opts.torch_threads else "")),
+                     + (f"; workers' torch threads = {opts.torch_threads}" if opts.torch_threads else "")
+                     + ("; every chat message distinct (--unique-chat)" if opts.unique_chat else "")
+                     + "; a worker's CPU and RSS include its child processes"),
             "machine_ref": "machine_ref_ms: CPU ms of a fixed workload before/after each step "
                            "(livelens/bench/machine.py; lower is faster)",
             "broker": "embedded Tansu" if broker_pid else "configured",
@@ -693,6 +731,8 @@ def register(app: typer.Typer) -> None:
         torch_threads: int = typer.Option(0, help="OMP/MKL threads for the workers' torch (0: default)"),
         sink_pool: bool = typer.Option(False, "--sink-pool/--no-sink-pool",
                                        help="Run the Redis sink in its own worker process"),
+        unique_chat: bool = typer.Option(False, "--unique-chat/--no-unique-chat",
+                                         help="Make every chat message distinct (no embedding cache hits)"),
         json_out: bool = typer.Option(False, "--json", help="Print JSON"),
     ) -> None:
         """N rooms at realistic rates through the real broker and the full processor set: latency, CPU, memory."""
@@ -701,7 +741,7 @@ def register(app: typer.Typer) -> None:
         opts = LoadOptions(seconds=seconds, asr=asr, asr_rooms=asr_rooms, hot_every=hot_every, hot_rate=hot_rate,
                            burst_every=burst_every, rec_cooldown_s=rec_cooldown, settle_s=settle,
                            p99_limit_ms=p99_limit_ms, seed=seed, torch_threads=torch_threads,
-                           sink_pool=sink_pool)
+                           sink_pool=sink_pool, unique_chat=unique_chat)
         counts = [int(x) for x in steps.split(",") if x.strip()] if find_max else [rooms]
         result = asyncio.run(run_load(settings, counts, opts, find_max))
         result["command"] = ("livelens bench load " + " ".join(shlex.quote(a) for a in sys.argv[3:])).strip()

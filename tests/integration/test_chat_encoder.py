@@ -1,7 +1,7 @@
 """Chat insights refined by the encoder heads, live: real broker, real worker, real Redis.
 
 With ``LIVELENS_UNDERSTANDING__CHAT_ENCODER=use-multilingual`` the chat processor decides each
-message with the fast lexicon heads and the encoder heads re-decide each insight flush in a thread
+message with the fast lexicon heads and the encoder heads re-decide each insight flush in a child process
 before it is sent; what reaches Redis is the refined insight, for a zh and an en room.
 """
 

@@ -126,7 +126,7 @@ def test_chat_processor_state_survives_its_table_round_trip():
 
 # --- the encoder heads refine insight batches (understanding.chat_encoder) -----------------------
 
-def _processor_with_encoder(encoder: str = "use-multilingual", batch: int = 64):
+def _processor_with_encoder(encoder: str = "use-multilingual", batch: int = 64, process: bool = False):
     from models.understanding.chat import ChatAnalyzer
     from processors.chat import ChatProcessor
     from processors.shared import SharedChatAnalysis
@@ -134,6 +134,7 @@ def _processor_with_encoder(encoder: str = "use-multilingual", batch: int = 64):
 
     settings = Settings(_env_file=None)
     settings.understanding.chat_encoder, settings.understanding.chat_encoder_batch = encoder, batch
+    settings.understanding.chat_encoder_process = process  # the child process: its own tests below
     return ChatProcessor(settings, SharedChatAnalysis(ChatAnalyzer(encoder=None)))
 
 
@@ -222,3 +223,50 @@ def test_refinement_past_its_deadline_leaves_the_rest_with_the_fast_decision():
     assert processor.refine(insights, deadline=time.monotonic() - 1) == 2  # the first call always runs
     assert [bool(i.refined_by) for i in insights] == [True, True, False, False, False]
     assert insights[2].emotion == "none" and insights[2].sentiment == "negative"  # the fast decision stands
+
+
+async def test_a_full_batch_waiting_for_the_refiner_does_not_hold_back_the_next_input():
+    """With a refiner, a room that reaches max_items is flushed by a task of its own: ``add``
+    (the dispatch agent, every light processor's inputs) returns while the encoder works; the
+    room's batches still leave oldest first, and ``flush`` (before a commit) waits for them all."""
+    sent = Sent()
+    encoder_free = asyncio.Event()
+
+    async def slow_refine(items):
+        await encoder_free.wait()
+        for i in items:
+            i.refined_by = "test-encoder"
+
+    batcher = InsightBatcher(sent, max_items=2, refine=slow_refine)
+    for i in range(5):  # two full batches of "hot" start flushing; its 5th insight stays pending
+        await asyncio.wait_for(batcher.add(insight("hot", i)), timeout=30)
+    assert sent.batches == [] and batcher.pending() == 1
+    final = asyncio.ensure_future(batcher.flush())
+    await asyncio.sleep(0)
+    assert not final.done()  # the commit's flush waits for the encoder too
+    encoder_free.set()
+    await asyncio.wait_for(final, timeout=30)
+    assert [[i.message_id for i in b.items] for b in sent.batches] == [["hot-m0", "hot-m1"], ["hot-m2", "hot-m3"], ["hot-m4"]]
+    assert all(i.refined_by == "test-encoder" for b in sent.batches for i in b.items)
+
+
+async def test_the_encoder_heads_in_a_child_process_decide_as_in_this_one_zh_and_en():
+    from processors.testing import run_processor
+
+    lines = ["这衣服质量太差了，退货！", "this dress is awful, I want a refund", "主播好漂亮", "多少钱呀", "",
+             "a\x00b\x07c 好看"]
+    here = _processor_with_encoder(batch=4)
+    child = _processor_with_encoder(batch=4, process=True)
+    assert child.child is not None and here.child is None
+    try:
+        ref = [o.event for o in run_processor(here, _messages("r", lines)) if o.topic == "chat_insights"]
+        out = [o.event for o in run_processor(child, _messages("r", lines)) if o.topic == "chat_insights"]
+        assert here.refine(ref) == len(lines)
+        assert await child.refine_off_loop(out) == len(lines)
+        assert child.refiner is None  # nothing loaded in this process
+        for a, b in zip(ref, out):
+            assert (b.sentiment, b.emotion, b.intent, b.refined_by) == (a.sentiment, a.emotion, a.intent, a.refined_by)
+            assert abs(b.confidence - a.confidence) < 1e-6 and b.emotion_scores == a.emotion_scores
+        assert out[0].emotion in ("sadness", "anger", "disgust") and out[0].intent == "complaint"
+    finally:
+        child.child.close()

@@ -138,7 +138,7 @@ def test_state_from_vision_fused_and_compliance(segments, tmp_path):
     assert run.feed([_point(*ZH)]) == []
 
 
-def _first_frame(path) -> "np.ndarray":
+def _first_frame(path):  # -> a BGR numpy frame
     with av.open(str(path)) as c:
         return next(c.decode(video=0)).to_ndarray(format="bgr24")
 

@@ -47,3 +47,26 @@ async def test_load_two_rooms_reports_latency_cpu_and_rates(tmp_path, sample_roo
     assert all(len(points) <= 1 for points in step["cpu_pct_timeline"].values())
     assert len(step["machine_ref_ms"]) == 2 and all(ms > 0 for ms in step["machine_ref_ms"])
     assert "rules' cooldown" in result["note"]
+
+
+def test_a_workers_cpu_and_memory_include_its_child_processes():
+    """The chat encoder's refiner is a child of the light worker: the bench counts it as the worker's."""
+    import os
+    import subprocess
+    import sys
+
+    from livelens.bench.load import _proc_rss_mb, proc_cpu_s, with_children
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; x = bytearray(64 << 20); time.sleep(60)"])
+    try:
+        import time
+
+        deadline = time.monotonic() + 60
+        while _proc_rss_mb(child.pid) < 64 and time.monotonic() < deadline:  # until it holds its 64 MB
+            time.sleep(0.05)
+        assert child.pid in with_children(os.getpid()) and os.getpid() in with_children(os.getpid())
+        assert _proc_rss_mb(os.getpid(), children=True) >= _proc_rss_mb(os.getpid()) + 60
+        assert proc_cpu_s(os.getpid(), children=True) >= proc_cpu_s(os.getpid())
+    finally:
+        child.kill()
+        child.wait()
