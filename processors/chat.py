@@ -36,6 +36,7 @@ from processors.chat_refiner import ChatRefinerProcess
 from processors.runtime import Input, Output, RoomProcessor, attach
 from processors.shared import TEXT_KEEP, SharedChatAnalysis, shared_chat_analysis
 from streams.app import AppContext
+from streams.observability import DROPPED
 from streams.schemas import ChatInsight, ChatInsights, ChatMessage, ChatWindow, StreamMarker
 
 TABLE = "chat_rooms"
@@ -222,7 +223,9 @@ def register(ctx: AppContext) -> None:
 
     async def refine_insights(items: list[ChatInsight]) -> None:
         try:  # off the loop: the encoder costs ~0.3-0.5 ms a distinct message in batches
-            await processor.refine_off_loop(items, time.monotonic() + u.chat_encoder_budget_ms / 1000.0)
+            refined = await processor.refine_off_loop(items, time.monotonic() + u.chat_encoder_budget_ms / 1000.0)
+            if refined < len(items):  # the flush's budget ran out: these keep the fast decision
+                DROPPED.labels(processor.name, "encoder_refinement").inc(len(items) - refined)
         except Exception:  # noqa: BLE001 - the fast decisions still go out; nothing is lost
             log.exception("chat: encoder refinement failed; %d insights keep the lexicon decision", len(items))
 

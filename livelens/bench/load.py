@@ -304,6 +304,8 @@ class OutputLog:
         self.last_event_at = time.time()
         if ev.kind == "chat_insight":
             self.last_insight_at = self.last_event_at
+            if ev.refined_by:  # re-decided by the encoder heads (understanding.chat_encoder)
+                self.counts["chat_insight_refined"] += 1
         if ev.kind == "recommendation":
             self.rec_types[ev.rec_type] += 1
         if ev.kind == "alert":
@@ -598,6 +600,7 @@ async def _measure(settings: Settings, infra, topics: TopicNames, n_rooms: int, 
         "offered": dict(offered.counts), "offered_per_s": round(total_in / offer_s, 1),
         "chat_offered_per_s": round(chat_sent / offer_s, 1),
         "chat_processed": insights, "chat_processed_per_s": round(insights / (offer_s + drain_s), 1),
+        "chat_refined_pct": round(100 * out.counts["chat_insight_refined"] / insights, 1) if insights else 0.0,
         "drain_s": round(drain_s, 2), "kept_up": kept_up,
         "outputs": {k: v for k, v in sorted(out.counts.items())},
         "recommendations": latency_summary(rec), "alerts": latency_summary(alerts),
@@ -665,8 +668,8 @@ def _ms(v: float | None) -> str:
 def step_table(steps: list[dict]) -> Table:
     t = Table(title="livelens bench load — end-to-end latency (emitted − ingested, ms), through the broker")
     for col in ("rooms", "in/s", "chat in/s", "chat done/s", "rec n", "rec p50", "rec p95", "rec p99",
-                "alert n", "alert p99", "chat p99", "metrics p99", "light CPU %", "light RSS MB", "machine ref ms",
-                "ok"):
+                "alert n", "alert p99", "chat p99", "refined %", "metrics p99", "light CPU %", "light RSS MB",
+                "machine ref ms", "ok"):
         t.add_column(col, justify="right")
     for s in steps:
         ps = s["per_stage"]
@@ -676,7 +679,7 @@ def step_table(steps: list[dict]) -> Table:
         t.add_row(str(s["rooms"]), f"{s['offered_per_s']:.0f}", f"{s['chat_offered_per_s']:.0f}",
                   f"{s['chat_processed_per_s']:.0f}", str(r["n"]), _ms(r["p50_ms"]), _ms(r["p95_ms"]),
                   _ms(r["p99_ms"]), str(a["n"]), _ms(a["p99_ms"]), _ms(chat.get("p99_ms")),
-                  _ms(metrics.get("p99_ms")), f"{s['cpu_pct'].get('worker-light', float('nan')):.0f}",
+                  f"{s.get('chat_refined_pct', 0.0):.0f}", _ms(metrics.get("p99_ms")), f"{s['cpu_pct'].get('worker-light', float('nan')):.0f}",
                   f"{s['peak_rss_mb'].get('worker-light', float('nan')):.0f}",
                   "/".join(f"{v:.0f}" for v in s.get("machine_ref_ms", [])),
                   "yes" if s["within_budget"] else "no")

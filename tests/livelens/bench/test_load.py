@@ -24,7 +24,7 @@ async def test_load_two_rooms_reports_latency_cpu_and_rates(tmp_path, sample_roo
     assert result["asr"] is False and len(result["steps"]) == 1
     step = result["steps"][0]
     assert step["rooms"] == 2 and step["hot_rooms"] == 1
-    for key in ("offered_per_s", "chat_offered_per_s", "chat_processed_per_s", "drain_s", "kept_up",
+    for key in ("offered_per_s", "chat_offered_per_s", "chat_processed_per_s", "chat_refined_pct", "drain_s", "kept_up",
                 "recommendations", "alerts", "per_stage", "cpu_pct", "peak_rss_mb", "within_budget", "rec_types",
                 "rec_latency_by_type", "cpu_pct_timeline"):
         assert key in step, key
