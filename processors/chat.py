@@ -54,10 +54,18 @@ class InsightBatcher:
     """
 
     def __init__(self, send: Callable[[ChatInsights], Awaitable[None]], max_items: int,
-                 refine: Callable[[list[ChatInsight]], Awaitable[None]] | None = None):
+                 refine: Callable[[list[ChatInsight]], Awaitable[None]] | None = None,
+                 prefetch_ms: int = 0, prefetch_items: int = 64):
         self._send = send
         self._refine = refine  # re-decides a flush's insights in place before they are sent
         self.max_items = max(1, max_items)
+        #: with a refiner: insights are handed to it as they come, once the oldest not handed
+        #: yet is ``prefetch_ms`` old or ``prefetch_items`` wait, so a flush only waits for the
+        #: last few (0: a flush hands all of its insights over itself)
+        self.prefetch_s, self.prefetch_items = max(0, prefetch_ms) / 1000.0, max(1, prefetch_items)
+        self._fresh: list[ChatInsight] = []  # added, not handed to the refiner yet
+        self._fresh_since = 0.0
+        self._refining: dict[int, asyncio.Future] = {}  # id(insight) -> the refinement it is in
         self._pending: dict[str, list[ChatInsight]] = {}
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task] = set()  # early flushes of full batches (with a refiner)
@@ -68,6 +76,13 @@ class InsightBatcher:
     async def add(self, insight: ChatInsight) -> None:
         items = self._pending.setdefault(insight.room_id, [])
         items.append(insight)
+        if self._refine is not None and self.prefetch_s > 0:
+            now = time.monotonic()
+            if not self._fresh:
+                self._fresh_since = now
+            self._fresh.append(insight)
+            if len(self._fresh) >= self.prefetch_items or now - self._fresh_since >= self.prefetch_s:
+                self._hand_fresh()
         if len(items) >= self.max_items:
             if self._refine is None:
                 await self.flush(insight.room_id)
@@ -90,12 +105,25 @@ class InsightBatcher:
             await asyncio.gather(*list(self._tasks))
         return sent
 
+    def _hand_fresh(self) -> None:
+        """Start refining the insights added since the last hand-off (one call, in order)."""
+        items, self._fresh = self._fresh, []
+        task = asyncio.ensure_future(self._refine(items))
+        for item in items:
+            self._refining[id(item)] = task
+
     async def _send_oldest(self) -> int:
         async with self._lock:
             batches = self._queue.popleft()
             sent = 0
-            if batches and self._refine is not None:  # every room of this flush in one hand-off
-                await self._refine([item for _room, items in batches for item in items])
+            if batches and self._refine is not None:
+                items = [item for _room, items in batches for item in items]
+                if self.prefetch_s > 0:  # most are refined or on their way: hand over the rest, wait
+                    if self._fresh:
+                        self._hand_fresh()
+                    await asyncio.gather(*{self._refining.pop(id(i)) for i in items if id(i) in self._refining})
+                else:  # every room of this flush in one hand-off
+                    await self._refine(items)
             for room, items in batches:
                 if items:
                     await self._send(ChatInsights(
@@ -231,7 +259,8 @@ def register(ctx: AppContext) -> None:
 
     batch_s = u.insight_batch_ms / 1000.0
     insights = InsightBatcher(send_insights, u.insight_batch_max if batch_s > 0 else 1,
-                              refine=refine_insights if processor.encoder else None)
+                              refine=refine_insights if processor.encoder else None,
+                              prefetch_ms=u.chat_encoder_prefetch_ms, prefetch_items=u.chat_encoder_batch)
     ctx.app.livelens_before_commit.append(insights.flush)
     if batch_s > 0:
         @ctx.app.timer(batch_s, name=f"{s.app_id}.chat-insights-flush")

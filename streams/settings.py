@@ -160,6 +160,9 @@ class UnderstandingSettings(BaseModel):
     #: +~200 MB); false: in a thread of the worker
     chat_encoder_process: bool = True
     chat_encoder_batch: int = Field(default=64, ge=1, le=256)
+    #: insights go to the encoder as they come, once the oldest waiting is this old (or a batch
+    #: waits), so a flush only waits for its last few; 0: a flush hands all of its insights over
+    chat_encoder_prefetch_ms: int = Field(default=20, ge=0, le=5_000)
     #: the most one flush spends refining (a call started before it finishes): insights beyond
     #: keep the fast decision (refined_by ""), so a busy machine sheds encoder work rather than
     #: holding insights back

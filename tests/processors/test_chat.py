@@ -270,3 +270,27 @@ async def test_the_encoder_heads_in_a_child_process_decide_as_in_this_one_zh_and
         assert out[0].emotion in ("sadness", "anger", "disgust") and out[0].intent == "complaint"
     finally:
         child.child.close()
+
+
+async def test_insights_go_to_the_refiner_as_they_come_and_a_flush_waits_only_for_the_rest():
+    sent = Sent()
+    calls: list[list[str]] = []
+
+    async def refine(items):
+        calls.append([i.message_id for i in items])
+        for i in items:
+            i.refined_by = "test-encoder"
+
+    batcher = InsightBatcher(sent, max_items=100, refine=refine, prefetch_ms=60_000, prefetch_items=2)
+    for i in range(3):
+        await batcher.add(insight("a", i))
+    await batcher.add(insight("b", 0))
+    await batcher.add(insight("a", 3))
+    await asyncio.sleep(0)  # the hand-offs run as tasks
+    assert calls == [["a-m0", "a-m1"], ["a-m2", "b-m0"]] and sent.batches == []  # nothing sent before a flush
+    assert await batcher.flush() == 2
+    assert calls[-1] == ["a-m3"]  # the flush handed over only what was still waiting
+    by_room = {b.room_id: [i.message_id for i in b.items] for b in sent.batches}
+    assert by_room == {"a": ["a-m0", "a-m1", "a-m2", "a-m3"], "b": ["b-m0"]}
+    assert all(i.refined_by == "test-encoder" for b in sent.batches for i in b.items)
+    assert batcher._refining == {}  # nothing left behind
