@@ -193,15 +193,22 @@ def test_no_encoder_means_no_refinement():
     assert processor.refiner is None and processor.refine([insight("a", 1)]) == 0
 
 
-async def test_a_flush_refines_every_rooms_insights_in_one_call_before_sending():
-    sent = Sent()
-    calls: list[list[str]] = []
+class RecordingRefiner:
+    """A fake encoder: records the message ids of each call and marks the insights refined."""
 
-    async def refine(items):
-        calls.append([i.message_id for i in items])
+    def __init__(self):
+        self.calls: list[list[str]] = []
+
+    async def __call__(self, items):
+        self.calls.append([i.message_id for i in items])
         for i in items:
             i.refined_by = "test-encoder"
 
+
+async def test_a_flush_refines_every_rooms_insights_in_one_call_before_sending():
+    sent = Sent()
+    refine = RecordingRefiner()
+    calls = refine.calls
     batcher = InsightBatcher(sent, max_items=100, refine=refine)
     await batcher.add(insight("a", 1))
     await batcher.add(insight("b", 1))
@@ -274,13 +281,8 @@ async def test_the_encoder_heads_in_a_child_process_decide_as_in_this_one_zh_and
 
 async def test_insights_go_to_the_refiner_as_they_come_and_a_flush_waits_only_for_the_rest():
     sent = Sent()
-    calls: list[list[str]] = []
-
-    async def refine(items):
-        calls.append([i.message_id for i in items])
-        for i in items:
-            i.refined_by = "test-encoder"
-
+    refine = RecordingRefiner()
+    calls = refine.calls
     batcher = InsightBatcher(sent, max_items=100, refine=refine, prefetch_ms=60_000, prefetch_items=2)
     for i in range(3):
         await batcher.add(insight("a", i))
