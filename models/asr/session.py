@@ -18,6 +18,16 @@ utterance is exactly the same samples (same input → same decode); otherwise (s
 the region changed) it is decoded again. So a final is never emitted early nor revised, and its
 latency is ≈ ``end_silence_ms`` instead of ``end_silence_ms`` + one decode.
 
+Finals against the offline decode (BENCHMARKS.md, session 11): a final is decoded with
+Whisper's full 30 s encoder context (``final_encoder_context``), partials with the fitted one
+(``models.asr.engine``): fitted finals were the main part of the streaming/offline gap on
+Chinese. ``end_silence_ms`` is 700 so that a host's pauses between sentences do not close an
+utterance: longer utterances gave the remaining gain on English. Tried and dropped (measured
+worse or unstable with tiny.en / base): conditioning a final on the previous finals' text
+(Whisper base looped on it in Chinese), and decoding a final with the audio before it as left
+context, keeping the words after its start (word timestamps of the context's last word run
+past the boundary; results swung with the context length).
+
 Why not LocalAgreement-2 (``policy="local_agreement"``, kept for comparison): it commits only
 words two successive decodes agree on, so the last words of every utterance wait for one or
 two more updates (whisper_streaming's paper: 3.3 s average latency), and each update re-decodes
@@ -38,6 +48,7 @@ At level 3, audio that piled up beyond ``max_backlog_ms`` is dropped (counted in
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -45,7 +56,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from models.asr.audio import SAMPLE_RATE, BadAudio, check_chunk
-from models.asr.engine import DecodedSegment, DecodeResult, join_texts
+from models.asr.engine import DecodedSegment, DecodeOptions, DecodeResult, join_texts
 from models.asr.guards import normalize_text
 from models.asr.language import SUPPORTED as SUPPORTED_LANGUAGES
 from models.asr.language import RoomLanguageId
@@ -87,8 +98,10 @@ class AsrUpdate:
 class AsrSessionConfig:
     policy: Literal["vad", "local_agreement"] = "vad"
     update_interval_ms: int = 500
-    #: silence after speech that closes an utterance (VAD); final latency ≈ this + one decode
-    end_silence_ms: int = 500
+    #: silence after speech that closes an utterance (VAD); final latency ≈ this. 700, not 500:
+    #: a host's pauses between sentences (0.3–0.6 s) no longer close an utterance, and the
+    #: longer utterances lowered the error towards the offline decode's (BENCHMARKS.md, session 11)
+    end_silence_ms: int = 700
     #: speculative final: once speech has been followed by this much silence, the utterance is
     #: decoded as its final candidate; at ``end_silence_ms`` it is emitted without a decode when
     #: the closed utterance is exactly that audio (else decoded again). 0 = off
@@ -119,6 +132,11 @@ class AsrSessionConfig:
     #: otherwise the first ``language_id_speech_ms`` of speech vote (models/asr/language.py)
     lock_language_prob: float = 0.9
     language_id_speech_ms: int = 3_000
+    #: encoder context of a final's decode (and of its speculative candidate): "full" pads to
+    #: Whisper's 30 s window like the offline decode, "fit" to max(10 s, utterance + 1 s) like
+    #: the partials. Measured (BENCHMARKS.md, session 11): "fit" finals raised the error over
+    #: the offline decode (zh most), at a third of the cost
+    final_encoder_context: Literal["fit", "full"] = "full"
 
 
 @dataclass
@@ -189,7 +207,7 @@ class StreamingAsrSession:
         self._partial_words: list[Word] = []  # words of the last partial decode (stream time)
         self._prev_partial_words: list[Word] = []  # local_agreement: previous hypothesis
         self._committed_in_utt = 0
-        self._spec: tuple[np.ndarray, DecodeResult] | None = None  # (audio, its decode)
+        self._spec: tuple[np.ndarray, DecodeOptions | None, DecodeResult] | None = None  # (audio, options, decode)
         self._level = 0
         self._calm_iters = 0
         self._rtf_ema = 0.0
@@ -415,10 +433,10 @@ class StreamingAsrSession:
     def _language(self) -> str | None:
         return self._locked_language
 
-    def _decode(self, audio: np.ndarray) -> DecodeResult:
+    def _decode(self, audio: np.ndarray, options: DecodeOptions | None = None) -> DecodeResult:
         if self.unsupported_language:
             return DecodeResult([], self.unsupported_language, 0.0, 0.0)  # nothing to transcribe in: save the CPU
-        result = self.engine.decode(audio, self._language(), self.options)
+        result = self.engine.decode(audio, self._language(), options or self.options)
         self.stats.decodes += 1
         self.stats.compute_s += result.compute_s
         self.stats.audio_s += len(audio) / SAMPLE_RATE
@@ -426,6 +444,15 @@ class StreamingAsrSession:
             if seg.dropped:
                 self.stats.dropped_segments[seg.dropped] = self.stats.dropped_segments.get(seg.dropped, 0) + 1
         return result
+
+    def _final_options(self) -> DecodeOptions | None:
+        """Decode options of a final (and of its speculative candidate): the room's, with the
+        final's encoder context (``fit``, the cheaper one, while degraded to level 2 or more)."""
+        base = self.options or getattr(self.engine, "options", None) or DecodeOptions()
+        context = "fit" if self._level >= 2 else self.config.final_encoder_context
+        if base.encoder_context == context:
+            return self.options
+        return dataclasses.replace(base, encoder_context=context)
 
     def _segment_id(self) -> str:
         sid = f"{self._prefix}{self._utterance_index:06d}"
@@ -464,12 +491,13 @@ class StreamingAsrSession:
         offset_ms = self._buffer_start_ms + s * 1000 // SAMPLE_RATE
         end_ms = self._buffer_start_ms + e * 1000 // SAMPLE_RATE
         audio = self._buffer[s:e]
-        if self._spec is not None and np.array_equal(self._spec[0], audio):
+        options = self._final_options()
+        if self._spec is not None and self._spec[1] == options and np.array_equal(self._spec[0], audio):
             # the very audio decoded speculatively: same input, same (deterministic) decode
-            result = self._spec[1]
+            result = self._spec[2]
             self.stats.spec_hits += 1
         else:
-            result = self._decode(audio)
+            result = self._decode(audio, options)
         self._identify_language(result, len(audio) * 1000 // SAMPLE_RATE)
         seg = self._to_segment(result, offset_ms, end_ms, is_final=True)
         finals = []
@@ -502,10 +530,11 @@ class StreamingAsrSession:
         if (e - s) < self.config.min_speech_ms * SAMPLE_RATE // 1000:
             return None
         audio = self._buffer[s:e]
-        if self._spec is not None and np.array_equal(self._spec[0], audio):
+        options = self._final_options()
+        if self._spec is not None and self._spec[1] == options and np.array_equal(self._spec[0], audio):
             return None  # already decoded: nothing new to show
-        result = self._decode(audio)
-        self._spec = (audio.copy(), result)
+        result = self._decode(audio, options)
+        self._spec = (audio.copy(), options, result)
         self.stats.spec_decodes += 1
         self._last_partial_ms = self.audio_end_ms
         offset_ms = self._buffer_start_ms + s * 1000 // SAMPLE_RATE
@@ -590,4 +619,3 @@ def _stream_words(words, offset_ms: int, end_limit_ms: int) -> list[Word]:
         out.append((start, end, text, w.probability))
         prev_end = end
     return out
-

@@ -78,10 +78,10 @@ def _finals(updates):
 def test_speculative_final_is_the_final_a_full_decode_gives(jfk):
     audio = np.concatenate([jfk, np.zeros(SR * 3 // 2, np.float32)])
     plain_engine, spec_engine = _AudioEcho(), _AudioEcho()
-    plain = StreamingAsrSession(plain_engine, "en", AsrSessionConfig(spec_silence_ms=0))
-    spec = StreamingAsrSession(spec_engine, "en", AsrSessionConfig(spec_silence_ms=250))
+    plain = StreamingAsrSession(plain_engine, "en", AsrSessionConfig(spec_silence_ms=0, end_silence_ms=500))
+    spec = StreamingAsrSession(spec_engine, "en", AsrSessionConfig(spec_silence_ms=250, end_silence_ms=500))
     plain_finals, spec_finals = _finals(stream(plain, audio)), _finals(stream(spec, audio))
-    assert len(plain_finals) == 4
+    assert len(plain_finals) == 4  # JFK's four sentences at 500 ms
     assert spec_finals == plain_finals  # same ids, times, and decoded from the same samples
     assert spec.stats.spec_hits >= 3  # most finals cost no decode when they close
     assert plain.stats.spec_decodes == plain.stats.spec_hits == 0
@@ -113,7 +113,7 @@ def test_speculative_candidate_is_dropped_when_speech_resumes(jfk):
 
 def test_lead_in_never_reaches_into_an_earlier_utterance(jfk):
     audio = np.concatenate([jfk, np.zeros(SR * 3 // 2, np.float32)])
-    session = StreamingAsrSession(_AudioEcho(), "en", AsrSessionConfig(lead_in_ms=2_000))
+    session = StreamingAsrSession(_AudioEcho(), "en", AsrSessionConfig(lead_in_ms=2_000, end_silence_ms=500))
     finals = [f for u in stream(session, audio) for f in u.finals]
     assert len(finals) == 4
     for a, b in zip(finals, finals[1:]):
@@ -156,3 +156,93 @@ def test_long_utterance_partials_decode_a_bounded_window_finals_decode_it_whole(
         ends = [w[1] for w in p.words]
         assert ends == sorted(ends) and all(w[0] <= w[1] for w in p.words)
         assert p.text == " ".join(w[2] for w in p.words)
+
+
+ZH_MEETING = JFK.parent.parent / "zh" / "TEST_MEETING_T0000000001_S00000.wav"  # 12 s, two utterances
+
+
+class _Contexts:
+    """Decoder double: records each decode's options; the text names the audio (a digest), so a
+    final's text says which decodes it came from."""
+
+    def __init__(self, language: str) -> None:
+        self.multilingual = language != "en"
+        self.language = language
+        self.calls: dict[str, list] = {}  # text (the audio's digest) -> options of each decode of it
+
+    def decode(self, audio, language, options=None) -> DecodeResult:
+        dur = len(audio) / SR
+        text = f"a{hashlib.sha1(np.ascontiguousarray(audio).tobytes()).hexdigest()[:10]}"
+        self.calls.setdefault(text, []).append(options)
+        return DecodeResult([DecodedSegment(0.0, dur, text, [DecodedWord(0.0, dur, text, 0.9)])],
+                            self.language, 1.0, 0.0)
+
+
+def _speech_file(language: str) -> np.ndarray:
+    path = JFK if language == "en" else ZH_MEETING
+    if not path.is_file():
+        pytest.skip(f"{path} missing (real speech)")
+    return np.concatenate([load_media(str(path)), np.zeros(SR * 3 // 2, np.float32)])
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_finals_decode_with_the_full_encoder_context_partials_with_the_fitted_one(language):
+    from models.asr.engine import DecodeOptions
+
+    audio = _speech_file(language)
+    room = DecodeOptions(hotwords="silk dress" if language == "en" else "桑蚕丝 连衣裙")
+    engine = _Contexts(language)
+    session = StreamingAsrSession(engine, language, AsrSessionConfig(update_interval_ms=500, end_silence_ms=500),
+                                  options=room)
+    updates = stream(session, audio)
+    finals = [f for u in updates for f in u.finals]
+    assert len(finals) >= 2 and sum(len(u.partials) for u in updates) >= 2
+    calls = [o for options in engine.calls.values() for o in options]
+    assert all(o.hotwords == room.hotwords for o in calls)  # the room's biasing is kept either way
+    for f in finals:  # a final's own decode (or its speculative candidate's)
+        assert engine.calls[f.text][-1].encoder_context == "full"
+    # full: every speculative candidate and every final decoded when it closed; fit: the partials
+    full = sum(o.encoder_context == "full" for o in calls)
+    assert full == session.stats.spec_decodes + len(finals) - session.stats.spec_hits
+    assert len(calls) - full >= 2
+    assert session.stats.spec_hits >= 1  # the candidate is still reused: same audio, same options
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_fit_final_context_decodes_finals_like_partials(language):
+    audio = _speech_file(language)
+    engine = _Contexts(language)
+    session = StreamingAsrSession(engine, language, AsrSessionConfig(final_encoder_context="fit"))
+    finals = [f for u in stream(session, audio) for f in u.finals]
+    assert finals
+    assert all(o is None for options in engine.calls.values() for o in options)  # the engine's own
+
+
+def test_a_degraded_session_decodes_its_finals_with_the_fitted_context():
+    audio = np.concatenate([_speech_file("en"), _speech_file("en")])
+    engine = _Contexts("en")
+    session = StreamingAsrSession(engine, "en", AsrSessionConfig(end_silence_ms=500))
+    level_before, checked = 0, 0
+    # 3 s chunks: every update starts 3 s behind, past the 1 s lag budget, so the session
+    # steps down a level per update
+    for u in stream(session, audio, chunk_ms=3_000):
+        for f in u.finals:
+            options = engine.calls[f.text][-1]
+            context = options.encoder_context if options else "fit"  # None: the engine's, fit
+            assert context == ("fit" if level_before >= 2 else "full")
+            checked += level_before >= 2
+        level_before = u.degraded_level
+    assert checked >= 1
+
+
+def test_end_silence_closes_an_utterance_only_after_a_pause_longer_than_a_sentence_gap():
+    # JFK has pauses of ~0.5 s between its sentences: 500 ms of silence closes 4 utterances,
+    # the default (700 ms) fewer, longer ones
+    audio = _speech_file("en")
+    counts = {}
+    for end_silence in (500, AsrSessionConfig().end_silence_ms):
+        session = StreamingAsrSession(_AudioEcho(), "en", AsrSessionConfig(end_silence_ms=end_silence))
+        counts[end_silence] = len(_finals(stream(session, audio)))
+    assert AsrSessionConfig().end_silence_ms == 700
+    assert counts[500] == 4 and counts[700] < 4
+

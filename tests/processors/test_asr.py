@@ -142,3 +142,14 @@ def test_a_bias_mode_that_hurt_the_figures_is_not_a_setting(monkeypatch):
     monkeypatch.setenv("LIVELENS_ASR__BIAS", "prompt")  # a prompt alone raised the en room's WER
     with pytest.raises(ValidationError):
         Settings(_env_file=None)
+
+
+def test_the_final_encoder_context_and_end_silence_settings_reach_the_session(monkeypatch):
+    from processors.asr import session_config
+
+    default = session_config(Settings(_env_file=None).asr)
+    assert default.final_encoder_context == "full" and default.end_silence_ms == 700
+    monkeypatch.setenv("LIVELENS_ASR__FINAL_ENCODER_CONTEXT", "fit")
+    monkeypatch.setenv("LIVELENS_ASR__END_SILENCE_MS", "500")
+    chosen = session_config(Settings(_env_file=None).asr)
+    assert chosen.final_encoder_context == "fit" and chosen.end_silence_ms == 500
