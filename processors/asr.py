@@ -246,7 +246,8 @@ def resolve_language(s, room_id: str, declared: str) -> tuple[str, str]:
 def session_config(a, policy: str | None = None) -> AsrSessionConfig:
     """The session settings of a room from ``Settings.asr`` (the ASR benchmark uses this too)."""
     return AsrSessionConfig(policy=policy or a.policy, update_interval_ms=int(a.update_interval_s * 1000),
-                            end_silence_ms=a.end_silence_ms, spec_silence_ms=a.spec_silence_ms,
+                            end_silence_ms=a.end_silence_ms, en_end_silence_ms=a.en_end_silence_ms,
+                            spec_silence_ms=a.spec_silence_ms,
                             lead_in_ms=a.lead_in_ms, vad_keep_ms=a.vad_keep_ms, partial_window_s=a.partial_window_s,
                             max_utterance_s=a.max_utterance_s, lag_budget_ms=a.lag_budget_ms,
                             language_id_speech_ms=a.language_id_speech_ms,

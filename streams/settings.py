@@ -98,9 +98,10 @@ class AsrSettings(BaseModel):
     #: Streaming policy: "vad" (VAD-bounded utterances, measured better) or "local_agreement".
     policy: Literal["vad", "local_agreement"] = "vad"
     #: Silence that closes an utterance; final latency ≈ this (the decode is speculative, below).
-    #: 700: pauses between a host's sentences do not close it; longer utterances came nearer the
-    #: offline error than 500 did (BENCHMARKS.md, session 11).
-    end_silence_ms: int = 700
+    end_silence_ms: int = 500
+    #: The same in English rooms (None: end_silence_ms). 700: pauses between a host's sentences
+    #: do not close it; longer utterances came nearer the offline error (BENCHMARKS.md, session 11).
+    en_end_silence_ms: int | None = 700
     #: After this much silence the utterance is decoded as its final candidate, emitted without a
     #: new decode once end_silence_ms confirms it (only for the identical audio). 0 = off.
     spec_silence_ms: int = 250
@@ -112,9 +113,10 @@ class AsrSettings(BaseModel):
     #: before are kept from the previous partial): a partial's cost stops growing. 0 = off.
     partial_window_s: float = 4.0
     max_utterance_s: float = 15.0
-    #: Encoder context of a final's decode: "full" (Whisper's 30 s window, as offline) or "fit"
-    #: (max(10 s, utterance + 1 s), as partials: a third of the cost, higher error on Chinese).
-    final_encoder_context: Literal["fit", "full"] = "full"
+    #: Encoder context of a final's decode: "full" (Whisper's 30 s window, as offline), "fit"
+    #: (max(10 s, utterance + 1 s), as partials: a third of the cost, higher error on Chinese) or
+    #: "auto": full in English rooms, fit in Chinese ones (full put zh finals over budget on CPU).
+    final_encoder_context: Literal["fit", "full", "auto"] = "auto"
     #: Lag (audio waiting + compute) above which a session degrades; an alert condition.
     lag_budget_ms: float = 1000.0
     #: Threads of the ASR decode pool (Whisper runs there, never on the event loop).

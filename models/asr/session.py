@@ -18,11 +18,14 @@ utterance is exactly the same samples (same input → same decode); otherwise (s
 the region changed) it is decoded again. So a final is never emitted early nor revised, and its
 latency is ≈ ``end_silence_ms`` instead of ``end_silence_ms`` + one decode.
 
-Finals against the offline decode (BENCHMARKS.md, session 11): a final is decoded with
-Whisper's full 30 s encoder context (``final_encoder_context``), partials with the fitted one
-(``models.asr.engine``): fitted finals were the main part of the streaming/offline gap on
-Chinese. ``end_silence_ms`` is 700 so that a host's pauses between sentences do not close an
-utterance: longer utterances gave the remaining gain on English. Tried and dropped (measured
+Finals against the offline decode (BENCHMARKS.md, session 11): a final decoded with Whisper's
+full 30 s encoder context (``final_encoder_context``) instead of the fitted one of the partials
+(``models.asr.engine``) closes most of the streaming/offline gap, and longer utterances
+(``en_end_silence_ms`` 700: a host's pauses between sentences do not close one) the rest on
+English. Both are per language by default ("auto"): English rooms get them (final p95 ~1.4 s on
+2 CPU cores); Chinese rooms keep fitted finals and 500 ms, because Whisper base's full-context
+decode (~600 ms on 2 cores) and the longer utterances pushed the zh sample room's final p95 from
+1.2 s to 6 s, over the stage budget (a GPU would not pay that: set ``full`` there). Tried and dropped (measured
 worse or unstable with tiny.en / base): conditioning a final on the previous finals' text
 (Whisper base looped on it in Chinese), and decoding a final with the audio before it as left
 context, keeping the words after its start (word timestamps of the context's last word run
@@ -98,10 +101,13 @@ class AsrUpdate:
 class AsrSessionConfig:
     policy: Literal["vad", "local_agreement"] = "vad"
     update_interval_ms: int = 500
-    #: silence after speech that closes an utterance (VAD); final latency ≈ this. 700, not 500:
-    #: a host's pauses between sentences (0.3–0.6 s) no longer close an utterance, and the
-    #: longer utterances lowered the error towards the offline decode's (BENCHMARKS.md, session 11)
-    end_silence_ms: int = 700
+    #: silence after speech that closes an utterance (VAD); final latency ≈ this
+    end_silence_ms: int = 500
+    #: the same for English rooms (None: ``end_silence_ms``). 700: a host's pauses between
+    #: sentences (0.3–0.6 s) no longer close an utterance, and the longer utterances lowered the
+    #: error towards the offline decode's (BENCHMARKS.md, session 11); on Chinese the longer
+    #: utterances cost final latency (speculative decodes thrown away when speech resumes)
+    en_end_silence_ms: int | None = 700
     #: speculative final: once speech has been followed by this much silence, the utterance is
     #: decoded as its final candidate; at ``end_silence_ms`` it is emitted without a decode when
     #: the closed utterance is exactly that audio (else decoded again). 0 = off
@@ -134,9 +140,10 @@ class AsrSessionConfig:
     language_id_speech_ms: int = 3_000
     #: encoder context of a final's decode (and of its speculative candidate): "full" pads to
     #: Whisper's 30 s window like the offline decode, "fit" to max(10 s, utterance + 1 s) like
-    #: the partials. Measured (BENCHMARKS.md, session 11): "fit" finals raised the error over
-    #: the offline decode (zh most), at a third of the cost
-    final_encoder_context: Literal["fit", "full"] = "full"
+    #: the partials; "auto": full for English rooms, fit otherwise. Measured (BENCHMARKS.md,
+    #: session 11): "fit" finals raised the error over the offline decode (zh most), at a third
+    #: of the cost; "full" with Whisper base on 2 CPU cores put zh finals over the stage budget
+    final_encoder_context: Literal["fit", "full", "auto"] = "auto"
 
 
 @dataclass
@@ -374,7 +381,7 @@ class StreamingAsrSession:
                  max_utterance_s: float) -> list[tuple[int, int]]:
         cfg = self.config
         raw = segment(probs, offset, known, threshold=cfg.vad_threshold, min_speech_ms=cfg.min_speech_ms,
-                      max_speech_s=max_utterance_s, min_silence_ms=cfg.end_silence_ms,
+                      max_speech_s=max_utterance_s, min_silence_ms=self._end_silence_ms(),
                       speech_pad_ms=cfg.speech_pad_ms)
         lead = cfg.lead_in_ms * SAMPLE_RATE // 1000
         regions: list[tuple[int, int]] = []
@@ -392,7 +399,7 @@ class StreamingAsrSession:
         regions, known = self._buffer_regions(max_utt)
         n = len(self._buffer)
         # a region is closed when VAD saw enough silence after it, or VAD split it for length
-        closed_margin = (cfg.end_silence_ms - cfg.speech_pad_ms) * SAMPLE_RATE // 1000
+        closed_margin = (self._end_silence_ms() - cfg.speech_pad_ms) * SAMPLE_RATE // 1000
         spec_margin = (cfg.spec_silence_ms - cfg.speech_pad_ms) * SAMPLE_RATE // 1000
         cut = 0  # samples of the buffer fully handled
         open_region: tuple[int, int] | None = None
@@ -445,11 +452,22 @@ class StreamingAsrSession:
                 self.stats.dropped_segments[seg.dropped] = self.stats.dropped_segments.get(seg.dropped, 0) + 1
         return result
 
+    def _end_silence_ms(self) -> int:
+        """Silence that closes an utterance: ``en_end_silence_ms`` in an English room."""
+        cfg = self.config
+        if cfg.en_end_silence_ms is not None and self._language() == "en":
+            return cfg.en_end_silence_ms
+        return cfg.end_silence_ms
+
     def _final_options(self) -> DecodeOptions | None:
         """Decode options of a final (and of its speculative candidate): the room's, with the
         final's encoder context (``fit``, the cheaper one, while degraded to level 2 or more)."""
         base = self.options or getattr(self.engine, "options", None) or DecodeOptions()
-        context = "fit" if self._level >= 2 else self.config.final_encoder_context
+        context = self.config.final_encoder_context
+        if context == "auto":
+            context = "full" if self._language() == "en" else "fit"
+        if self._level >= 2:
+            context = "fit"
         if base.encoder_context == context:
             return self.options
         return dataclasses.replace(base, encoder_context=context)

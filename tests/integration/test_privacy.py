@@ -12,7 +12,7 @@ import pytest
 from streams.ingest.edge import parse_edge_object
 from streams.ingest.privacy import ViewerPrivacy
 from streams.ingest.publisher import Publisher
-from streams.schemas import ChatMessage, CommerceEvent
+from streams.schemas import CommerceEvent
 from streams.topics import TopicNames
 from tests.integration.helpers import wait_for
 

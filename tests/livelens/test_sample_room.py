@@ -13,7 +13,6 @@ import av
 import numpy as np
 import pytest
 
-from livelens.bench.asr import sample_room_error
 from livelens.sample_room import (
     LANGS, SCRIPTS, SELLING_POINT_CLASSES, RoomTimeline, TimedSentence, ensure_sample_room, generate_events,
     is_current, read_jsonl, shared_data_dir, synthesize_speech,

@@ -78,8 +78,8 @@ def _finals(updates):
 def test_speculative_final_is_the_final_a_full_decode_gives(jfk):
     audio = np.concatenate([jfk, np.zeros(SR * 3 // 2, np.float32)])
     plain_engine, spec_engine = _AudioEcho(), _AudioEcho()
-    plain = StreamingAsrSession(plain_engine, "en", AsrSessionConfig(spec_silence_ms=0, end_silence_ms=500))
-    spec = StreamingAsrSession(spec_engine, "en", AsrSessionConfig(spec_silence_ms=250, end_silence_ms=500))
+    plain = StreamingAsrSession(plain_engine, "en", AsrSessionConfig(spec_silence_ms=0, end_silence_ms=500, en_end_silence_ms=None))
+    spec = StreamingAsrSession(spec_engine, "en", AsrSessionConfig(spec_silence_ms=250, end_silence_ms=500, en_end_silence_ms=None))
     plain_finals, spec_finals = _finals(stream(plain, audio)), _finals(stream(spec, audio))
     assert len(plain_finals) == 4  # JFK's four sentences at 500 ms
     assert spec_finals == plain_finals  # same ids, times, and decoded from the same samples
@@ -93,9 +93,9 @@ def test_speculative_candidate_is_dropped_when_speech_resumes(jfk):
     first, second = jfk[int(0.32 * SR):int(2.24 * SR)], jfk[int(5.44 * SR):int(7.62 * SR)]
     pause, tail = np.zeros(int(0.4 * SR), np.float32), np.zeros(int(1.5 * SR), np.float32)
     audio = np.concatenate([np.zeros(SR // 2, np.float32), first, pause, second, tail])
-    spec = StreamingAsrSession(_AudioEcho(), "en", AsrSessionConfig(spec_silence_ms=250, end_silence_ms=500))
+    spec = StreamingAsrSession(_AudioEcho(), "en", AsrSessionConfig(spec_silence_ms=250, end_silence_ms=500, en_end_silence_ms=None))
     updates = stream(spec, audio)
-    plain = StreamingAsrSession(_AudioEcho(), "en", AsrSessionConfig(spec_silence_ms=0, end_silence_ms=500))
+    plain = StreamingAsrSession(_AudioEcho(), "en", AsrSessionConfig(spec_silence_ms=0, end_silence_ms=500, en_end_silence_ms=None))
     finals = _finals(updates)
     assert finals == _finals(stream(plain, audio))
     assert len(finals) == 1, finals
@@ -113,7 +113,7 @@ def test_speculative_candidate_is_dropped_when_speech_resumes(jfk):
 
 def test_lead_in_never_reaches_into_an_earlier_utterance(jfk):
     audio = np.concatenate([jfk, np.zeros(SR * 3 // 2, np.float32)])
-    session = StreamingAsrSession(_AudioEcho(), "en", AsrSessionConfig(lead_in_ms=2_000, end_silence_ms=500))
+    session = StreamingAsrSession(_AudioEcho(), "en", AsrSessionConfig(lead_in_ms=2_000, end_silence_ms=500, en_end_silence_ms=None))
     finals = [f for u in stream(session, audio) for f in u.finals]
     assert len(finals) == 4
     for a, b in zip(finals, finals[1:]):
@@ -192,8 +192,8 @@ def test_finals_decode_with_the_full_encoder_context_partials_with_the_fitted_on
     audio = _speech_file(language)
     room = DecodeOptions(hotwords="silk dress" if language == "en" else "桑蚕丝 连衣裙")
     engine = _Contexts(language)
-    session = StreamingAsrSession(engine, language, AsrSessionConfig(update_interval_ms=500, end_silence_ms=500),
-                                  options=room)
+    session = StreamingAsrSession(engine, language, AsrSessionConfig(
+        update_interval_ms=500, end_silence_ms=500, en_end_silence_ms=None, final_encoder_context="full"), options=room)
     updates = stream(session, audio)
     finals = [f for u in updates for f in u.finals]
     assert len(finals) >= 2 and sum(len(u.partials) for u in updates) >= 2
@@ -221,7 +221,7 @@ def test_fit_final_context_decodes_finals_like_partials(language):
 def test_a_degraded_session_decodes_its_finals_with_the_fitted_context():
     audio = np.concatenate([_speech_file("en"), _speech_file("en")])
     engine = _Contexts("en")
-    session = StreamingAsrSession(engine, "en", AsrSessionConfig(end_silence_ms=500))
+    session = StreamingAsrSession(engine, "en", AsrSessionConfig(end_silence_ms=500, en_end_silence_ms=None))
     level_before, checked = 0, 0
     # 3 s chunks: every update starts 3 s behind, past the 1 s lag budget, so the session
     # steps down a level per update
@@ -237,12 +237,26 @@ def test_a_degraded_session_decodes_its_finals_with_the_fitted_context():
 
 def test_end_silence_closes_an_utterance_only_after_a_pause_longer_than_a_sentence_gap():
     # JFK has pauses of ~0.5 s between its sentences: 500 ms of silence closes 4 utterances,
-    # the default (700 ms) fewer, longer ones
+    # an English room's default (700 ms) fewer, longer ones
     audio = _speech_file("en")
     counts = {}
-    for end_silence in (500, AsrSessionConfig().end_silence_ms):
-        session = StreamingAsrSession(_AudioEcho(), "en", AsrSessionConfig(end_silence_ms=end_silence))
-        counts[end_silence] = len(_finals(stream(session, audio)))
-    assert AsrSessionConfig().end_silence_ms == 700
-    assert counts[500] == 4 and counts[700] < 4
+    for en_end_silence in (None, AsrSessionConfig().en_end_silence_ms):
+        session = StreamingAsrSession(_AudioEcho(), "en", AsrSessionConfig(en_end_silence_ms=en_end_silence))
+        counts[en_end_silence] = len(_finals(stream(session, audio)))
+    assert AsrSessionConfig().en_end_silence_ms == 700 and AsrSessionConfig().end_silence_ms == 500
+    assert counts[None] == 4 and counts[700] < 4
 
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_by_default_english_finals_get_the_full_context_and_chinese_ones_the_fitted(language):
+    """"auto": Whisper base's full-context decode put the zh room's finals over the stage budget
+    on 2 CPU cores (BENCHMARKS.md, session 11); English finals (tiny.en) stay within it."""
+    audio = _speech_file(language)
+    engine = _Contexts(language)
+    session = StreamingAsrSession(engine, language, AsrSessionConfig())
+    finals = [f for u in stream(session, audio) for f in u.finals]
+    assert finals
+    for f in finals:
+        options = engine.calls[f.text][-1]
+        assert (options.encoder_context if options else "fit") == ("full" if language == "en" else "fit")
+    assert session._end_silence_ms() == (700 if language == "en" else 500)

@@ -148,7 +148,8 @@ def test_the_final_encoder_context_and_end_silence_settings_reach_the_session(mo
     from processors.asr import session_config
 
     default = session_config(Settings(_env_file=None).asr)
-    assert default.final_encoder_context == "full" and default.end_silence_ms == 700
+    assert default.final_encoder_context == "auto" and default.end_silence_ms == 500
+    assert default.en_end_silence_ms == 700
     monkeypatch.setenv("LIVELENS_ASR__FINAL_ENCODER_CONTEXT", "fit")
     monkeypatch.setenv("LIVELENS_ASR__END_SILENCE_MS", "500")
     chosen = session_config(Settings(_env_file=None).asr)

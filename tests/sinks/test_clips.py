@@ -212,7 +212,7 @@ async def test_api_serves_files_with_the_token_only(tmp_path, redis_url):
         assert r.status_code == 200 and "hi" in r.text
         assert [c["clip_id"] for c in client.get(f"/api/rooms/{ROOM}/clips", headers=auth).json()] == ["c1"]
         for bad in [f"/clips/{ROOM}/c1/..%2F..%2Fsecret.txt", f"/clips/{ROOM}/..%2F..%2F/secret.txt",
-                    f"/clips/..%2F/c1/clip.srt", f"/clips/{ROOM}/c1/clip.mp4", f"/clips/{ROOM}/c1/other.txt"]:
+                    "/clips/..%2F/c1/clip.srt", f"/clips/{ROOM}/c1/clip.mp4", f"/clips/{ROOM}/c1/other.txt"]:
             assert client.get(bad, headers=auth).status_code == 404, bad
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 
-import numpy as np
 import pytest
 import typer
 from typer.testing import CliRunner
