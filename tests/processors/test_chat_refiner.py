@@ -72,8 +72,8 @@ def test_the_child_exits_when_its_worker_is_killed(tmp_path):
         "from processors.chat_refiner import ChatRefinerProcess\n"
         "if __name__ == '__main__':\n"
         "    r = ChatRefinerProcess('use-multilingual'); r.start()\n"
-        "    print(*r._pool._processes, flush=True); time.sleep(300)\n")
-    worker = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+        "    print(*r._pool._processes, flush=True); sys.stdin.read()\n")  # alive until killed
+    worker = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         child = int(worker.stdout.readline())
         os.kill(child, 0)  # alive

@@ -57,7 +57,9 @@ def test_a_workers_cpu_and_memory_include_its_child_processes():
 
     from livelens.bench.load import _proc_rss_mb, proc_cpu_s, with_children
 
-    child = subprocess.Popen([sys.executable, "-c", "import time; x = bytearray(64 << 20); time.sleep(60)"])
+    # holds 64 MB until its stdin closes (killed below)
+    child = subprocess.Popen([sys.executable, "-c", "import sys; x = bytearray(64 << 20); sys.stdin.read()"],
+                             stdin=subprocess.PIPE)
     try:
         import time
 
