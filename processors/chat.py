@@ -32,7 +32,7 @@ from models.understanding.chat import ChatAnalysis, ChatAnalyzer
 
 from models.understanding.streaming import ChatAggregator
 from processors.base import Processor
-from processors.chat_refiner import ChatRefinerProcess
+from processors.chat_refiner import ChatRefinerProcess, analyze_until
 from processors.runtime import Input, Output, RoomProcessor, attach
 from processors.shared import TEXT_KEEP, SharedChatAnalysis, shared_chat_analysis
 from streams.app import AppContext
@@ -174,7 +174,10 @@ class ChatProcessor(RoomProcessor):
         """:meth:`refine`, off the event loop: in the child process, or else in a thread."""
         if self.child is None:
             return await asyncio.to_thread(self.refine, items, deadline)
-        analyses = await self.child.analyze([i.text for i in items], deadline)
+        return self._apply(items, await self.child.analyze([i.text for i in items], deadline))
+
+    def _apply(self, items: list[ChatInsight], analyses: list[ChatAnalysis]) -> int:
+        """Write the encoder's analyses onto the first insights; how many were refined."""
         for item, analysis in zip(items, analyses):
             apply_analysis(item, analysis)
             item.refined_by = self.encoder
@@ -188,15 +191,8 @@ class ChatProcessor(RoomProcessor):
         if not self.encoder:
             return 0
         self._load_refiner()
-        step = self.u.chat_encoder_batch
-        for start in range(0, len(items), step):
-            if deadline is not None and start and time.monotonic() > deadline:
-                return start
-            chunk = items[start:start + step]
-            for item, analysis in zip(chunk, self.refiner.analyze_many([i.text for i in chunk])):
-                apply_analysis(item, analysis)
-                item.refined_by = self.encoder
-        return len(items)
+        return self._apply(items, analyze_until(self.refiner, [i.text for i in items], self.u.chat_encoder_batch,
+                                                deadline))
 
     def load_state(self, saved) -> ChatAggregator:
         return ChatAggregator.from_state(saved) if saved else ChatAggregator(self.u.chat_window_ms, self.u.top_questions)

@@ -69,14 +69,20 @@ def _lean(analysis: ChatAnalysis) -> ChatAnalysis:
                         emotion_probabilities=analysis.emotion_probabilities)
 
 
-def _refine(texts: list[str], batch: int, deadline: float | None) -> list[ChatAnalysis]:
-    """In the child: analyses of the first texts, ``batch`` per call, no call started after ``deadline``."""
+def analyze_until(analyzer, texts: list[str], batch: int, deadline: float | None) -> list[ChatAnalysis]:
+    """Analyses of the first texts, ``batch`` per encoder call, no call started after ``deadline``
+    (``time.monotonic``; the first call always runs): the rest keep the fast decision."""
     out: list[ChatAnalysis] = []
     for start in range(0, len(texts), batch):
         if deadline is not None and start and time.monotonic() > deadline:
             break
-        out.extend(_lean(a) for a in _analyzer.analyze_many(texts[start:start + batch]))
+        out.extend(analyzer.analyze_many(texts[start:start + batch]))
     return out
+
+
+def _refine(texts: list[str], batch: int, deadline: float | None) -> list[ChatAnalysis]:
+    """In the child: :func:`analyze_until` with its heads, sent back lean."""
+    return [_lean(a) for a in analyze_until(_analyzer, texts, batch, deadline)]
 
 
 class ChatRefinerProcess:

@@ -346,25 +346,25 @@ def with_children(pid: int) -> list[int]:
 
 def proc_cpu_s(pid: int, children: bool = False) -> float:
     """utime + stime of a process in seconds (/proc/<pid>/stat fields 14 and 15); with its
-    descendants' when ``children``."""
-    total = float("nan")
-    for p in with_children(pid) if children else [pid]:
-        fields = _stat_fields(p)
-        if fields is not None:
-            total = (0.0 if total != total else total) + (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return total
+    descendants' when ``children``; NaN when it is gone."""
+    stats = [f for f in map(_stat_fields, with_children(pid) if children else [pid]) if f is not None]
+    return sum(int(f[11]) + int(f[12]) for f in stats) / CLK_TCK if stats else float("nan")
+
+
+def _vm_rss_kb(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
 
 
 def _proc_rss_mb(pid: int, children: bool = False) -> float:
-    total = float("nan")
-    for p in with_children(pid) if children else [pid]:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total = (0.0 if total != total else total) + int(line.split()[1]) / 1024
-        except OSError:
-            pass
-    return total
+    """Resident memory in MB (with its descendants' when ``children``); NaN when it is gone."""
+    sizes = [kb for kb in map(_vm_rss_kb, with_children(pid) if children else [pid]) if kb is not None]
+    return sum(sizes) / 1024 if sizes else float("nan")
 
 
 class ResourceSampler:
