@@ -152,7 +152,8 @@ class ChatProcessor(RoomProcessor):
         self.refiner = refiner
         self.encoder = "" if self.u.chat_encoder.lower() in ("", "none", "off") else self.u.chat_encoder
         #: the encoder heads in a child process (``chat_encoder_process``); None: in this one
-        self.child = ChatRefinerProcess(self.encoder, self.u.chat_weights, self.u.chat_encoder_batch) \
+        self.child = ChatRefinerProcess(self.encoder, self.u.chat_weights, self.u.chat_encoder_batch,
+                                        nice=self.u.chat_encoder_nice) \
             if self.encoder and self.u.chat_encoder_process and refiner is None else None
 
     def load_models(self) -> None:

@@ -42,9 +42,13 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(0)
 
 
-def _start(encoder: str, weights: str | None) -> None:
-    """Child initialiser: one BLAS thread (the worker's loop keeps the other core), then the heads."""
+def _start(encoder: str, weights: str | None, nice: int = 0) -> None:
+    """Child initialiser: one BLAS thread (the worker's loop keeps the other core), a lower CPU
+    priority (``nice``: the worker's loop comes first when the cores are busy, and the flush
+    budget sheds what the child could not refine), then the heads."""
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="parent-watch").start()
+    if nice:
+        os.nice(nice)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     from models.understanding.chat import ChatAnalyzer
@@ -88,8 +92,9 @@ def _refine(texts: list[str], batch: int, deadline: float | None) -> list[ChatAn
 class ChatRefinerProcess:
     """A child process holding the chat encoder heads; :meth:`analyze` refines one flush."""
 
-    def __init__(self, encoder: str, weights: Path | None = None, batch: int = 64) -> None:
+    def __init__(self, encoder: str, weights: Path | None = None, batch: int = 64, nice: int = 0) -> None:
         self.encoder, self.weights, self.batch = encoder, (str(weights) if weights else None), max(1, batch)
+        self.nice = nice
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self.name = ""
@@ -100,7 +105,7 @@ class ChatRefinerProcess:
             if self._pool is not None:
                 return
             pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_start, initargs=(self.encoder, self.weights))
+                                       initializer=_start, initargs=(self.encoder, self.weights, self.nice))
             self.name = pool.submit(_ready).result()
             self._pool = pool
             log.info("chat: encoder heads (%s) loaded in a child process", self.name)

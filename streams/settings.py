@@ -166,6 +166,9 @@ class UnderstandingSettings(BaseModel):
     #: the encoder heads run in a child process of the worker (the loop's core stays free;
     #: +~200 MB); false: in a thread of the worker
     chat_encoder_process: bool = True
+    #: the child's CPU niceness (0–19): when the cores are busy the worker's loop runs first and
+    #: the flush budget sheds the refinements the child could not finish in time
+    chat_encoder_nice: int = Field(default=10, ge=0, le=19)
     chat_encoder_batch: int = Field(default=64, ge=1, le=256)
     #: insights go to the encoder as they come, once the oldest waiting is this old (or a batch
     #: waits), so a flush only waits for its last few; 0: a flush hands all of its insights over

@@ -443,6 +443,19 @@ class LoadOptions:
     #: every chat message made distinct (a running number appended), so no embedding cache hits:
     #: the sample room has 134 distinct chat lines, a real room many more
     unique_chat: bool = False
+    #: the light worker's processors (None: LIGHT_POOL); a subset compares like with like, e.g.
+    #: against code that had fewer processors
+    light_processors: list[str] | None = None
+
+
+def _processor_list(names: str) -> list[str]:
+    """``--light-processors``: known processor names, comma-separated (one-line error otherwise)."""
+    chosen = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in chosen if n not in LIGHT_POOL]
+    if not chosen or unknown:
+        raise typer.BadParameter(f"choose among {','.join(LIGHT_POOL)}" + (f"; unknown: {','.join(unknown)}" if unknown else ""),
+                                 param_hint="--light-processors")
+    return chosen
 
 
 def bench_rules_file(path: Path, cooldown_s: float) -> Path:
@@ -473,7 +486,7 @@ async def run_step(settings: Settings, infra, n_rooms: int, opts: LoadOptions, m
     step = settings.model_copy(update={"topic_prefix": f"load{run}", "data_dir": run_dir, "metrics_port": 0,
                                        "segment_store": str(run_dir / "segments")})
     topics = TopicNames(step.topic_prefix)
-    pools = {"light": LIGHT_POOL} | ({"heavy": HEAVY_POOL} if opts.asr else {})
+    pools = {"light": opts.light_processors or LIGHT_POOL} | ({"heavy": HEAVY_POOL} if opts.asr else {})
     if opts.sink_pool:
         pools["sinks"] = []  # no processor: the Redis sink alone, off the light worker's event loop
     workers: dict[str, WorkerProcess] = {}
@@ -646,7 +659,9 @@ async def run_load(settings: Settings, room_counts: list[int], opts: LoadOptions
             "fetch_max_wait_ms": settings.fetch_max_wait_ms, "sink_pool": opts.sink_pool,
             "note": (f"recommendation rules' cooldown and ttl lowered to {opts.rec_cooldown_s:g} s for samples; "
                      f"latency percentiles use inputs ingested after the first {opts.settle_s:g} s; "
-                     "one light worker holds every processor but asr"
+                     + ("one light worker holds every processor but asr" if not opts.light_processors
+                        or opts.light_processors == LIGHT_POOL
+                        else "one light worker holds " + ",".join(opts.light_processors))
                      + ("; the Redis sink runs in its own worker process" if opts.sink_pool else
                         "; the Redis sink runs in the light worker")
                      + (f"; workers' torch threads = {opts.torch_threads}" if opts.torch_threads else "")
@@ -736,6 +751,8 @@ def register(app: typer.Typer) -> None:
                                        help="Run the Redis sink in its own worker process"),
         unique_chat: bool = typer.Option(False, "--unique-chat/--no-unique-chat",
                                          help="Make every chat message distinct (no embedding cache hits)"),
+        light_processors: str = typer.Option(",".join(LIGHT_POOL), help="The light worker's processors, "
+                                             "comma-separated (a subset compares like with like)"),
         json_out: bool = typer.Option(False, "--json", help="Print JSON"),
     ) -> None:
         """N rooms at realistic rates through the real broker and the full processor set: latency, CPU, memory."""
@@ -744,7 +761,8 @@ def register(app: typer.Typer) -> None:
         opts = LoadOptions(seconds=seconds, asr=asr, asr_rooms=asr_rooms, hot_every=hot_every, hot_rate=hot_rate,
                            burst_every=burst_every, rec_cooldown_s=rec_cooldown, settle_s=settle,
                            p99_limit_ms=p99_limit_ms, seed=seed, torch_threads=torch_threads,
-                           sink_pool=sink_pool, unique_chat=unique_chat)
+                           sink_pool=sink_pool, unique_chat=unique_chat,
+                           light_processors=_processor_list(light_processors))
         counts = [int(x) for x in steps.split(",") if x.strip()] if find_max else [rooms]
         result = asyncio.run(run_load(settings, counts, opts, find_max))
         result["command"] = ("livelens bench load " + " ".join(shlex.quote(a) for a in sys.argv[3:])).strip()

@@ -32,11 +32,13 @@ def _workload(n: int = 2000) -> int:
 
 
 def reference_ms(repeats: int = 5) -> float:
-    """Median CPU milliseconds of the fixed workload (this process, ``time.process_time``)."""
+    """Median CPU milliseconds of the fixed workload (this thread, ``time.thread_time``: a
+    process's CPU time would also count OpenBLAS's threads, which spin after numpy work and
+    doubled the figure in a plain ``python -c`` while the host was quiet)."""
     _workload(200)  # warm up imports and caches
     times = []
     for _ in range(repeats):
-        start = time.process_time()
+        start = time.thread_time()
         _workload()
-        times.append((time.process_time() - start) * 1000.0)
+        times.append((time.thread_time() - start) * 1000.0)
     return round(statistics.median(times), 1)

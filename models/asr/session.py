@@ -25,7 +25,10 @@ full 30 s encoder context (``final_encoder_context``) instead of the fitted one 
 English. Both are per language by default ("auto"): English rooms get them (final p95 ~1.4 s on
 2 CPU cores); Chinese rooms keep fitted finals and 500 ms, because Whisper base's full-context
 decode (~600 ms on 2 cores) and the longer utterances pushed the zh sample room's final p95 from
-1.2 s to 6 s, over the stage budget (a GPU would not pay that: set ``full`` there). Tried and dropped (measured
+1.2 s to 6 s, over the stage budget (a GPU would not pay that: set ``full`` there). With
+speculation off (``spec_silence_ms=0``: a speculative full-context decode is thrown away whenever
+speech resumes, and the extra load degraded the session to fitted finals) full-context zh finals
+reached the offline error (real zh 0.95×) at a final p95 of 1.75–1.94 s (session 12). Tried and dropped (measured
 worse or unstable with tiny.en / base): conditioning a final on the previous finals' text
 (Whisper base looped on it in Chinese), and decoding a final with the audio before it as left
 context, keeping the words after its start (word timestamps of the context's last word run

@@ -5,7 +5,8 @@ the transcript, in the room's language. Pure: strings in, a :class:`Listing` out
                             selling_point="面料材质", max_title_chars=20, max_tags=5)
 
 - filler words and livestream call-outs (zh: 嗯, 那个, 就是说, 宝宝们, 家人们; en: um, uh, you know,
-  guys, ...) are removed before anything is written;
+  guys, ...) are removed before anything is written, and sentences that talk to the audience
+  (follow, like, welcome) are never the hook: both lists are data, ``listing_words.yaml``;
 - the title is ``<hook>｜<product>`` (en: ``<hook> | <product>``): the hook is the transcript
   sentence that carries the most key phrases (not a question), cut at a clause boundary to fit
   ``max_title_chars`` (characters, as platforms count them); when even that does not fit, the
@@ -20,25 +21,73 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from models.data_files import load_yaml_model
 
 from .policy import key_phrases
 from .subtitles import is_cjk
 
-# Longest first, so "就是说" goes before "就是".
-_ZH_FILLERS = sorted(
-    ["嗯", "呃", "额", "啊", "哦", "噢", "哈喽", "哈哈", "那个", "这个这个", "就是说", "就是", "然后呢", "然后", "对吧",
-     "对不对", "怎么说呢", "其实呢", "的话呢", "宝宝们", "宝子们", "家人们", "姐妹们", "亲们", "老铁们", "朋友们",
-     "欢迎来到直播间", "哇"],
-    key=len, reverse=True)
-_EN_FILLERS = [r"\bum+\b", r"\buh+\b", r"\ber+\b", r"\bhmm+\b", r"\byou know\b", r"\bi mean\b", r"\bbasically\b",
-               r"\bliterally\b", r"\bkind of\b", r"\bsort of\b", r"\bguys\b", r"\beveryone\b", r"\bwow\b",
-               r"^\s*(so|okay|ok|well|like|now|right|hi|hey)\b[,\s]*", r"\blike,"]
-_EN_FILLER_RE = re.compile("|".join(f"(?:,\\s*)?{f}(?:\\s*,)?" if not f.startswith("^") else f for f in _EN_FILLERS),
-                           re.IGNORECASE)
-#: sentences that talk to the live audience, not about the product: never a hook, not in the description
-_ENGAGEMENT = re.compile(r"关注|点赞|扣个?[一1]|欢迎|直播间|刷起来|小心心|新来的|听得?清|"
-                         r"\b(follow|subscribe|welcome|tap the heart|hear me|thanks for coming|live room)\b",
-                         re.IGNORECASE)
+LISTING_WORDS_FILE = Path(__file__).with_name("listing_words.yaml")
+
+
+class ListingWordsError(ValueError):
+    """The listing word file cannot be read or does not match :class:`ListingWords`."""
+
+
+class ListingWords(BaseModel):
+    """Fillers removed from a listing and the audience call-outs it skips (``listing_words.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    zh_fillers: list[str] = []
+    en_fillers: list[str] = []
+    engagement: list[str] = []
+
+    @field_validator("zh_fillers", "en_fillers", "engagement")
+    @classmethod
+    def _non_empty(cls, words: list[str]) -> list[str]:
+        if any(not w.strip() for w in words):
+            raise ValueError("an empty entry")
+        return words
+
+    @field_validator("en_fillers", "engagement")
+    @classmethod
+    def _valid_patterns(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+        return patterns
+
+
+@dataclass(frozen=True)
+class _CompiledWords:
+    zh_fillers: tuple[str, ...]  # longest first, so "就是说" goes before "就是"
+    en_fillers: re.Pattern | None
+    engagement: re.Pattern | None
+
+
+@lru_cache(maxsize=4)
+def listing_words(path: Path = LISTING_WORDS_FILE) -> _CompiledWords:
+    """The word file, checked and compiled (cached per path)."""
+    words = load_yaml_model(path, ListingWords, ListingWordsError, what="the listing word file")
+    en = "|".join(f if f.startswith("^") else f"(?:,\\s*)?(?:{f})(?:\\s*,)?" for f in words.en_fillers)
+    engagement = "|".join(f"(?:{p})" for p in words.engagement)
+    return _CompiledWords(zh_fillers=tuple(sorted(words.zh_fillers, key=len, reverse=True)),
+                          en_fillers=re.compile(en, re.IGNORECASE) if en else None,
+                          engagement=re.compile(engagement, re.IGNORECASE) if engagement else None)
+
+
+def _is_engagement(sentence: str) -> bool:
+    pattern = listing_words().engagement
+    return bool(pattern and pattern.search(sentence))
+
+
 _ZH_SENTENCE = re.compile(r"[^。！？!?]+[。！？!?]?")
 _EN_SENTENCE = re.compile(r"[^.!?]+[.!?]?")
 _CLAUSE_ZH = re.compile(r"[，,；;：:、]")
@@ -54,17 +103,18 @@ class Listing:
 
 def strip_fillers(text: str, lang: str) -> str:
     """``text`` without filler words and call-outs, with the punctuation they leave behind tidied."""
+    words = listing_words()
     if lang == "zh":
-        for filler in _ZH_FILLERS:
+        for filler in words.zh_fillers:
             text = text.replace(filler, "")
         text = re.sub(r"^[，,、\s]+", "", text)
         text = re.sub(r"[，,、]\s*([，,。！？!?])", r"\1", text)
         text = re.sub(r"([。！？!?])[，,、\s]+", r"\1", text)
         return re.sub(r"\s+", "", text).strip("，,、 ")
     out = text
-    for _ in range(3):  # fillers can stack ("So, um, like, ...")
+    for _ in range(3 if words.en_fillers else 0):  # fillers can stack ("So, um, like, ...")
         # ", you know," between two clauses leaves one comma; at an edge, none
-        out = _EN_FILLER_RE.sub(lambda m: "," if m.group(0).startswith(",") and m.group(0).endswith(",") else "", out)
+        out = words.en_fillers.sub(lambda m: "," if m.group(0).startswith(",") and m.group(0).endswith(",") else "", out)
         out = re.sub(r"^[\s,;]+", "", out)
     out = re.sub(r"\s+([,.!?;:])", r"\1", out)
     out = re.sub(r",\s*,", ",", out)
@@ -123,7 +173,7 @@ def _hook(sentences: list[str], phrases: list[str], variant: int = 0) -> str:
         i, s = item
         hits = sum(1 for p in phrases if p.lower() in s.lower())
         question = s.endswith(("?", "？", "吗", "呢"))
-        return (hits - (2 if question else 0) - (5 if _ENGAGEMENT.search(s) else 0), -i)
+        return (hits - (2 if question else 0) - (5 if _is_engagement(s) else 0), -i)
 
     ranked = [s for _i, s in sorted(enumerate(dict.fromkeys(sentences)), key=score, reverse=True)]
     return ranked[variant % len(ranked)]
@@ -149,7 +199,7 @@ def write_listing(
     product = (product or "").strip()
     sentences = _sentences(transcript or "", lang)
     chosen = _sentences(selling_text, lang) if selling_text else []
-    about = [x for x in sentences if not _ENGAGEMENT.search(x)] or sentences
+    about = [x for x in sentences if not _is_engagement(x)] or sentences
     cleaned = " ".join(about) if lang == "en" else "".join(about)
     # the product's own words count twice: a hook that names the product beats one that does not
     phrases = key_phrases(product, 4) * 2 + key_phrases(cleaned or (selling_text or ""), 8)
@@ -160,7 +210,7 @@ def write_listing(
     pool = chosen or sentences
     # whole sentences first, then their clauses: the best one that fits wins over a cut sentence
     candidates = [_strip_end(x) for x in pool] + [_strip_end(c) for x in pool for c in clause_re.split(x)]
-    candidates = [c for c in candidates if len(re.sub(r"\W", "", c)) >= 2 and not _ENGAGEMENT.search(c)]
+    candidates = [c for c in candidates if len(re.sub(r"\W", "", c)) >= 2 and not _is_engagement(c)]
 
     def best_fitting(limit: int) -> str:
         fitting = [c for c in dict.fromkeys(candidates) if len(c) <= limit]

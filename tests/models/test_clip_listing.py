@@ -113,3 +113,34 @@ def test_variants_take_the_next_hooks_zh_and_en():
     en = "This dress is pure silk. It drapes beautifully and feels cool. Today it is only 129 dollars."
     titles = [write_listing(en, lang="en", product="silk dress", max_title_chars=40, variant=k).title for k in range(3)]
     assert len(set(titles)) == 3 and all(len(t) <= 40 for t in titles), titles
+
+
+def test_the_listing_word_file_is_checked_at_load(tmp_path):
+    from models.clips.listing import ListingWordsError, listing_words
+
+    bad = tmp_path / "words.yaml"
+    bad.write_text("zh_fillers: [嗯]\nengagement: ['关注(']\n", encoding="utf-8")
+    with pytest.raises(ListingWordsError, match=r"words\.yaml: engagement: .*not a regular expression"):
+        listing_words(bad)
+    bad.write_text("zh_fillers: [嗯, ' ']\n", encoding="utf-8")
+    with pytest.raises(ListingWordsError, match=r"zh_fillers: an empty entry"):
+        listing_words(bad)
+    good = tmp_path / "good.yaml"
+    good.write_text("zh_fillers: [就是, 就是说]\nen_fillers: ['\\bum+\\b']\nengagement: ['关注']\n", encoding="utf-8")
+    words = listing_words(good)
+    assert words.zh_fillers == ("就是说", "就是")  # longest first
+    assert words.engagement.search("点个关注") and not words.engagement.search("桑蚕丝")
+    assert words.en_fillers.sub("", "this, umm, silk") == "this silk"
+
+
+def test_the_shipped_listing_words_drive_the_fillers_and_the_hook_zh_and_en():
+    from models.clips.listing import listing_words
+
+    words = listing_words()
+    assert {"宝宝们", "家人们", "就是说"} <= set(words.zh_fillers)
+    assert words.engagement.search("欢迎新来的宝宝") and words.engagement.search("Don't forget to follow")
+    zh = write_listing("欢迎新来的宝宝点个关注。这条裙子是桑蚕丝面料，垂感很好。", lang="zh", product="真丝连衣裙")
+    assert "关注" not in zh.title and "桑蚕丝" in zh.title
+    en = write_listing("Welcome, follow the room! This dress is mulberry silk with a lovely drape.", lang="en",
+                       product="silk dress")
+    assert "follow" not in en.title.lower() and "silk" in en.title.lower()

@@ -72,3 +72,16 @@ def test_a_workers_cpu_and_memory_include_its_child_processes():
     finally:
         child.kill()
         child.wait()
+
+
+def test_the_light_pool_can_be_narrowed_to_known_processors_only():
+    import typer
+
+    from livelens.bench.load import LIGHT_POOL, _processor_list
+
+    assert _processor_list("metrics, chat,recommender") == ["metrics", "chat", "recommender"]
+    assert _processor_list(",".join(LIGHT_POOL)) == LIGHT_POOL
+    with pytest.raises(typer.BadParameter, match="unknown: asr"):
+        _processor_list("chat,asr")
+    with pytest.raises(typer.BadParameter, match="choose among"):
+        _processor_list(" , ")
