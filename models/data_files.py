@@ -8,6 +8,7 @@ can still catch just that kind.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -61,3 +62,13 @@ def yaml_error_line(exc: Exception) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     return f"line {mark.line + 1}: {problem}" if mark is not None else problem
+
+
+def compiling_patterns(patterns: list[str]) -> list[str]:
+    """A field validator's check: every entry is a valid regular expression (ValueError naming it)."""
+    for i, pattern in enumerate(patterns):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"pattern {i} {pattern!r} is not a valid regular expression: {exc}") from exc
+    return patterns

@@ -443,9 +443,9 @@ class LoadOptions:
     #: every chat message made distinct (a running number appended), so no embedding cache hits:
     #: the sample room has 134 distinct chat lines, a real room many more
     unique_chat: bool = False
-    #: the light worker's processors (None: LIGHT_POOL); a subset compares like with like, e.g.
-    #: against code that had fewer processors
-    light_processors: list[str] | None = None
+    #: the light worker's processors; a subset compares like with like, e.g. against code that
+    #: had fewer processors
+    light_processors: list[str] = field(default_factory=lambda: list(LIGHT_POOL))
 
 
 def _processor_list(names: str) -> list[str]:
@@ -486,7 +486,7 @@ async def run_step(settings: Settings, infra, n_rooms: int, opts: LoadOptions, m
     step = settings.model_copy(update={"topic_prefix": f"load{run}", "data_dir": run_dir, "metrics_port": 0,
                                        "segment_store": str(run_dir / "segments")})
     topics = TopicNames(step.topic_prefix)
-    pools = {"light": opts.light_processors or LIGHT_POOL} | ({"heavy": HEAVY_POOL} if opts.asr else {})
+    pools = {"light": opts.light_processors} | ({"heavy": HEAVY_POOL} if opts.asr else {})
     if opts.sink_pool:
         pools["sinks"] = []  # no processor: the Redis sink alone, off the light worker's event loop
     workers: dict[str, WorkerProcess] = {}
@@ -659,8 +659,7 @@ async def run_load(settings: Settings, room_counts: list[int], opts: LoadOptions
             "fetch_max_wait_ms": settings.fetch_max_wait_ms, "sink_pool": opts.sink_pool,
             "note": (f"recommendation rules' cooldown and ttl lowered to {opts.rec_cooldown_s:g} s for samples; "
                      f"latency percentiles use inputs ingested after the first {opts.settle_s:g} s; "
-                     + ("one light worker holds every processor but asr" if not opts.light_processors
-                        or opts.light_processors == LIGHT_POOL
+                     + ("one light worker holds every processor but asr" if opts.light_processors == LIGHT_POOL
                         else "one light worker holds " + ",".join(opts.light_processors))
                      + ("; the Redis sink runs in its own worker process" if opts.sink_pool else
                         "; the Redis sink runs in the light worker")

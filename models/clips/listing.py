@@ -26,7 +26,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from models.data_files import load_yaml_model
+from models.data_files import compiling_patterns, load_yaml_model
 
 from .policy import key_phrases
 from .subtitles import is_cjk
@@ -57,12 +57,7 @@ class ListingWords(BaseModel):
     @field_validator("en_fillers", "engagement")
     @classmethod
     def _valid_patterns(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
-        return patterns
+        return compiling_patterns(patterns)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from models.data_files import read_yaml, validate
+from models.data_files import compiling_patterns, read_yaml, validate
 
 RULES_DIR = Path(__file__).resolve().parent / "rules"
 
@@ -37,15 +37,6 @@ _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 class RulePackError(ValueError):
     """A rule pack is missing or malformed (the message names the file and field)."""
-
-
-def _compiles(patterns: list[str]) -> list[str]:
-    for i, pattern in enumerate(patterns):
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"pattern {i} {pattern!r} is not a valid regular expression: {exc}") from exc
-    return patterns
 
 
 class Rule(BaseModel):
@@ -86,7 +77,7 @@ class Rule(BaseModel):
     @field_validator("patterns", "exception_patterns")
     @classmethod
     def _patterns(cls, value: list[str]) -> list[str]:
-        return _compiles(value)
+        return compiling_patterns(value)
 
     @field_validator("terms", "exceptions", "sounds_like", "sounds_like_cues")
     @classmethod

@@ -120,7 +120,7 @@ def test_the_listing_word_file_is_checked_at_load(tmp_path):
 
     bad = tmp_path / "words.yaml"
     bad.write_text("zh_fillers: [嗯]\nengagement: ['关注(']\n", encoding="utf-8")
-    with pytest.raises(ListingWordsError, match=r"words\.yaml: engagement: .*not a regular expression"):
+    with pytest.raises(ListingWordsError, match=r"words\.yaml: engagement: .*not a valid regular expression"):
         listing_words(bad)
     bad.write_text("zh_fillers: [嗯, ' ']\n", encoding="utf-8")
     with pytest.raises(ListingWordsError, match=r"zh_fillers: an empty entry"):
