@@ -337,9 +337,14 @@ def room_report(room_dir: Path, events: dict[str, list[dict]]) -> dict:
     points = [e for e in events.get("selling_point", []) if e.get("closed", True) and not e.get("chit_chat")]
     selling = [s for s in sentences if s["label"] != "chit_chat"]
 
+    def classes(point) -> set[str]:
+        # a final often spans several of the host's sentences ("纯棉的，垂感好，今天到手价99"):
+        # each class the multi-label classifier gave it counts, not only the top one
+        return {point["label"]} | {label["class"] for label in point.get("labels") or []}
+
     def found(sentence) -> bool:
         start, end = sentence["start"] * 1000, sentence["end"] * 1000
-        return any(p["label"] == sentence["label"] and p["start_ms"] < end and p["end_ms"] > start for p in points)
+        return any(sentence["label"] in classes(p) and p["start_ms"] < end and p["end_ms"] > start for p in points)
 
     clips = {}
     for c in events.get("clip", []):  # the newest revision of each clip

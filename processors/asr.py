@@ -249,7 +249,7 @@ def session_config(a, policy: str | None = None) -> AsrSessionConfig:
                             end_silence_ms=a.end_silence_ms, en_end_silence_ms=a.en_end_silence_ms,
                             spec_silence_ms=a.spec_silence_ms,
                             lead_in_ms=a.lead_in_ms, vad_keep_ms=a.vad_keep_ms, partial_window_s=a.partial_window_s,
-                            max_utterance_s=a.max_utterance_s, lag_budget_ms=a.lag_budget_ms,
+                            max_utterance_s=a.max_utterance_s, lag_budget_ms=a.lag_budget_ms, degrade_rtf=a.degrade_rtf,
                             language_id_speech_ms=a.language_id_speech_ms,
                             final_encoder_context=a.final_encoder_context)
 

@@ -119,6 +119,8 @@ class AsrSettings(BaseModel):
     final_encoder_context: Literal["fit", "full", "auto"] = "auto"
     #: Lag (audio waiting + compute) above which a session degrades; an alert condition.
     lag_budget_ms: float = 1000.0
+    #: Compute/audio ratio above which a session degrades too (a slow or loaded machine).
+    degrade_rtf: float = 0.8
     #: Threads of the ASR decode pool (Whisper runs there, never on the event loop).
     workers: int = 1
     #: Speech biased to the room (models/asr/bias.py), English rooms with a ``catalog`` only:

@@ -83,6 +83,19 @@ def test_the_report_shows_multi_label_selling_points_with_their_product_zh_and_e
     assert "Mulberry Silk Midi Dress" in capsys.readouterr().err
 
 
+def test_a_scripted_sentence_counts_as_found_by_any_class_of_an_overlapping_point(tmp_path):
+    # one final spanning two of the host's sentences: its second class finds the second sentence
+    (tmp_path / "script.json").write_text(json.dumps({"lang": "zh", "sentences": [
+        {"text": "纯棉的", "start": 0.0, "end": 1.0, "label": "fabric_material"},
+        {"text": "垂感好", "start": 1.0, "end": 2.0, "label": "drape"},
+        {"text": "今天到手价99", "start": 5.0, "end": 6.0, "label": "price_promotion"}]}), encoding="utf-8")
+    point = _point("纯棉的，垂感好", ["fabric_material", "drape"])  # spans 0–2 s
+    report = demo.room_report(tmp_path, {"selling_point": [point]})
+    assert (report["selling_found"], report["selling_sentences"]) == (2, 3)  # not the price sentence at 5 s
+    assert demo.room_report(tmp_path, {"selling_point": [_point("纯棉的，垂感好", ["fabric_material"])]})[
+        "selling_found"] == 1  # a class the point lacks is not found
+
+
 def test_render_progress_counts_the_newest_revision_of_each_clip():
     from livelens.demo import render_progress
 
