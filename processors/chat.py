@@ -153,7 +153,7 @@ class ChatProcessor(RoomProcessor):
         self.encoder = "" if self.u.chat_encoder.lower() in ("", "none", "off") else self.u.chat_encoder
         #: the encoder heads in a child process (``chat_encoder_process``); None: in this one
         self.child = ChatRefinerProcess(self.encoder, self.u.chat_weights, self.u.chat_encoder_batch,
-                                        nice=self.u.chat_encoder_nice) \
+                                        nice=self.u.chat_encoder_nice, precision=self.u.encoder_precision) \
             if self.encoder and self.u.chat_encoder_process and refiner is None else None
 
     def load_models(self) -> None:
@@ -168,8 +168,8 @@ class ChatProcessor(RoomProcessor):
     def _load_refiner(self) -> None:
         if self.refiner is None:
             u = self.u
-            self.refiner = ChatAnalyzer(u.chat_weights, encoder=self.encoder) if u.chat_weights else \
-                ChatAnalyzer(encoder=self.encoder)
+            self.refiner = ChatAnalyzer(u.chat_weights, encoder=self.encoder, encoder_precision=u.encoder_precision) \
+                if u.chat_weights else ChatAnalyzer(encoder=self.encoder, encoder_precision=u.encoder_precision)
 
     async def refine_off_loop(self, items: list[ChatInsight], deadline: float | None = None) -> int:
         """:meth:`refine`, off the event loop: in the child process, or else in a thread."""

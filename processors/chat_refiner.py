@@ -42,7 +42,7 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(0)
 
 
-def _start(encoder: str, weights: str | None, nice: int = 0) -> None:
+def _start(encoder: str, weights: str | None, nice: int = 0, precision: str = "float32") -> None:
     """Child initialiser: one BLAS thread (the worker's loop keeps the other core), a lower CPU
     priority (``nice``: the worker's loop comes first when the cores are busy, and the flush
     budget sheds what the child could not refine), then the heads."""
@@ -54,7 +54,8 @@ def _start(encoder: str, weights: str | None, nice: int = 0) -> None:
     from models.understanding.chat import ChatAnalyzer
 
     global _analyzer
-    _analyzer = ChatAnalyzer(weights, encoder=encoder) if weights else ChatAnalyzer(encoder=encoder)
+    _analyzer = ChatAnalyzer(weights, encoder=encoder, encoder_precision=precision) if weights else \
+        ChatAnalyzer(encoder=encoder, encoder_precision=precision)
 
 
 def _ready() -> str:
@@ -92,9 +93,10 @@ def _refine(texts: list[str], batch: int, deadline: float | None) -> list[ChatAn
 class ChatRefinerProcess:
     """A child process holding the chat encoder heads; :meth:`analyze` refines one flush."""
 
-    def __init__(self, encoder: str, weights: Path | None = None, batch: int = 64, nice: int = 0) -> None:
+    def __init__(self, encoder: str, weights: Path | None = None, batch: int = 64, nice: int = 0,
+                 precision: str = "float32") -> None:
         self.encoder, self.weights, self.batch = encoder, (str(weights) if weights else None), max(1, batch)
-        self.nice = nice
+        self.nice, self.precision = nice, precision
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self.name = ""
@@ -105,7 +107,7 @@ class ChatRefinerProcess:
             if self._pool is not None:
                 return
             pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_start, initargs=(self.encoder, self.weights, self.nice))
+                                       initializer=_start, initargs=(self.encoder, self.weights, self.nice, self.precision))
             self.name = pool.submit(_ready).result()
             self._pool = pool
             log.info("chat: encoder heads (%s) loaded in a child process", self.name)

@@ -66,7 +66,7 @@ class SellingPointsProcessor(RoomProcessor):
     def load_models(self) -> None:
         if self.classifier is None:
             taxonomy = load_taxonomy(self.u.category, self.u.taxonomy_dir)
-            self.classifier = SegmentClassifier(taxonomy, make_encoder(self.u.encoder), min_score=self.u.min_score)
+            self.classifier = SegmentClassifier(taxonomy, make_encoder(self.u.encoder, self.u.encoder_precision), min_score=self.u.min_score)
         if self.u.multi_label and self.multi_label is None:
             self.multi_label = MultiLabelClassifier(self.classifier)
         if self.u.catalog is not None:

@@ -140,6 +140,11 @@ class UnderstandingSettings(BaseModel):
     category: str = "apparel"
     #: "use-multilingual" (packaged, offline), "minilm" (packaged), or any transformers path / hub id.
     encoder: str = "use-multilingual"
+    #: USE-multilingual's arithmetic, for selling points and the chat encoder heads: "float32" (the
+    #: package's numpy forward), "bfloat16" (torch on oneDNN, models/understanding/use_bf16.py:
+    #: faster on CPUs with AMX / AVX512-BF16, slower elsewhere; embeddings within cosine 0.9999)
+    #: or "auto" (bfloat16 where the CPU has those units). Figures in BENCHMARKS.md
+    encoder_precision: Literal["float32", "bfloat16", "auto"] = "float32"
     #: classify transcript sentences on the event loop (the packaged encoder: ~2 ms a sentence)
     #: rather than in a thread, whose hand-offs and GIL turns cost the loop more than that
     #: (BENCHMARKS.md, session 8); False for a slow encoder (a transformers model: 10 ms and up)

@@ -446,15 +446,31 @@ class LoadOptions:
     #: the light worker's processors; a subset compares like with like, e.g. against code that
     #: had fewer processors
     light_processors: list[str] = field(default_factory=lambda: list(LIGHT_POOL))
+    #: light processors that run in a worker process of their own (pool named after the
+    #: processor) instead of in the light worker, e.g. ["chat"]: its loop, and the encoder
+    #: hand-offs, off the light worker's core
+    own_pools: list[str] = field(default_factory=list)
 
 
-def _processor_list(names: str) -> list[str]:
-    """``--light-processors``: known processor names, comma-separated (one-line error otherwise)."""
+def worker_pools(opts: LoadOptions) -> dict[str, list[str]]:
+    """Pool name -> processors: the light worker, one pool per ``own_pools`` processor, the heavy
+    pool with ``asr`` and an empty "sinks" pool with ``sink_pool`` (the Redis sink alone)."""
+    own = [p for p in opts.own_pools if p in opts.light_processors]
+    pools = {"light": [p for p in opts.light_processors if p not in own]} | {p: [p] for p in own}
+    if opts.asr:
+        pools["heavy"] = list(HEAVY_POOL)
+    if opts.sink_pool:
+        pools["sinks"] = []
+    return pools
+
+
+def _processor_list(names: str, option: str = "--light-processors") -> list[str]:
+    """``--light-processors`` / ``--own-pool``: known processor names, comma-separated (one-line error otherwise)."""
     chosen = [n.strip() for n in names.split(",") if n.strip()]
     unknown = [n for n in chosen if n not in LIGHT_POOL]
     if not chosen or unknown:
         raise typer.BadParameter(f"choose among {','.join(LIGHT_POOL)}" + (f"; unknown: {','.join(unknown)}" if unknown else ""),
-                                 param_hint="--light-processors")
+                                 param_hint=option)
     return chosen
 
 
@@ -486,9 +502,7 @@ async def run_step(settings: Settings, infra, n_rooms: int, opts: LoadOptions, m
     step = settings.model_copy(update={"topic_prefix": f"load{run}", "data_dir": run_dir, "metrics_port": 0,
                                        "segment_store": str(run_dir / "segments")})
     topics = TopicNames(step.topic_prefix)
-    pools = {"light": opts.light_processors} | ({"heavy": HEAVY_POOL} if opts.asr else {})
-    if opts.sink_pool:
-        pools["sinks"] = []  # no processor: the Redis sink alone, off the light worker's event loop
+    pools = worker_pools(opts)
     workers: dict[str, WorkerProcess] = {}
     machine_before = reference_ms()  # nothing of this step runs yet
     try:
@@ -657,10 +671,12 @@ async def run_load(settings: Settings, room_counts: list[int], opts: LoadOptions
     return {"asr": opts.asr, "seconds_per_step": opts.seconds, "p99_limit_ms": opts.p99_limit_ms,
             "rec_cooldown_s": opts.rec_cooldown_s, "partitions": settings.partitions,
             "fetch_max_wait_ms": settings.fetch_max_wait_ms, "sink_pool": opts.sink_pool,
+            "own_pools": list(opts.own_pools),
             "note": (f"recommendation rules' cooldown and ttl lowered to {opts.rec_cooldown_s:g} s for samples; "
                      f"latency percentiles use inputs ingested after the first {opts.settle_s:g} s; "
                      + ("one light worker holds every processor but asr" if opts.light_processors == LIGHT_POOL
                         else "one light worker holds " + ",".join(opts.light_processors))
+                     + "".join(f"; {p} runs in a worker of its own" for p in opts.own_pools)
                      + ("; the Redis sink runs in its own worker process" if opts.sink_pool else
                         "; the Redis sink runs in the light worker")
                      + (f"; workers' torch threads = {opts.torch_threads}" if opts.torch_threads else "")
@@ -752,6 +768,8 @@ def register(app: typer.Typer) -> None:
                                          help="Make every chat message distinct (no embedding cache hits)"),
         light_processors: str = typer.Option(",".join(LIGHT_POOL), help="The light worker's processors, "
                                              "comma-separated (a subset compares like with like)"),
+        own_pool: str = typer.Option("", help="Light processors that run in a worker process of their own, "
+                                     "comma-separated (e.g. chat: its encoder hand-offs off the light worker)"),
         json_out: bool = typer.Option(False, "--json", help="Print JSON"),
     ) -> None:
         """N rooms at realistic rates through the real broker and the full processor set: latency, CPU, memory."""
@@ -761,7 +779,8 @@ def register(app: typer.Typer) -> None:
                            burst_every=burst_every, rec_cooldown_s=rec_cooldown, settle_s=settle,
                            p99_limit_ms=p99_limit_ms, seed=seed, torch_threads=torch_threads,
                            sink_pool=sink_pool, unique_chat=unique_chat,
-                           light_processors=_processor_list(light_processors))
+                           light_processors=_processor_list(light_processors),
+                           own_pools=_processor_list(own_pool, "--own-pool") if own_pool.strip() else [])
         counts = [int(x) for x in steps.split(",") if x.strip()] if find_max else [rooms]
         result = asyncio.run(run_load(settings, counts, opts, find_max))
         result["command"] = ("livelens bench load " + " ".join(shlex.quote(a) for a in sys.argv[3:])).strip()

@@ -84,11 +84,16 @@ def _analyzers():
     from models.understanding.chat import ChatAnalyzer
 
     if "analyzers" not in _STATE:
-        _STATE["analyzers"] = (ChatAnalyzer(), ChatAnalyzer(encoder=None))
+        _STATE["analyzers"] = (ChatAnalyzer(encoder_precision=_precision()), ChatAnalyzer(encoder=None))
     return _STATE["analyzers"]
 
 
 _STATE: dict = {}
+
+
+def _precision() -> str:
+    """The encoder precision of this run (``--precision``; float32 unless given)."""
+    return _STATE.get("precision", "float32")
 
 
 def _timed_batch(fn: Callable[[list], list], items: list, batch: int = 32) -> tuple[list, float]:
@@ -254,7 +259,7 @@ def bench_selling_points(data_dir: Path, threshold: float, encoder_name: str) ->
     items = load_jave(data_dir)
     taxonomy = load_taxonomy("apparel")
     models = {
-        f"livelens ({encoder_name} + lexical)": SegmentClassifier(taxonomy, make_encoder(encoder_name)),
+        f"livelens ({encoder_name} + lexical)": SegmentClassifier(taxonomy, make_encoder(encoder_name, _precision())),
         "lexical only (baseline)": SegmentClassifier(taxonomy, None),
     }
     # default: each model's own detect_threshold (one keyword's worth of evidence); the lexical
@@ -305,7 +310,7 @@ def bench_multilabel(data_dir: Path, encoder_name: str) -> dict:
     from models.understanding.selling_points import MultiLabelClassifier
 
     judged = set(JAVE_TAG_TO_CLASS.values())
-    multi = MultiLabelClassifier(SegmentClassifier(load_taxonomy("apparel"), shared_encoder(encoder_name)))
+    multi = MultiLabelClassifier(SegmentClassifier(load_taxonomy("apparel"), shared_encoder(encoder_name, _precision())))
     out = {}
     for split in ("test", "train+valid"):
         items = [x for part in split.split("+") for x in load_jave_split(data_dir, part)]
@@ -345,7 +350,7 @@ def bench_cost() -> dict:
         "import numpy, yaml\n"
         "from models.understanding import chat\n"
         "before = rss()\n"
-        "a = chat.ChatAnalyzer(); a.analyze('warm up 预热')\n"
+        f"a = chat.ChatAnalyzer(encoder_precision={_precision()!r}); a.analyze('warm up 预热')\n"
         "loaded = rss()\n"
         "msgs = [f'{t}{i}' for i in range(40) for t in ('这件多少钱', '主播好美😍', 'what size for 165cm', '已拍两件', '质量太差了要退货')]\n"
         "long = [str(i) + '这件衣服面料很好' * 40 for i in range(64)]\n"
@@ -433,6 +438,8 @@ def register(app: typer.Typer) -> None:
         unseen: int = typer.Option(0, help="reviews of the unseen category to score (0: all of them)"),
         threshold: Optional[float] = typer.Option(None, help="selling-point score at which an attribute counts as detected (default: the classifier's detect_threshold)"),
         encoder: str = typer.Option("use-multilingual", help="sentence encoder for the segment classifier"),
+        precision: str = typer.Option("float32", help="the encoder's arithmetic: float32 | bfloat16 | auto "
+                                      "(understanding.encoder_precision)"),
         cost: bool = typer.Option(True, help="measure ms per message and the RSS growth in a fresh process"),
         as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
     ) -> None:
@@ -443,12 +450,17 @@ def register(app: typer.Typer) -> None:
 
         from models.understanding.chat_data import default_data_dir, load_emotion
 
+        from models.understanding.encoders import PRECISIONS
+
+        if precision not in PRECISIONS:
+            raise typer.BadParameter(f"choose one of {', '.join(PRECISIONS)}", param_hint="--precision")
+        _STATE["precision"] = precision
         data_dir = data or default_data_dir()
         if not data_dir.is_dir():
             typer.echo(f"error: data folder not found: {data_dir}", err=True)
             raise typer.Exit(2)
         command = "livelens bench understanding " + " ".join(shlex.quote(a) for a in sys.argv[3:])
-        report: dict = {"data": str(data_dir)}
+        report: dict = {"data": str(data_dir), "precision": precision}
         steps = [
             ("cost", "cost (fresh process)", bench_cost if cost else None),
             ("unseen", "sentiment, unseen category", lambda: bench_unseen_category(data_dir, unseen)),

@@ -57,7 +57,8 @@ def register(app: typer.Typer) -> None:
         except (TaxonomyError, ThresholdsError, CatalogError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2)
-        classifier = SegmentClassifier(taxonomy, make_encoder(encoder or cfg.encoder), min_score=cfg.min_score)
+        classifier = SegmentClassifier(taxonomy, make_encoder(encoder or cfg.encoder, cfg.encoder_precision),
+                                        min_score=cfg.min_score)
         multi = MultiLabelClassifier(classifier, limits)
         for text in _stdin_lines():
             try:
@@ -102,7 +103,8 @@ def register(app: typer.Typer) -> None:
         try:
             # offline, the encoder heads by default (the live worker's default is lexicon-only for its
             # per-message budget: understanding.chat_encoder); --encoder none for the lexicon heads
-            analyzer = ChatAnalyzer(cfg.chat_weights or WEIGHTS_PATH, encoder=encoder or "use-multilingual")
+            analyzer = ChatAnalyzer(cfg.chat_weights or WEIGHTS_PATH, encoder=encoder or "use-multilingual",
+                                    encoder_precision=cfg.encoder_precision)
         except (FileNotFoundError, ValueError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2)

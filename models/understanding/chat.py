@@ -359,11 +359,13 @@ class ChatAnalyzer:
 
     ``encoder``: "use-multilingual" (default; the encoder heads of chat_encoder.py), any
     ``SentenceEncoder``, or None for the lexicon + n-gram baseline alone (numpy only).
-    ``weights_path`` is the baseline's n-gram file, ``heads_path`` the encoder heads' file.
+    ``weights_path`` is the baseline's n-gram file, ``heads_path`` the encoder heads' file;
+    ``encoder_precision`` the named encoder's arithmetic (encoders.resolve_precision).
     """
 
     def __init__(self, weights_path: Path | str = WEIGHTS_PATH, lexicon_path: Path | str = LEXICON_PATH,
-                 encoder: object | None = "use-multilingual", heads_path: Path | str | None = None) -> None:
+                 encoder: object | None = "use-multilingual", heads_path: Path | str | None = None,
+                 encoder_precision: str = "float32") -> None:
         weights = _cached_weights(str(weights_path))
         lexicon = load_lexicon(str(lexicon_path))
         self.lexicon = lexicon
@@ -382,7 +384,8 @@ class ChatAnalyzer:
         if encoder is not None:
             from models.understanding.chat_encoder import HEADS_PATH, EncoderChatHeads
 
-            self.encoder_heads = EncoderChatHeads(self, encoder, heads_path or HEADS_PATH)
+            self.encoder_heads = EncoderChatHeads(self, encoder, heads_path or HEADS_PATH,
+                                                  precision=encoder_precision)
             # the heads' public classify() now answers with the encoder models
             self.sentiment, self.emotion, self.intent = (
                 self.encoder_heads.sentiment, self.encoder_heads.emotion, self.encoder_heads.intent)

@@ -103,19 +103,19 @@ VALENCE_MIN_MASS = 0.4
 POSITIVE_EMOTIONS = ("happiness", "like")
 NEGATIVE_EMOTIONS = ("sadness", "disgust", "anger", "fear")
 
-_SHARED_ENCODERS: dict[str, object] = {}
+_SHARED_ENCODERS: dict[tuple[str, str], object] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_encoder(name: str):
-    """One encoder per name per process: the chat heads, the segment classifier and the
-    benchmarks share its ~140 MB."""
+def shared_encoder(name: str, precision: str = "float32"):
+    """One encoder per name and precision per process: the chat heads, the segment classifier
+    and the benchmarks share its ~140 MB."""
     from models.understanding.encoders import make_encoder
 
     with _SHARED_LOCK:
-        if name not in _SHARED_ENCODERS:
-            _SHARED_ENCODERS[name] = make_encoder(name)
-        return _SHARED_ENCODERS[name]
+        if (name, precision) not in _SHARED_ENCODERS:
+            _SHARED_ENCODERS[(name, precision)] = make_encoder(name, precision)
+        return _SHARED_ENCODERS[(name, precision)]
 
 
 _DIGIT_CHARS = frozenset("0123456789")
@@ -165,10 +165,10 @@ class EncoderChatHeads:
     """The encoder-based heads; built by ``ChatAnalyzer(encoder=...)``, which owns the lexicon."""
 
     def __init__(self, analyzer, encoder, heads_path: Path | str = HEADS_PATH,
-                 weights: EncoderHeadWeights | None = None) -> None:
+                 weights: EncoderHeadWeights | None = None, precision: str = "float32") -> None:
         # ``weights``: given directly while training (the intent head needs the sentiment head)
         self.weights = weights if weights is not None else _cached_heads(str(heads_path))
-        self.encoder = shared_encoder(encoder) if isinstance(encoder, str) else encoder
+        self.encoder = shared_encoder(encoder, precision) if isinstance(encoder, str) else encoder
         if self.encoder.name != self.weights.encoder:
             raise ValueError(f"{heads_path}: heads were trained on encoder {self.weights.encoder!r}, "
                              f"not {self.encoder.name!r}")

@@ -1,7 +1,7 @@
 """One contract every understanding classifier passes (river's check_estimator idea).
 
-Run over: the segment classifier with each encoder (USE-multilingual, the packaged MiniLM via
-transformers, none = lexical only) and the three chat heads (sentiment, emotion, intent), on the
+Run over: the segment classifier with each encoder (USE-multilingual in float32 and bfloat16, the
+packaged MiniLM via transformers, none = lexical only) and the three chat heads (sentiment, emotion, intent), on the
 encoder and as the lexicon + n-gram baseline.
 """
 
@@ -26,27 +26,30 @@ BAD_INPUTS = {
 }
 
 
-def _segment(encoder_name: str | None):
+def _segment(encoder_name: str | None, precision: str = "float32"):
     from models.taxonomy import load_taxonomy
     from models.understanding.encoders import make_encoder
     from models.understanding.segment_classifier import SegmentClassifier
 
     if encoder_name == "minilm":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the packaged model is local: never reach a hub
-    encoder = make_encoder(encoder_name) if encoder_name else None
+    encoder = make_encoder(encoder_name, precision) if encoder_name else None
     return SegmentClassifier(load_taxonomy("apparel"), encoder)
 
 
-def _chat_head(head: str, encoder: str | None = "use-multilingual"):
+def _chat_head(head: str, encoder: str | None = "use-multilingual", precision: str = "float32"):
     from models.understanding.chat import ChatAnalyzer
 
-    return getattr(ChatAnalyzer(encoder=encoder), head)
+    return getattr(ChatAnalyzer(encoder=encoder, encoder_precision=precision), head)
 
 
 FACTORIES = {
     "segment-use": lambda: _segment("use-multilingual"),
     "segment-minilm": lambda: _segment("minilm"),
     "segment-lexical": lambda: _segment(None),
+    # USE-multilingual's bfloat16 forward (understanding.encoder_precision)
+    "segment-use-bf16": lambda: _segment("use-multilingual", "bfloat16"),
+    "chat-emotion-bf16": lambda: _chat_head("emotion", precision="bfloat16"),
     "chat-sentiment": lambda: _chat_head("sentiment"),
     "chat-emotion": lambda: _chat_head("emotion"),
     "chat-intent": lambda: _chat_head("intent"),

@@ -91,3 +91,28 @@ def test_the_child_exits_when_its_worker_is_killed(tmp_path):
         time.sleep(0.1)
     os.kill(child, signal.SIGKILL)
     raise AssertionError("the child outlived its worker by 60 s")
+
+
+async def test_the_child_runs_the_encoder_in_the_precision_asked_for():
+    from models.understanding.chat import ChatAnalyzer
+
+    texts = ["主播好漂亮", "质量太差了，退货！", "this dress is awful, I want a refund", "几号发货"]
+    refiner = ChatRefinerProcess("use-multilingual", batch=4, precision="bfloat16")
+    try:
+        refiner.start()
+        child_precision = await __import__("asyncio").get_running_loop().run_in_executor(
+            refiner._pool, _child_encoder_precision)
+        assert child_precision == "bfloat16"
+        out = await refiner.analyze(texts)
+        expected = ChatAnalyzer(encoder="use-multilingual").analyze_many(texts)  # float32, in this process
+        assert [(a.sentiment.label, a.intent.label) for a in out] == \
+            [(e.sentiment.label, e.intent.label) for e in expected]
+    finally:
+        refiner.close()
+
+
+def _child_encoder_precision() -> str:
+    """In the child: the precision of the encoder its heads use."""
+    from processors import chat_refiner
+
+    return chat_refiner._analyzer.encoder_heads.encoder.precision

@@ -85,3 +85,16 @@ def test_the_light_pool_can_be_narrowed_to_known_processors_only():
         _processor_list("chat,asr")
     with pytest.raises(typer.BadParameter, match="choose among"):
         _processor_list(" , ")
+
+
+def test_own_pools_move_processors_out_of_the_light_worker_into_workers_of_their_own():
+    from livelens.bench.load import LIGHT_POOL, LoadOptions, worker_pools
+
+    pools = worker_pools(LoadOptions(own_pools=["chat"]))
+    assert pools["chat"] == ["chat"]
+    assert "chat" not in pools["light"] and set(pools["light"]) | {"chat"} == set(LIGHT_POOL)
+    assert worker_pools(LoadOptions()) == {"light": LIGHT_POOL}
+    with_all = worker_pools(LoadOptions(asr=True, sink_pool=True, own_pools=["chat", "compliance"]))
+    assert set(with_all) == {"light", "chat", "compliance", "heavy", "sinks"} and with_all["sinks"] == []
+    # a processor the light pool does not hold gets no pool of its own
+    assert "chat" not in worker_pools(LoadOptions(light_processors=["metrics"], own_pools=["chat"]))
