@@ -28,7 +28,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from models.understanding.chat import ChatAnalysis, ChatAnalyzer
+from models.understanding.chat import WEIGHTS_PATH, ChatAnalysis, ChatAnalyzer
 
 from models.understanding.streaming import ChatAggregator
 from processors.base import Processor
@@ -168,8 +168,8 @@ class ChatProcessor(RoomProcessor):
     def _load_refiner(self) -> None:
         if self.refiner is None:
             u = self.u
-            self.refiner = ChatAnalyzer(u.chat_weights, encoder=self.encoder, encoder_precision=u.encoder_precision) \
-                if u.chat_weights else ChatAnalyzer(encoder=self.encoder, encoder_precision=u.encoder_precision)
+            self.refiner = ChatAnalyzer(u.chat_weights or WEIGHTS_PATH, encoder=self.encoder,
+                                        encoder_precision=u.encoder_precision)
 
     async def refine_off_loop(self, items: list[ChatInsight], deadline: float | None = None) -> int:
         """:meth:`refine`, off the event loop: in the child process, or else in a thread."""

@@ -51,11 +51,10 @@ def _start(encoder: str, weights: str | None, nice: int = 0, precision: str = "f
         os.nice(nice)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    from models.understanding.chat import ChatAnalyzer
+    from models.understanding.chat import WEIGHTS_PATH, ChatAnalyzer
 
     global _analyzer
-    _analyzer = ChatAnalyzer(weights, encoder=encoder, encoder_precision=precision) if weights else \
-        ChatAnalyzer(encoder=encoder, encoder_precision=precision)
+    _analyzer = ChatAnalyzer(weights or WEIGHTS_PATH, encoder=encoder, encoder_precision=precision)
 
 
 def _ready() -> str:
